@@ -1,0 +1,95 @@
+"""Engine selection and identity. The engine is chosen by the JobSpec alone; PATH is never read.
+
+The default engine is the FFmpeg binary inside the locked imageio-ffmpeg wheel, located in the
+package's own files (not through imageio_ffmpeg.get_ffmpeg_exe, which honours an environment
+variable and falls back to PATH).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+import os
+import subprocess
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from proxx_exec.failures import Reason, invalid
+from proxx_exec.jobspec import DEFAULT_ENGINE
+
+VERSION_TIMEOUT_S = 30
+
+
+class EngineIdentity(BaseModel):
+    """What ran: enough to reproduce, location-independent (the binary path is in `host`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description='"imageio-ffmpeg <version>" or "ffmpeg at <path>".')
+    version_line: str = Field(description="First line of `ffmpeg -version`.")
+    sha256: str = Field(description="SHA-256 of the engine binary.")
+
+
+def default_engine_binary() -> Path:
+    """The FFmpeg binary shipped inside the installed imageio-ffmpeg package."""
+    try:
+        from imageio_ffmpeg._definitions import (  # noqa: PLC0415 - optional at import
+            FNAME_PER_PLATFORM,
+            get_platform,
+        )
+    except ImportError as error:
+        raise invalid(
+            Reason.ENGINE_UNAVAILABLE, f"the imageio-ffmpeg package is not importable: {error}"
+        ) from None
+    file_name = FNAME_PER_PLATFORM.get(get_platform())
+    if not file_name:
+        raise invalid(
+            Reason.ENGINE_UNAVAILABLE,
+            f"imageio-ffmpeg ships no FFmpeg for platform {get_platform()}",
+        )
+    return Path(str(importlib.resources.files("imageio_ffmpeg") / "binaries" / file_name))
+
+
+def engine_binary(engine: str) -> Path:
+    """The binary a JobSpec's `engine` field names. A pure lookup: nothing is searched."""
+    return default_engine_binary() if engine == DEFAULT_ENGINE else Path(engine)
+
+
+def engine_name(engine: str) -> str:
+    if engine == DEFAULT_ENGINE:
+        return f"imageio-ffmpeg {importlib.metadata.version('imageio-ffmpeg')}"
+    return f"ffmpeg at {engine}"
+
+
+def identify_engine(engine: str) -> tuple[EngineIdentity, Path]:
+    """Check that the named engine exists, runs and is FFmpeg; return its identity and binary."""
+    binary = engine_binary(engine)
+    if not binary.is_file():
+        raise invalid(Reason.ENGINE_UNAVAILABLE, f"engine binary {binary} does not exist")
+    if not os.access(binary, os.X_OK):
+        raise invalid(Reason.ENGINE_UNAVAILABLE, f"engine binary {binary} is not executable")
+    try:
+        completed = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-version"],  # noqa: S607 - argv[0] only; binary is absolute
+            executable=binary,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=VERSION_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise invalid(
+            Reason.ENGINE_UNAVAILABLE, f"engine binary {binary} cannot run: {error}"
+        ) from None
+    first_line = completed.stdout.decode("utf-8", "replace").partition("\n")[0].strip()
+    if completed.returncode != 0 or not first_line.startswith("ffmpeg version "):
+        raise invalid(
+            Reason.ENGINE_NOT_FFMPEG,
+            f"engine binary {binary} is not FFmpeg (`-version` printed "
+            f"{first_line[:120]!r}, exit status {completed.returncode})",
+        )
+    with binary.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return EngineIdentity(name=engine_name(engine), version_line=first_line, sha256=digest), binary

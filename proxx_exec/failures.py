@@ -1,0 +1,84 @@
+"""The fixed failure taxonomy: three classes, stable reason codes, one exception type.
+
+Reason codes come from what happened (a failed check, an exit status, a signal, a timeout),
+never from matching words in the engine's stderr.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FailureClass(StrEnum):
+    VALIDATION = "VALIDATION"
+    EXECUTION = "EXECUTION"
+    VERIFICATION = "VERIFICATION"
+
+
+class Reason(StrEnum):
+    # VALIDATION: nothing was written.
+    SPEC_UNREADABLE = "SPEC_UNREADABLE"
+    SPEC_INVALID = "SPEC_INVALID"
+    PROFILE_UNKNOWN = "PROFILE_UNKNOWN"
+    PROFILE_INVALID = "PROFILE_INVALID"
+    SOURCE_MISSING = "SOURCE_MISSING"
+    SOURCE_UNREADABLE = "SOURCE_UNREADABLE"
+    SOURCE_NOT_MEDIA = "SOURCE_NOT_MEDIA"
+    SOURCE_NO_VIDEO = "SOURCE_NO_VIDEO"
+    SOURCE_UNSUPPORTED = "SOURCE_UNSUPPORTED"
+    OUTPUT_DIR_MISSING = "OUTPUT_DIR_MISSING"
+    OUTPUT_DIR_NOT_WRITABLE = "OUTPUT_DIR_NOT_WRITABLE"
+    NAMING_INVALID = "NAMING_INVALID"
+    PATH_ESCAPE = "PATH_ESCAPE"
+    OUTPUT_COLLISION = "OUTPUT_COLLISION"
+    OUTPUT_EXISTS = "OUTPUT_EXISTS"
+    STAGING_EXISTS = "STAGING_EXISTS"
+    ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"
+    ENGINE_NOT_FFMPEG = "ENGINE_NOT_FFMPEG"
+    # EXECUTION: the engine or the file system failed while the job ran.
+    SOURCE_VANISHED = "SOURCE_VANISHED"
+    STAGING_FAILED = "STAGING_FAILED"
+    ENGINE_START_FAILED = "ENGINE_START_FAILED"
+    NONZERO_EXIT = "NONZERO_EXIT"
+    SIGNALED = "SIGNALED"
+    TIMEOUT = "TIMEOUT"
+    COMMIT_FAILED = "COMMIT_FAILED"
+    # VERIFICATION: the engine finished but its output is not what the profile promises.
+    OUTPUT_MISSING = "OUTPUT_MISSING"
+    OUTPUT_EMPTY = "OUTPUT_EMPTY"
+    OUTPUT_UNREADABLE = "OUTPUT_UNREADABLE"
+    CONTAINER_MISMATCH = "CONTAINER_MISMATCH"
+    CODEC_MISMATCH = "CODEC_MISMATCH"
+    CODEC_PROFILE_MISMATCH = "CODEC_PROFILE_MISMATCH"
+    PIXEL_FORMAT_MISMATCH = "PIXEL_FORMAT_MISMATCH"
+    DIMENSIONS_MISMATCH = "DIMENSIONS_MISMATCH"
+    FRAME_RATE_MISMATCH = "FRAME_RATE_MISMATCH"
+    FRAME_COUNT_MISMATCH = "FRAME_COUNT_MISMATCH"
+    AUDIO_MISMATCH = "AUDIO_MISMATCH"
+    TIMECODE_MISMATCH = "TIMECODE_MISMATCH"
+    REEL_NAME_MISMATCH = "REEL_NAME_MISMATCH"
+    DECODE_ERROR = "DECODE_ERROR"
+
+
+class JobFailure(Exception):
+    """Raised inside proxx_exec; turned into a FAILED ExecutionResult at the boundary."""
+
+    def __init__(
+        self,
+        failure_class: FailureClass,
+        reason: Reason,
+        message: str,
+        *,
+        clip_index: int | None = None,
+        stderr_tail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failure_class = failure_class
+        self.reason = reason
+        self.message = message
+        self.clip_index = clip_index
+        self.stderr_tail = stderr_tail
+
+
+def invalid(reason: Reason, message: str, *, clip_index: int | None = None) -> JobFailure:
+    return JobFailure(FailureClass.VALIDATION, reason, message, clip_index=clip_index)

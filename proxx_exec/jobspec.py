@@ -1,0 +1,164 @@
+"""The JobSpec contract: parsing, validation of its shape, canonical form and fingerprint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from proxx_exec.canonical import fingerprint
+from proxx_exec.failures import Reason, invalid
+from proxx_exec.profiles import Profile
+
+DEFAULT_ENGINE = "imageio-ffmpeg"
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def _absolute_path(value: str) -> str:
+    if "\x00" in value or "\n" in value or "\r" in value:
+        raise ValueError("a path cannot contain NUL or line breaks")
+    if not PurePosixPath(value).is_absolute():
+        raise ValueError(
+            f"{value!r} is not an absolute path (paths never depend on the working directory)"
+        )
+    return value
+
+
+def _engine_name(value: str) -> str:
+    if value != DEFAULT_ENGINE:
+        _absolute_path(value)
+    return value
+
+
+AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+
+
+class JobSpec(BaseModel):
+    """One proxy job: which sources, which profile, where the proxies go. Immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec_version: Literal["1"] = Field(description='JobSpec format version; always "1".')
+    job_id: str = Field(
+        pattern=JOB_ID_PATTERN,
+        description="Unique job name: letters, digits, '.', '_' or '-', at most 128 characters. "
+        "Names the staging folder and the result file; a retry is a new job with a new id.",
+    )
+    sources: tuple[AbsolutePath, ...] = Field(
+        min_length=1,
+        max_length=100_000,
+        description="Absolute paths of the source clips, processed strictly in this order.",
+    )
+    output_dir: AbsolutePath = Field(
+        description="Absolute path of an existing, writable folder that receives the proxies."
+    )
+    profile: str | Profile = Field(
+        description="A built-in profile name (see `proxx profiles`) or a complete custom "
+        "profile object."
+    )
+    naming: str = Field(
+        default="{source_stem}",
+        min_length=1,
+        max_length=200,
+        description="Output file name template without extension. Tokens: {source_stem}, "
+        "{source_name}, {index} (1-based, zero-padded to 4), {job_id}. The result must be one "
+        "file name inside output_dir.",
+    )
+    clip_timeout_s: StrictInt = Field(
+        default=3600,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Wall-clock limit for one clip's encode; past it the engine's process group "
+        "is killed and the job fails with TIMEOUT.",
+    )
+    engine: Annotated[str, AfterValidator(_engine_name)] = Field(
+        default=DEFAULT_ENGINE,
+        description='"imageio-ffmpeg" for the FFmpeg pinned by the locked imageio-ffmpeg '
+        "package, or the absolute path of another FFmpeg binary. PATH is never consulted.",
+    )
+    retried_from: str | None = Field(
+        default=None,
+        pattern=JOB_ID_PATTERN,
+        description="job_id of the failed job this job re-runs explicitly, for the audit trail.",
+    )
+
+    def canonical(self) -> dict[str, Any]:
+        """The JSON form with every default filled in: what the fingerprint covers."""
+        return self.model_dump(mode="json")
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.canonical())
+
+
+def jobspec_schema() -> dict[str, Any]:
+    return JobSpec.model_json_schema()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field path, e.g. ``sources.1: ...``."""
+    lines = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(document)"
+        lines.append(f"{path}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_jobspec(data: Any) -> JobSpec:
+    """Validate already-decoded JSON data; schema errors become SPEC_INVALID."""
+    if not isinstance(data, dict):
+        raise invalid(
+            Reason.SPEC_INVALID, f"a JobSpec must be a mapping of fields, got {type(data).__name__}"
+        )
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as error:
+        raise invalid(Reason.SPEC_INVALID, describe_validation_error(error)) from None
+
+
+def decode_jobspec_text(raw: bytes) -> Any:
+    """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
+    if len(raw) > MAX_SPEC_BYTES:
+        raise invalid(
+            Reason.SPEC_UNREADABLE, f"JobSpec is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid(
+            Reason.SPEC_UNREADABLE,
+            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start})",
+        ) from None
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise invalid(Reason.SPEC_UNREADABLE, f"JobSpec is not valid JSON: {error}") from None
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        raise invalid(Reason.SPEC_UNREADABLE, f"JobSpec is not valid YAML: {error}") from None
+
+
+def load_jobspec_bytes(raw: bytes) -> JobSpec:
+    return parse_jobspec(decode_jobspec_text(raw))
+
+
+def load_jobspec(path: Path) -> JobSpec:
+    try:
+        raw = read_spec_file(path)
+    except OSError as error:
+        raise invalid(
+            Reason.SPEC_UNREADABLE, f"cannot read JobSpec {path}: {error.strerror or error}"
+        ) from None
+    return load_jobspec_bytes(raw)
+
+
+def read_spec_file(path: Path) -> bytes:
+    """Read at most one byte past the limit, so a huge file is refused without loading it."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_SPEC_BYTES + 1)

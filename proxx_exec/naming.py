@@ -1,0 +1,95 @@
+"""Every rule about names and paths of what a job writes. Nothing else builds an output path."""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from pathlib import PurePosixPath
+
+from proxx_exec.failures import Reason, invalid
+
+TOKENS = ("source_stem", "source_name", "index", "job_id")
+MAX_NAME_BYTES = 255
+STAGING_PREFIX = ".proxx-staging-"
+RESULT_SUFFIX = ".proxx-result.json"
+
+
+def staging_dir(output_dir: str, job_id: str) -> str:
+    """The job-private folder, inside the output folder, where outputs wait for the commit."""
+    return str(PurePosixPath(output_dir) / f"{STAGING_PREFIX}{job_id}")
+
+
+def result_path(output_dir: str, job_id: str) -> str:
+    return str(PurePosixPath(output_dir) / f"{job_id}{RESULT_SUFFIX}")
+
+
+def check_template(template: str) -> None:
+    """Refuse templates with unknown tokens, format specs or path syntax of their own."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise invalid(Reason.NAMING_INVALID, f"naming template {template!r}: {error}") from None
+    for literal, field, spec, conversion in parsed:
+        if "/" in literal or "\\" in literal:
+            raise invalid(
+                Reason.PATH_ESCAPE,
+                f"naming template {template!r} contains a path "
+                "separator; outputs must stay directly inside output_dir",
+            )
+        if field is None:
+            continue
+        if field not in TOKENS:
+            raise invalid(
+                Reason.NAMING_INVALID,
+                f"naming template {template!r} uses unknown "
+                f"token {{{field}}}; known tokens: " + ", ".join("{" + t + "}" for t in TOKENS),
+            )
+        if spec or conversion:
+            raise invalid(
+                Reason.NAMING_INVALID,
+                f"naming template {template!r}: token "
+                f"{{{field}}} takes no format spec or conversion",
+            )
+
+
+def output_name(template: str, *, source: str, index: int, job_id: str, extension: str) -> str:
+    """Render one output file name and refuse anything that is not a plain name in the folder."""
+    source_path = PurePosixPath(source)
+    values = {
+        "source_stem": source_path.stem,
+        "source_name": source_path.name,
+        "index": f"{index + 1:04d}",
+        "job_id": job_id,
+    }
+    name = template.format_map(values) + extension
+    problem = _name_problem(name)
+    if problem:
+        raise invalid(
+            Reason.PATH_ESCAPE, f"clip {index}: output name {name!r} {problem}", clip_index=index
+        )
+    return name
+
+
+def _name_problem(name: str) -> str | None:
+    if name in {".", ".."} or name.startswith("."):
+        return "would be hidden or point outside output_dir"
+    if "/" in name or "\x00" in name:
+        return "contains a path separator or NUL"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "contains a control character"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def collision_key(name: str) -> str:
+    """Names that a case-insensitive or normalising volume would store as one file."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def final_path(output_dir: str, name: str) -> str:
+    return str(PurePosixPath(output_dir) / name)
+
+
+def staged_path(output_dir: str, job_id: str, name: str) -> str:
+    return str(PurePosixPath(staging_dir(output_dir, job_id)) / name)

@@ -1,0 +1,159 @@
+"""Validation: every check that can be made before anything is written. Reads, never writes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxx_exec.engines import identify_engine
+from proxx_exec.failures import Reason, invalid
+from proxx_exec.jobspec import JobSpec
+from proxx_exec.media import MediaInfo, NotMedia, NoVideo, probe
+from proxx_exec.naming import (
+    check_template,
+    collision_key,
+    final_path,
+    output_name,
+    result_path,
+    staging_dir,
+)
+from proxx_exec.plan import JobPlan, plan_job, scaled_size
+from proxx_exec.profiles import BUILTIN_PROFILES, Profile
+
+
+@dataclass(frozen=True)
+class ValidatedJob:
+    spec: JobSpec
+    plan: JobPlan
+    engine_binary: Path
+
+
+def resolve_profile(spec: JobSpec) -> Profile:
+    if isinstance(spec.profile, Profile):
+        return spec.profile
+    try:
+        return BUILTIN_PROFILES[spec.profile]
+    except KeyError:
+        raise invalid(
+            Reason.PROFILE_UNKNOWN,
+            f"unknown profile {spec.profile!r}; built-in profiles: {', '.join(BUILTIN_PROFILES)}",
+        ) from None
+
+
+def validate_job(spec: JobSpec) -> ValidatedJob:
+    """Return the plan of a runnable job, or raise JobFailure(VALIDATION, ...)."""
+    profile = resolve_profile(spec)
+    check_template(spec.naming)
+    _check_output_dir(spec)
+    engine, binary = identify_engine(spec.engine)
+    infos = tuple(_probe_source(index, path, profile) for index, path in enumerate(spec.sources))
+    names = tuple(
+        output_name(
+            spec.naming, source=source, index=index, job_id=spec.job_id, extension=profile.extension
+        )
+        for index, source in enumerate(spec.sources)
+    )
+    _check_outputs(spec, names)
+    plan = plan_job(spec, profile, engine, infos, names)
+    return ValidatedJob(spec=spec, plan=plan, engine_binary=binary)
+
+
+def _check_output_dir(spec: JobSpec) -> None:
+    output_dir = Path(spec.output_dir)
+    if not output_dir.is_dir():
+        raise invalid(
+            Reason.OUTPUT_DIR_MISSING, f"output_dir {output_dir} does not exist or is not a folder"
+        )
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise invalid(Reason.OUTPUT_DIR_NOT_WRITABLE, f"output_dir {output_dir} is not writable")
+    staging = staging_dir(spec.output_dir, spec.job_id)
+    if os.path.lexists(staging):
+        raise invalid(
+            Reason.STAGING_EXISTS,
+            f"staging folder {staging} already exists: job {spec.job_id} is running "
+            "elsewhere, or an earlier run was killed before it could clean up. Check "
+            "that no run of this job is active, then remove the folder (nothing in it "
+            "is a finished proxy)",
+        )
+    result_file = result_path(spec.output_dir, spec.job_id)
+    if os.path.lexists(result_file):
+        raise invalid(
+            Reason.OUTPUT_EXISTS,
+            f"result file {result_file} exists: job {spec.job_id} already ran. Re-run "
+            "it as a new job (new job_id, retried_from naming this one)",
+        )
+
+
+def _probe_source(index: int, path: str, profile: Profile) -> MediaInfo:
+    source = Path(path)
+    if not source.exists():
+        raise invalid(
+            Reason.SOURCE_MISSING, f"clip {index}: source {path} does not exist", clip_index=index
+        )
+    if not source.is_file() or not os.access(source, os.R_OK):
+        raise invalid(
+            Reason.SOURCE_UNREADABLE,
+            f"clip {index}: source {path} is not a readable file",
+            clip_index=index,
+        )
+    if source.stat().st_size == 0:
+        raise invalid(
+            Reason.SOURCE_NOT_MEDIA,
+            f"clip {index}: source {path} is empty (0 bytes)",
+            clip_index=index,
+        )
+    try:
+        info = probe(source)
+    except NotMedia as error:
+        raise invalid(
+            Reason.SOURCE_NOT_MEDIA,
+            f"clip {index}: source {path} is not readable as media ({error})",
+            clip_index=index,
+        ) from None
+    except NoVideo:
+        raise invalid(
+            Reason.SOURCE_NO_VIDEO,
+            f"clip {index}: source {path} has no video stream",
+            clip_index=index,
+        ) from None
+    problem = _unsupported(info, profile)
+    if problem:
+        raise invalid(
+            Reason.SOURCE_UNSUPPORTED, f"clip {index}: source {path} {problem}", clip_index=index
+        )
+    return info
+
+
+def _unsupported(info: MediaInfo, profile: Profile) -> str | None:
+    if info.width <= 0 or info.height <= 0:
+        return "has no picture size"
+    if info.frame_rate_fraction <= 0:
+        return "has no frame rate"
+    if info.frame_count <= 0:
+        return "has no video frames"
+    if scaled_size(info.width, info.height, profile.scale_divisor) == (2, 2):
+        return f"is too small ({info.width}x{info.height}) for scale 1/{profile.scale_divisor}"
+    return None
+
+
+def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        key = collision_key(name)
+        if key in seen:
+            raise invalid(
+                Reason.OUTPUT_COLLISION,
+                f"clips {seen[key]} and {index} would both write {name!r} (names "
+                "are compared ignoring case and Unicode normalisation); change the "
+                "naming template, e.g. add {index}",
+                clip_index=index,
+            )
+        seen[key] = index
+        output = final_path(spec.output_dir, name)
+        if os.path.lexists(output):
+            raise invalid(
+                Reason.OUTPUT_EXISTS,
+                f"clip {index}: output {output} already exists; proxx never overwrites",
+                clip_index=index,
+            )
