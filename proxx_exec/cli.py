@@ -22,6 +22,7 @@ from proxx_exec.plan import JobPlan
 from proxx_exec.profiles import BUILTIN_PROFILES
 from proxx_exec.result import ExecutionResult, write_result
 from proxx_exec.run import ClipProgress, execute_file
+from proxx_exec.samples import SampleClip, make_sample
 from proxx_exec.validate import ValidatedJob, validate_job
 
 app = typer.Typer(
@@ -167,19 +168,51 @@ def schema() -> None:
 
 
 @app.command()
-def profiles() -> None:
+def profiles(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON.")] = False,
+) -> None:
     """List the built-in profiles with every setting."""
+    dumped = [profile.model_dump(mode="json") for profile in BUILTIN_PROFILES.values()]
+    if as_json:
+        typer.echo(json.dumps(dumped, indent=2))
+        return
     table = Table(title="built-in profiles")
-    table.add_column("setting")
+    table.add_column("setting", overflow="fold")
     for name in BUILTIN_PROFILES:
-        table.add_column(name)
-    dumped = [profile.model_dump() for profile in BUILTIN_PROFILES.values()]
+        table.add_column(name, overflow="fold")
     for setting in dumped[0]:
         if setting != "name":
             table.add_row(
                 setting, *("-" if d[setting] is None else str(d[setting]) for d in dumped)
             )
     Console(emoji=False, highlight=False).print(table)
+
+
+@app.command()
+def samples(
+    folder: Annotated[
+        Path, typer.Argument(help="Existing folder for the clips.", file_okay=False, exists=True)
+    ],
+    count: Annotated[int, typer.Option(min=1, max=100, help="How many clips.")] = 3,
+    seconds: Annotated[float, typer.Option(min=0.2, max=600, help="Length of each.")] = 2.0,
+) -> None:
+    """Make synthetic camera clips (ProRes HQ, timecode, reel name, two audio tracks) to try on."""
+    for index in range(count):
+        reel = f"A{index + 1:03d}"
+        path = folder.resolve() / f"{reel}C001.mov"
+        if path.exists():
+            err.print(f"[red]{path} exists; samples never overwrite[/]")
+            raise typer.Exit(1)
+        make_sample(
+            path,
+            SampleClip(
+                duration_s=seconds,
+                reel_name=reel,
+                audio_channels=(2, 1),
+                timecode=f"{10 + index:02d}:00:00:00",
+            ),
+        )
+        typer.echo(str(path))
 
 
 def main() -> None:

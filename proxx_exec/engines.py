@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec.failures import Reason, invalid
 from proxx_exec.jobspec import DEFAULT_ENGINE
+from proxx_exec.process import ENGINE_ENVIRONMENT
 
 VERSION_TIMEOUT_S = 30
 
@@ -76,6 +77,7 @@ def identify_engine(engine: str) -> tuple[EngineIdentity, Path]:
             executable=binary,
             capture_output=True,
             stdin=subprocess.DEVNULL,
+            env=ENGINE_ENVIRONMENT,
             timeout=VERSION_TIMEOUT_S,
             check=False,
         )

@@ -1,0 +1,126 @@
+"""The `proxx` command as a user runs it: exit codes 0/1/2, readable errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from proxx_exec import ExecutionResult, Status
+from tests.helpers import Media
+
+PROXX = str(Path(sys.executable).parent / "proxx")
+
+
+def proxx(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PROXX, *args], capture_output=True, text=True, check=False, timeout=300)
+
+
+def write_spec(tmp_path: Path, media: Media, out_dir: Path, **fields: object) -> Path:
+    document = {
+        "spec_version": "1",
+        "job_id": "cli-job",
+        "sources": [str(media.standard)],
+        "output_dir": str(out_dir),
+        "profile": "h264_quarter",
+        **fields,
+    }
+    spec = tmp_path / "job.yaml"
+    spec.write_text(yaml.safe_dump(document))
+    return spec
+
+
+def test_validate_plan_run(tmp_path: Path, media: Media, out_dir: Path) -> None:
+    spec = write_spec(tmp_path, media, out_dir)
+    checked = proxx("validate", str(spec))
+    assert checked.returncode == 0 and "valid" in checked.stderr
+    assert list(out_dir.iterdir()) == []
+
+    planned = proxx("plan", str(spec))
+    assert planned.returncode == 0
+    command = [line for line in planned.stdout.splitlines() if not line.startswith("#")]
+    assert len(command) == 1 and "-c:v libx264" in command[0]
+    assert command[0].split()[0].endswith("ffmpeg-linux-x86_64-v9.0.2") or "ffmpeg" in command[0]
+
+    as_json = json.loads(proxx("plan", str(spec), "--json").stdout)
+    assert as_json["clips"][0]["argv"][0] == "ffmpeg"
+
+    result_file = tmp_path / "result.json"
+    ran = proxx("run", str(spec), "--result", str(result_file))
+    assert ran.returncode == 0, ran.stderr
+    assert "COMPLETED" in ran.stderr and "frames" in ran.stderr  # progress bar and summary
+    result = ExecutionResult.from_json(result_file.read_text())
+    assert result.status is Status.COMPLETED
+    beside = out_dir / "cli-job.proxx-result.json"
+    assert ExecutionResult.from_json(beside.read_text()) == result
+
+    again = proxx("run", str(spec))
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["failure"]["reason"] == "OUTPUT_EXISTS"
+
+
+def test_invalid_spec_exit_1_without_traceback(tmp_path: Path, media: Media, out_dir: Path) -> None:
+    spec = write_spec(tmp_path, media, out_dir, sources=["relative.mov"])
+    for command in ("validate", "plan", "run"):
+        completed = proxx(command, str(spec))
+        assert completed.returncode == 1
+        assert "Traceback" not in completed.stderr + completed.stdout
+        assert "sources.0" in completed.stderr
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    completed = proxx("run", str(tmp_path / "absent.json"))
+    assert completed.returncode == 1
+    assert json.loads(completed.stdout)["failure"]["reason"] == "SPEC_UNREADABLE"
+    assert "Traceback" not in completed.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert proxx("bogus").returncode == 2
+    assert proxx("run").returncode == 2
+    existing = tmp_path / "r.json"
+    existing.write_text("{}")
+    assert proxx("run", str(tmp_path / "x.json"), "--result", str(existing)).returncode == 2
+    assert existing.read_text() == "{}"
+
+
+def test_schema_and_profiles() -> None:
+    schema = json.loads(proxx("schema").stdout)
+    assert {
+        "job_id",
+        "sources",
+        "output_dir",
+        "profile",
+        "naming",
+        "clip_timeout_s",
+        "engine",
+    } <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
+    listed = subprocess.run(
+        [PROXX, "profiles"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    for name in ("prores_proxy", "prores_lt", "dnxhr_lb", "h264_half", "h264_quarter"):
+        assert name in listed
+    as_json = json.loads(proxx("profiles", "--json").stdout)
+    assert [p["name"] for p in as_json] == [
+        "prores_proxy",
+        "prores_lt",
+        "dnxhr_lb",
+        "h264_half",
+        "h264_quarter",
+    ]
+    assert all(p["threads"] >= 1 and p["pix_fmt"] for p in as_json)
+
+
+def test_samples_command(tmp_path: Path) -> None:
+    completed = proxx("samples", str(tmp_path), "--count", "2", "--seconds", "0.4")
+    assert completed.returncode == 0, completed.stderr
+    assert [Path(p).name for p in completed.stdout.split()] == ["A001C001.mov", "A002C001.mov"]
+    assert proxx("samples", str(tmp_path), "--count", "1").returncode == 1  # never overwrites

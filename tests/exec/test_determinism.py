@@ -1,0 +1,187 @@
+"""Same JobSpec + same engine -> same argv, same digest, byte-identical outputs, whatever the
+environment, time zone, locale, PATH, working directory or CPU count of the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from proxx_exec import ExecutionResult, JobSpec, Status, digest_matches, execute
+from proxx_exec.samples import SampleClip
+from proxx_exec.validate import validate_job
+from tests.conftest import SpecFactory
+from tests.helpers import Media, engine_calls, write_engine_wrapper
+
+PROXX = Path(sys.executable).parent / "proxx"
+
+
+def clear_outputs(folder: Path) -> None:
+    for entry in folder.iterdir():
+        entry.unlink()
+
+
+def run_cli(spec_file: Path, cwd: Path, env: dict[str, str], cpus: str | None) -> ExecutionResult:
+    """Run `proxx run` in a child process, pinned to the given CPUs when asked."""
+
+    def pin() -> None:
+        if cpus is not None:
+            os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+    completed = subprocess.run(
+        [str(PROXX), "run", str(spec_file)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        check=False,
+        preexec_fn=pin,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    return ExecutionResult.from_json(completed.stdout)
+
+
+def test_same_spec_same_everything_under_perturbation(
+    make_spec: SpecFactory, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    sources = [
+        media.standard,
+        media.clip("B002.mov", SampleClip(duration_s=1, reel_name="B002", audio_channels=(6,))),
+    ]
+    spec = make_spec(sources, profile="h264_half")
+    spec_file = tmp_path / "job.json"
+    spec_file.write_text(json.dumps(spec.canonical()))
+    baseline = execute(spec)
+    assert baseline.status is Status.COMPLETED
+    runs = [
+        ({"PATH": os.environ["PATH"]}, Path("/"), None),
+        (
+            {
+                "PATH": "/nonexistent",
+                "TZ": "Pacific/Kiritimati",
+                "LANG": "tr_TR.UTF-8",
+                "LC_ALL": "tr_TR.UTF-8",
+                "OMP_NUM_THREADS": "7",
+                "FFREPORT": f"file={tmp_path}/r.log",
+                "AV_LOG_FORCE_COLOR": "1",
+                "IMAGEIO_FFMPEG_EXE": "/bin/false",
+            },
+            tmp_path,
+            "0",
+        ),
+    ]
+    for env, cwd, cpus in runs:
+        clear_outputs(out_dir)
+        again = run_cli(spec_file, cwd, {**env, "HOME": str(tmp_path)}, cpus)
+        assert again.digest == baseline.digest
+        assert [c.argv for c in again.clips] == [c.argv for c in baseline.clips]
+        assert [c.output_sha256 for c in again.clips] == [c.output_sha256 for c in baseline.clips]
+    assert not (tmp_path / "r.log").exists()  # the engine never saw FFREPORT
+
+
+def test_digest_covers_everything_but_timing_and_host(make_spec: SpecFactory, media: Media) -> None:
+    result = execute(make_spec([media.standard]))
+    assert digest_matches(result)
+    moved = result.model_copy(
+        update={"host": result.host.model_copy(update={"engine_binary": "/elsewhere/ffmpeg"})}
+    )
+    assert digest_matches(moved)
+    tampered = result.model_copy(update={"status": Status.FAILED})
+    assert not digest_matches(tampered)
+    assert ExecutionResult.from_json(result.to_json()) == result
+
+
+def test_plan_is_pure(make_spec: SpecFactory, media: Media) -> None:
+    spec = make_spec([media.standard], profile="dnxhr_lb")
+    first, second = validate_job(spec).plan, validate_job(spec).plan
+    assert first == second
+    assert first.clips[0].argv[0] == "ffmpeg"
+    argv = first.clips[0].argv
+    for flag in ("-nostdin", "-xerror", "-threads", "-map_metadata", "-fps_mode"):
+        assert flag in argv
+    assert "-y" not in argv
+    assert argv[argv.index("-i") + 1] == "file:" + str(media.standard)
+
+
+def test_exactly_one_encode_per_clip_in_order(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    sources = [
+        media.clip(f"O{i}.mov", SampleClip(duration_s=0.4, reel_name=f"O{i}")) for i in range(3)
+    ]
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    result = execute(make_spec(sources, engine=str(wrapper)))
+    assert result.status is Status.COMPLETED
+    calls = [args for _, args in engine_calls(tmp_path) if "-version" not in args]
+    kinds = [("encode" if "-c:v" in args else "verify", args) for args in calls]
+    assert [k for k, _ in kinds] == ["encode", "verify"] * 3
+    for (kind, args), source in zip(kinds[::2], sources, strict=True):
+        assert kind == "encode" and f"file:{source}" in args
+
+
+def test_next_clip_never_starts_before_previous_verification_ends(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    sources = [
+        media.clip(f"S{i}.mov", SampleClip(duration_s=0.4, reel_name=f"S{i}")) for i in range(2)
+    ]
+    wrapper = write_engine_wrapper(
+        tmp_path,
+        '"$REAL" "$@"; rc=$?\n'
+        f'printf "%s %s\\n" "$(/bin/date +%s.%N)" "$*" >> "{tmp_path}/engine-ends.log"\nexit $rc',
+    )
+    assert execute(make_spec(sources, engine=str(wrapper))).status is Status.COMPLETED
+    starts = [t for t, args in engine_calls(tmp_path) if "-version" not in args]
+    ends = [
+        float(line.split()[0])
+        for line in (tmp_path / "engine-ends.log").read_text().splitlines()
+        if "-version" not in line
+    ]
+    assert len(starts) == len(ends) == 4  # encode 0, verify 0, encode 1, verify 1
+    verify_of_first_ends, encode_of_second_starts = ends[1], starts[2]
+    assert encode_of_second_starts >= verify_of_first_ends
+
+
+def test_jobspec_is_immutable(make_spec: SpecFactory, media: Media) -> None:
+    spec = make_spec([media.standard])
+    with pytest.raises(ValidationError):
+        spec.job_id = "other"  # type: ignore[misc]
+    assert isinstance(spec.sources, tuple)
+    with pytest.raises(AttributeError):
+        spec.sources.append("/x.mov")  # type: ignore[attr-defined]
+
+
+def test_fingerprint_is_canonical(media: Media, out_dir: Path) -> None:
+    short = {
+        "spec_version": "1",
+        "job_id": "j",
+        "sources": [str(media.standard)],
+        "output_dir": str(out_dir),
+        "profile": "h264_half",
+    }
+    explicit = {
+        **short,
+        "naming": "{source_stem}",
+        "clip_timeout_s": 3600,
+        "engine": "imageio-ffmpeg",
+        "retried_from": None,
+    }
+    reordered = dict(reversed(list(explicit.items())))
+    prints = {JobSpec.model_validate(d).fingerprint for d in (short, explicit, reordered)}
+    assert len(prints) == 1
+    changed = JobSpec.model_validate({**short, "profile": "h264_quarter"}).fingerprint
+    assert changed not in prints
+
+
+def test_importing_proxx_exec_loads_no_orchestrator() -> None:
+    code = (
+        "import sys, proxx_exec, proxx_exec.cli, proxx_exec.run; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'dagster', 'celery'}); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert completed.returncode == 0, completed.stdout

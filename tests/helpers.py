@@ -1,0 +1,66 @@
+"""Test helpers: generated media, engine wrappers that record each invocation, listings."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from proxx_exec.engines import default_engine_binary
+from proxx_exec.samples import SampleClip, make_sample
+
+REAL_ENGINE = default_engine_binary()
+
+
+class Media:
+    """A session's set of generated source clips, made once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._cache: dict[str, Path] = {}
+
+    def clip(self, name: str, clip: SampleClip | None = None) -> Path:
+        if name not in self._cache:
+            self._cache[name] = make_sample(self.folder / name, clip or SampleClip(duration_s=1))
+        return self._cache[name]
+
+    @property
+    def standard(self) -> Path:
+        """640x360 ProRes HQ, 25 fps, 25 frames, stereo + mono tracks, timecode, reel name."""
+        return self.clip("A001C001.mov", SampleClip(duration_s=1, audio_channels=(2, 1)))
+
+
+def write_engine_wrapper(folder: Path, body: str) -> Path:
+    """A shell script standing in as an explicitly named engine. It logs every call
+    (time, arguments) and then runs `body`, which may exec the real FFmpeg."""
+    log = folder / "engine-calls.log"
+    script = folder / "ffmpeg-wrapper"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s %s\\n" "$(/bin/date +%s.%N)" "$*" >> "{log}"\n'
+        f'REAL="{REAL_ENGINE}"\n'
+        f"{body}\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def engine_calls(folder: Path) -> list[tuple[float, str]]:
+    log = folder / "engine-calls.log"
+    if not log.exists():
+        return []
+    rows = []
+    for line in log.read_text().splitlines():
+        stamp, _, args = line.partition(" ")
+        rows.append((float(stamp), args))
+    return rows
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text())
