@@ -50,6 +50,27 @@ def demo() -> None:
     run(BIN / "python", "-m", "proxx_dagster.demo", ROOT / ".demo")
 
 
+def ui() -> None:
+    """The Dagster UI and daemon on 127.0.0.1:3000, on $DAGSTER_HOME (default .dagster_home)."""
+    setup()
+    home = Path(os.environ.get("DAGSTER_HOME", ROOT / ".dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())
+    run(
+        BIN / "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        "3000",
+        "-w",
+        ROOT / "workspace.yaml",
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+    )
+
+
 def test() -> None:
     setup()
     run(BIN / "ruff", "check", ".")
@@ -81,7 +102,7 @@ def lock() -> None:
     )
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench, "lock": lock, "setup": setup}
+TASKS = {"demo": demo, "test": test, "ui": ui, "bench": bench, "lock": lock, "setup": setup}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

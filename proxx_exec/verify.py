@@ -46,6 +46,17 @@ _HEADER_CHECKS: tuple[tuple[str, Reason, Callable[[MediaInfo], Any]], ...] = (
 )
 
 
+# Every check a clip can report, in report order (asset checks are declared from this list).
+CHECK_NAMES: tuple[str, ...] = (
+    "output_exists",
+    "output_non_empty",
+    "readable",
+    *(name for name, _, _ in _HEADER_CHECKS),
+    "decodes_without_error",
+    "frame_count",
+)
+
+
 def _expected_header(clip: ClipPlan) -> dict[str, Any]:
     e = clip.expected
     return {

@@ -1,0 +1,28 @@
+"""proxx_dagster: the Dagster code location around proxx_exec.
+
+Orchestration (runs, queues, schedules, assets) lives here; execution stays in proxx_exec.
+"""
+
+from proxx_dagster.definitions import build_definitions, build_proxx_job
+from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
+from proxx_dagster.no_retry import (
+    NO_RETRY_EXECUTOR_CONFIG,
+    NO_RETRY_TAGS,
+    RetryConfigurationError,
+    assert_no_retries,
+)
+from proxx_dagster.ops import build_execute_jobspec_op
+from proxx_dagster.translator import ProxxTranslator
+
+__all__ = [
+    "NO_RETRY_EXECUTOR_CONFIG",
+    "NO_RETRY_TAGS",
+    "ExecutionResultIOManager",
+    "ExecutionResultType",
+    "ProxxTranslator",
+    "RetryConfigurationError",
+    "assert_no_retries",
+    "build_definitions",
+    "build_execute_jobspec_op",
+    "build_proxx_job",
+]

@@ -1,0 +1,45 @@
+"""The code location: `proxx_job`, the proxx assets and checks, the result IO manager.
+
+`dagster dev` and `workspace.yaml` load `defs` from here.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions, JobDefinition, in_process_executor, job
+
+from proxx_dagster.assets import asset_specs, declared_checks
+from proxx_dagster.io import ExecutionResultIOManager
+from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
+from proxx_dagster.ops import RESULT_IO_MANAGER_KEY, build_execute_jobspec_op
+from proxx_dagster.translator import ProxxTranslator
+
+
+def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
+    execute_jobspec = build_execute_jobspec_op(translator)
+
+    @job(
+        name="proxx_job",
+        description="Make verified editing proxies for one JobSpec (paste it as the op config).",
+        tags=dict(NO_RETRY_TAGS),
+        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+    )
+    def proxx_job() -> None:
+        execute_jobspec()
+
+    return proxx_job
+
+
+def build_definitions(translator: ProxxTranslator | None = None) -> Definitions:
+    """Everything proxx contributes to a code location, checked for retry configuration."""
+    names = translator or ProxxTranslator()
+    defs = Definitions(
+        jobs=[build_proxx_job(names)],
+        assets=asset_specs(names),
+        asset_checks=[declared_checks(names)],
+        resources={RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()},
+    )
+    return assert_no_retries(defs)
+
+
+defs = build_definitions()
+proxx_job = defs.resolve_job_def("proxx_job")

@@ -1,0 +1,119 @@
+"""The demo: make sample clips, then run one real proxy job through Dagster's CLI on the
+embedded SQLite instance, and print what the ExecutionResult says.
+
+    python -m proxx_dagster.demo FOLDER
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from proxx_exec import ExecutionResult
+from proxx_exec.naming import result_path
+from proxx_exec.samples import SampleClip, make_sample
+
+REPO = Path(__file__).resolve().parent.parent
+console = Console(emoji=False, highlight=False)
+
+
+def _sources(media: Path) -> list[Path]:
+    media.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for index in range(3):
+        reel = f"A{index + 1:03d}"
+        path = media / f"{reel}C001.mov"
+        if not path.exists():
+            make_sample(
+                path,
+                SampleClip(
+                    duration_s=2,
+                    reel_name=reel,
+                    audio_channels=(2, 1),
+                    timecode=f"{10 + index:02d}:00:00:00",
+                ),
+            )
+        clips.append(path)
+    return clips
+
+
+def _next_job_id(proxies: Path) -> str:
+    number = 1
+    while (proxies / f"demo-{number:03d}").exists():
+        number += 1
+    return f"demo-{number:03d}"
+
+
+def main(folder: Path) -> int:
+    folder = folder.resolve()
+    home = folder / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    sources = _sources(folder / "media")
+    proxies = folder / "proxies"
+    job_id = _next_job_id(proxies)
+    output_dir = proxies / job_id
+    output_dir.mkdir(parents=True)
+    spec = {
+        "spec_version": "1",
+        "job_id": job_id,
+        "sources": [str(s) for s in sources],
+        "output_dir": str(output_dir),
+        "profile": "h264_half",
+        "clip_timeout_s": 600,
+    }
+    run_config = folder / f"{job_id}.run.yaml"
+    run_config.write_text(yaml.safe_dump({"ops": {"execute_jobspec": {"config": spec}}}))
+    console.print(f"[bold]proxx demo[/] job {job_id}: {len(sources)} clips -> {output_dir}")
+    dagster = Path(sys.executable).parent / "dagster"
+    completed = subprocess.run(
+        [
+            str(dagster),
+            "job",
+            "execute",
+            "-m",
+            "proxx_dagster.definitions",
+            "-a",
+            "defs",
+            "-j",
+            "proxx_job",
+            "-c",
+            str(run_config),
+        ],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        cwd=REPO,
+        check=False,
+    )
+    result_file = Path(result_path(str(output_dir), job_id))
+    if not result_file.exists():
+        console.print(f"[red]no result was written (dagster exited {completed.returncode})[/]")
+        return 1
+    result = ExecutionResult.from_json(result_file.read_text())
+    table = Table(title=f"{job_id}: {result.status.value}  digest {result.digest[:16]}")
+    for column in ("clip", "state", "proxy", "bytes", "sha256"):
+        table.add_column(column)
+    for clip in result.clips:
+        table.add_row(
+            str(clip.index),
+            clip.state.value,
+            Path(clip.output or "-").name,
+            str(clip.output_bytes or "-"),
+            (clip.output_sha256 or "-")[:16],
+        )
+    console.print(table)
+    console.print(
+        f"result: {result_file}\nDagster UI on this instance: DAGSTER_HOME={home} python3 dev.py ui"
+    )
+    return 0 if result.completed and completed.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m proxx_dagster.demo FOLDER")
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,130 @@
+"""Retries made impossible, in three layers.
+
+1. Load time: `assert_no_retries` refuses definitions in which a job running a proxx op carries a
+   retry policy (op, node or job-level `op_retry_policy`) or run tags that enable run retries.
+2. Every run: `NO_RETRY_TAGS` on our jobs, executors with retries disabled, and the op pins the
+   tags on its own run before anything else, so a launch tag cannot re-enable run retries.
+3. Run time: `refuse_retry` stops, before any side effect, an op running as a retry, a resumed
+   attempt or a re-execution of an earlier run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from dagster import (
+    DagsterInvalidDefinitionError,
+    Definitions,
+    Failure,
+    GraphDefinition,
+    JobDefinition,
+    OpDefinition,
+    OpExecutionContext,
+)
+from dagster._core.events import DagsterEventType
+
+MAX_RETRIES_TAG = "dagster/max_retries"
+RETRY_ON_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
+RETRY_NUMBER_TAG = "dagster/retry_number"
+NO_RETRY_TAGS: Mapping[str, str] = {MAX_RETRIES_TAG: "0", RETRY_ON_FAILURE_TAG: "false"}
+NO_RETRY_EXECUTOR_CONFIG: Mapping[str, object] = {"retries": {"disabled": {}}}
+# Marks op definitions that run proxx_exec; the load-time check looks for jobs that contain one.
+PROXX_OP_TAG = "proxx/executes_jobspec"
+
+
+class RetryConfigurationError(DagsterInvalidDefinitionError):
+    """A definition would let Dagster run a proxx job more than once."""
+
+
+def _retry_tag_problems(tags: Mapping[str, str]) -> list[str]:
+    problems = []
+    raw = tags.get(MAX_RETRIES_TAG)
+    if raw is not None and raw.strip() != "0":
+        problems.append(f"tag {MAX_RETRIES_TAG}={raw!r} (must be '0')")
+    raw = tags.get(RETRY_ON_FAILURE_TAG)
+    if raw is not None and raw.strip().lower() != "false":
+        problems.append(f"tag {RETRY_ON_FAILURE_TAG}={raw!r} (must be 'false')")
+    return problems
+
+
+def _ops(graph: GraphDefinition, prefix: str = "") -> Iterator[tuple[str, OpDefinition, bool]]:
+    """Every op under a graph: (node path, definition, whether the node sets a retry policy)."""
+    for node in graph.nodes:
+        path = f"{prefix}{node.name}"
+        if isinstance(node.definition, GraphDefinition):
+            yield from _ops(node.definition, prefix=f"{path}.")
+        elif isinstance(node.definition, OpDefinition):
+            yield path, node.definition, node.retry_policy is not None
+
+
+def runs_proxx(job: JobDefinition) -> bool:
+    return any(PROXX_OP_TAG in op.tags for _, op, _ in _ops(job.graph))
+
+
+def retry_problems(job: JobDefinition) -> list[str]:
+    """Every way this job could be retried, each naming its offender."""
+    problems = []
+    if job.op_retry_policy is not None:
+        problems.append(f"job {job.name!r} sets op_retry_policy")
+    for path, op, node_policy in _ops(job.graph):
+        if op.retry_policy is not None or node_policy:
+            problems.append(f"op {path!r} in job {job.name!r} has a retry policy")
+    run_tags = {**job.tags, **(job.run_tags or {})}
+    problems += [f"job {job.name!r} has {p}" for p in _retry_tag_problems(run_tags)]
+    return problems
+
+
+def assert_no_retries(defs: Definitions) -> Definitions:
+    """Refuse definitions in which any job that runs a proxx op could be retried.
+
+    Call it on your own Definitions when you wrap our ops; it returns them unchanged.
+    """
+    problems = []
+    for job in defs.resolve_all_job_defs():
+        if runs_proxx(job):
+            problems += retry_problems(job)
+    if problems:
+        raise RetryConfigurationError(
+            "proxx jobs must never be retried (a retry is a new job with a new job_id): "
+            + "; ".join(problems)
+        )
+    return defs
+
+
+def refuse_retry(context: OpExecutionContext) -> None:
+    """Fail before any side effect when this attempt is not the first and only one."""
+    reasons = []
+    if context.retry_number > 0:
+        reasons.append(f"op retry attempt {context.retry_number}")
+    run = context.run
+    raw_number = run.tags.get(RETRY_NUMBER_TAG)
+    if raw_number is not None and raw_number != "0":
+        reasons.append(f"automatic run retry {raw_number} ({RETRY_NUMBER_TAG})")
+    if run.parent_run_id is not None:
+        reasons.append(f"re-execution of run {run.parent_run_id}")
+    step_starts = context.instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.STEP_START
+    ).records
+    step_key = context.get_step_execution_context().step.key
+    earlier = [r for r in step_starts if r.event_log_entry.step_key == step_key]
+    if len(earlier) > 1:
+        reasons.append("resumed attempt: this step already started once in this run")
+    if reasons:
+        raise Failure(
+            description="proxx refuses to run a JobSpec again (" + "; ".join(reasons) + "). "
+            "Nothing was started. To re-run a failed job, launch it as a new job with a new "
+            "job_id and retried_from set to the failed job's id.",
+            metadata={"proxx/refused": "; ".join(reasons)},
+            allow_retries=False,
+        )
+
+
+def pin_no_retry_tags(context: OpExecutionContext) -> None:
+    """Overwrite retry-enabling tags on this run, whatever the launch asked for."""
+    tags = context.run.tags
+    if any(tags.get(key) != value for key, value in NO_RETRY_TAGS.items()):
+        context.instance.add_run_tags(context.run_id, dict(NO_RETRY_TAGS))
+        context.log.warning(
+            "run tags asked for retries; proxx pinned %s on this run",
+            ", ".join(f"{k}={v}" for k, v in NO_RETRY_TAGS.items()),
+        )

@@ -1,0 +1,109 @@
+"""The op: refuse retries, call proxx_exec exactly once, report the result, fail iff FAILED."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import (
+    AssetMaterialization,
+    AssetObservation,
+    Failure,
+    OpDefinition,
+    OpExecutionContext,
+    Out,
+    Output,
+    op,
+)
+
+from proxx_dagster.assets import JOB_PARTITIONS
+from proxx_dagster.config import jobspec_config_schema
+from proxx_dagster.io import ExecutionResultType
+from proxx_dagster.no_retry import PROXX_OP_TAG, pin_no_retry_tags, refuse_retry
+from proxx_dagster.translator import ProxxTranslator
+from proxx_exec import ClipProgress, ExecutionResult, execute_document
+from proxx_exec.canonical import canonical_json
+
+RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
+
+
+class _ProgressLog:
+    """Per-clip progress into the run log: phase changes and every quarter of the encode."""
+
+    def __init__(self, context: OpExecutionContext) -> None:
+        self._context = context
+        self._last: tuple[int, str, int] | None = None
+
+    def __call__(self, event: ClipProgress) -> None:
+        quarter = 4 * event.frames_done // max(event.frames_total, 1)
+        key = (event.index, event.phase, quarter)
+        if key == self._last:
+            return
+        self._last = key
+        self._context.log.info(
+            f"clip {event.index + 1}/{event.clip_count} {event.source}: {event.phase} "
+            f"{event.frames_done}/{event.frames_total} frames"
+        )
+
+
+def _report_assets(
+    context: OpExecutionContext, result: ExecutionResult, translator: ProxxTranslator
+) -> None:
+    if result.job_id is None or result.spec is None:
+        return  # an unparseable JobSpec names no partition; the result still says why
+    if not context.instance.has_dynamic_partition(JOB_PARTITIONS.name or "", result.job_id):
+        context.instance.add_dynamic_partitions(JOB_PARTITIONS.name or "", [result.job_id])
+    context.log_event(
+        AssetObservation(
+            asset_key=translator.source_media_key(),
+            partition=result.job_id,
+            metadata={
+                "proxx/sources": list(result.spec.sources),
+                "proxx/spec_fingerprint": result.spec_fingerprint,
+            },
+        )
+    )
+    if result.completed:
+        context.log_event(
+            AssetMaterialization(
+                asset_key=translator.proxies_key(),
+                partition=result.job_id,
+                metadata=translator.materialization_metadata(result),
+            )
+        )
+    for evaluation in translator.check_evaluations(result):
+        context.log_event(evaluation)  # type: ignore[arg-type]  # accepted at run time
+
+
+def build_execute_jobspec_op(
+    translator: ProxxTranslator | None = None, name: str = "execute_jobspec"
+) -> OpDefinition:
+    """The op that runs one JobSpec. Use your own translator to rename assets or metadata."""
+    names = translator or ProxxTranslator()
+
+    @op(
+        name=name,
+        description="Run one JobSpec with proxx_exec: every clip encoded once, verified, then "
+        "committed. Yields the ExecutionResult; fails exactly when the result is FAILED.",
+        config_schema=jobspec_config_schema(),
+        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
+        tags={PROXX_OP_TAG: "true"},
+    )
+    def execute_jobspec(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
+        refuse_retry(context)
+        pin_no_retry_tags(context)
+        config: dict[str, Any] = dict(context.op_config)
+        result = execute_document(canonical_json(config), on_progress=_ProgressLog(context))
+        _report_assets(context, result, names)
+        yield Output(result, metadata=names.summary_metadata(result))
+        if result.failure is not None:
+            failure = result.failure
+            raise Failure(
+                description=f"{failure.failure_class.value} {failure.reason.value}: "
+                f"{failure.message}",
+                metadata={
+                    **names.summary_metadata(result),
+                    "proxx/stderr_tail": failure.stderr_tail or "",
+                },
+                allow_retries=False,
+            )
+
+    return execute_jobspec
