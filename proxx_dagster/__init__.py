@@ -3,7 +3,7 @@
 Orchestration (runs, queues, schedules, assets) lives here; execution stays in proxx_exec.
 """
 
-from proxx_dagster.definitions import build_definitions, build_proxx_job
+from proxx_dagster.definitions import build_definitions, build_proxx_job, proxx_resources
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.no_retry import (
     NO_RETRY_EXECUTOR_CONFIG,
@@ -25,4 +25,5 @@ __all__ = [
     "build_definitions",
     "build_execute_jobspec_op",
     "build_proxx_job",
+    "proxx_resources",
 ]

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import Definitions, JobDefinition, in_process_executor, job
 
 from proxx_dagster.assets import asset_specs, declared_checks
@@ -12,6 +14,11 @@ from proxx_dagster.io import ExecutionResultIOManager
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import RESULT_IO_MANAGER_KEY, build_execute_jobspec_op
 from proxx_dagster.translator import ProxxTranslator
+
+
+def proxx_resources() -> dict[str, Any]:
+    """Resources a job needs to run our op; pass them to your Definitions when you wrap it."""
+    return {RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()}
 
 
 def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
@@ -22,6 +29,7 @@ def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         description="Make verified editing proxies for one JobSpec (paste it as the op config).",
         tags=dict(NO_RETRY_TAGS),
         executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        resource_defs=proxx_resources(),
     )
     def proxx_job() -> None:
         execute_jobspec()
@@ -36,7 +44,6 @@ def build_definitions(translator: ProxxTranslator | None = None) -> Definitions:
         jobs=[build_proxx_job(names)],
         assets=asset_specs(names),
         asset_checks=[declared_checks(names)],
-        resources={RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()},
     )
     return assert_no_retries(defs)
 

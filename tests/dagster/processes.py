@@ -1,0 +1,75 @@
+"""Dagster's own processes (webserver, daemon) for tests: started, awaited, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll a condition until it holds; fail with `what` when the bounded wait runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"gave up after {seconds:.0f}s waiting for {what}")
+
+
+def dagster_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "DAGSTER_HOME": str(home)}
+
+
+@contextlib.contextmanager
+def background(argv: list[str], home: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=dagster_env(home),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def daemon(
+    home: Path, workspace: Path, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return background([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], home, log)
+
+
+def webserver(
+    home: Path, workspace: Path, port: int, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return background(
+        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)],
+        home,
+        log,
+    )
