@@ -77,8 +77,7 @@ def proxx_version() -> str:
 
 def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> ExecutionResult:
     """Run one JobSpec to its ExecutionResult. Never raises for a job's own failure."""
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
+    watch = Stopwatch()
     journal = _Journal()
     validated: ValidatedJob | None = None
     failure: JobFailure | None = None
@@ -87,27 +86,23 @@ def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> Execu
         _run_validated(validated, journal, on_progress)
     except JobFailure as error:
         failure = error
-    result = _build_result(
-        spec, validated=validated, journal=journal, failure=failure, started=started, clock=clock
-    )
+    result = _build_result(spec, validated=validated, journal=journal, failure=failure, watch=watch)
     _write_beside_outputs(result, spec)
     return result
 
 
 def execute_document(raw: bytes, on_progress: ProgressCallback | None = None) -> ExecutionResult:
     """Parse a JobSpec document (JSON or YAML) and run it; a bad document is a FAILED result."""
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
+    watch = Stopwatch()
     try:
         spec = load_jobspec_bytes(raw)
     except JobFailure as error:
-        return _unparsed_failure(raw, error, started, clock)
+        return _unparsed_failure(raw, error, watch)
     return execute(spec, on_progress)
 
 
 def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> ExecutionResult:
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
+    watch = Stopwatch()
     try:
         raw = read_spec_file(path)
     except OSError as error:
@@ -116,7 +111,7 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
             Reason.SPEC_UNREADABLE,
             f"cannot read JobSpec {path}: {error.strerror or error}",
         )
-        return _unparsed_failure(str(path).encode(), failure, started, clock)
+        return _unparsed_failure(str(path).encode(), failure, watch)
     return execute_document(raw, on_progress)
 
 
@@ -286,13 +281,20 @@ def _failure_fields(failure: JobFailure | None) -> dict[str, Any] | None:
     }
 
 
-def _timing(started: datetime, clock: float, clips: list[ClipTiming]) -> dict[str, Any]:
-    return {
-        "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "duration_s": time.perf_counter() - clock,
-        "clips": [c.model_dump() for c in clips],
-    }
+class Stopwatch:
+    """Wall-clock facts for the result's `timing` block; the only clock reads in a job."""
+
+    def __init__(self) -> None:
+        self.started = datetime.now(UTC)
+        self._clock = time.perf_counter()
+
+    def timing(self, clips: list[ClipTiming]) -> dict[str, Any]:
+        return {
+            "started_at": self.started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "duration_s": time.perf_counter() - self._clock,
+            "clips": [c.model_dump() for c in clips],
+        }
 
 
 def _build_result(
@@ -301,8 +303,7 @@ def _build_result(
     validated: ValidatedJob | None,
     journal: _Journal,
     failure: JobFailure | None,
-    started: datetime,
-    clock: float,
+    watch: Stopwatch,
 ) -> ExecutionResult:
     plan = validated.plan if validated else None
     try:
@@ -320,15 +321,13 @@ def _build_result(
             "status": Status.FAILED if failure else Status.COMPLETED,
             "failure": _failure_fields(failure),
             "clips": _clip_results(plan, journal, failure) if plan else _unplanned_clips(spec),
-            "timing": _timing(started, clock, journal.timings),
+            "timing": watch.timing(journal.timings),
             "host": {"engine_binary": binary},
         }
     )
 
 
-def _unparsed_failure(
-    raw: bytes, failure: JobFailure, started: datetime, clock: float
-) -> ExecutionResult:
+def _unparsed_failure(raw: bytes, failure: JobFailure, watch: Stopwatch) -> ExecutionResult:
     return seal(
         {
             "proxx_version": proxx_version(),
@@ -340,7 +339,7 @@ def _unparsed_failure(
             "status": Status.FAILED,
             "failure": _failure_fields(failure),
             "clips": [],
-            "timing": _timing(started, clock, []),
+            "timing": watch.timing([]),
             "host": {"engine_binary": None},
         }
     )
