@@ -130,6 +130,9 @@ def run(
     if result is not None and result.exists():
         err.print(f"[red]--result {result} already exists; results are never overwritten[/]")
         raise typer.Exit(2)
+    if result is not None and not result.resolve().parent.is_dir():
+        err.print(f"[red]--result {result}: folder {result.resolve().parent} does not exist[/]")
+        raise typer.Exit(2)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

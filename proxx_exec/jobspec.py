@@ -117,7 +117,11 @@ def parse_jobspec(data: Any) -> JobSpec:
     try:
         return JobSpec.model_validate(data)
     except ValidationError as error:
-        raise invalid(Reason.SPEC_INVALID, describe_validation_error(error)) from None
+        # A custom profile object whose settings do not go together has its own reason.
+        only_profile = all(item["loc"][:1] == ("profile",) for item in error.errors())
+        custom = isinstance(data.get("profile"), dict)
+        reason = Reason.PROFILE_INVALID if only_profile and custom else Reason.SPEC_INVALID
+        raise invalid(reason, describe_validation_error(error)) from None
 
 
 def decode_jobspec_text(raw: bytes) -> Any:

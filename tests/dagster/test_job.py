@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from dagster import (
     AssetKey,
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     DagsterInvalidConfigError,
@@ -17,6 +18,7 @@ from dagster import (
     execute_job,
     validate_run_config,
 )
+from dagster._core.execution.api import execute_run
 
 from proxx_dagster import assert_no_retries
 from proxx_dagster.definitions import defs, proxx_job
@@ -110,7 +112,7 @@ def wrapper_failing(tmp_path: Path, kind: str) -> str:
         ("missing", "VALIDATION", "SOURCE_MISSING"),
         ("exit", "EXECUTION", "NONZERO_EXIT"),
         ("frames", "VERIFICATION", "FRAME_COUNT_MISMATCH"),
-        ("bad_profile", "VALIDATION", "SPEC_INVALID"),
+        ("bad_profile", "VALIDATION", "PROFILE_INVALID"),
     ],
 )
 def test_each_failure_class_fails_the_step_and_keeps_the_result(
@@ -227,6 +229,31 @@ def test_op_refuses_a_reexecution_from_failure(
         assert second.dagster_run.parent_run_id == first.run_id
         assert "re-execution of run" in refusal_message(instance, second.run_id)
     assert len(engine_calls(tmp_path)) == calls_after_first  # FFmpeg never started again
+
+
+def test_op_refuses_a_resumed_attempt(
+    instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    """A run whose step already started once (as when a crashed run worker is resumed)."""
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    job = build_reconstructable_job("proxx_dagster.definitions", "build_proxx_job")
+    run = instance.create_run_for_job(
+        proxx_job, run_config=run_config(spec_fields(media, out_dir, engine=str(wrapper)))
+    )
+    instance.report_engine_event("first attempt", run)  # the run existed before
+    instance.report_dagster_event(
+        DagsterEvent(
+            DagsterEventType.STEP_START.value,
+            job_name="proxx_job",
+            step_key="execute_jobspec",
+            message="earlier attempt of the step",
+        ),
+        run_id=run.run_id,
+    )
+    assert not execute_run(job, run, instance).success  # how a run worker executes a run
+    assert "resumed attempt" in refusal_message(instance, run.run_id)
+    assert engine_calls(tmp_path) == []
+    assert listing(out_dir) == []
 
 
 def test_definitions_pass_their_own_retry_check() -> None:

@@ -85,6 +85,9 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     existing.write_text("{}")
     assert proxx("run", str(tmp_path / "x.json"), "--result", str(existing)).returncode == 2
     assert existing.read_text() == "{}"
+    no_folder = proxx("run", str(tmp_path / "x.json"), "--result", str(tmp_path / "a" / "r.json"))
+    assert no_folder.returncode == 2 and "does not exist" in no_folder.stderr
+    assert "Traceback" not in no_folder.stderr
 
 
 def test_schema_and_profiles() -> None:

@@ -130,3 +130,16 @@ def test_custom_profile_mp4(media: Media, make_spec: SpecFactory, out_dir: Path)
     info = probe(output)
     assert (info.major_brand, info.video_profile, info.timecode) == ("isom", "Main", "01:00:00:00")
     assert "-threads" in result.clips[0].argv and "1" in result.clips[0].argv
+
+
+def test_hostile_file_names_stay_file_names(
+    media: Media, make_spec: SpecFactory, out_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shoot day $(touch pwned) 'one'"
+    folder.mkdir()
+    source = folder / '-y -i "x" ; rm -rf q.mov'
+    source.write_bytes(media.standard.read_bytes())
+    result = execute(make_spec([source]))
+    assert result.status is Status.COMPLETED, result.failure
+    assert listing(out_dir) == ['-y -i "x" ; rm -rf q.mov', "test-job.proxx-result.json"]
+    assert not (Path.cwd() / "pwned").exists() and not (tmp_path / "pwned").exists()

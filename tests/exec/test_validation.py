@@ -114,7 +114,7 @@ def test_incompatible_custom_profile_is_rejected_with_reasons() -> None:
     assert_invalid(
         result.status,
         result.failure,
-        Reason.SPEC_INVALID,
+        Reason.PROFILE_INVALID,
         "pix_fmt",
         "cannot hold prores_ks",
         "cannot hold pcm_s16le",
