@@ -69,7 +69,14 @@ def main(folder: Path) -> int:
         "clip_timeout_s": 600,
     }
     run_config = folder / f"{job_id}.run.yaml"
-    run_config.write_text(yaml.safe_dump({"ops": {"execute_jobspec": {"config": spec}}}))
+    run_config.write_text(
+        yaml.safe_dump(
+            {
+                "ops": {"execute_jobspec": {"config": spec}},
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            }
+        )
+    )
     console.print(f"[bold]proxx demo[/] job {job_id}: {len(sources)} clips -> {output_dir}")
     dagster = Path(sys.executable).parent / "dagster"
     completed = subprocess.run(

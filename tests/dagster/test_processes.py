@@ -216,3 +216,18 @@ def test_instance_run_retries_never_rerun_a_proxx_job(
     encodes = [args for _, args in engine_calls(tmp_path) if "-c:v" in args]
     assert len(encodes) == 2  # one per job, never again
     assert [n for n in listing(out_dir) if not n.endswith(".proxx-result.json")] == []
+
+
+def test_workspace_yaml_and_pyproject_both_load_the_code_location(dagster_home: Path) -> None:
+    for extra in (["-w", str(REPO / "workspace.yaml")], []):  # [] = [tool.dagster]
+        completed = subprocess.run(
+            [str(BIN / "dagster"), "definitions", "validate", *extra],
+            cwd=REPO,
+            env=dagster_env(dagster_home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert "Validation successful for code location proxx" in completed.stderr
