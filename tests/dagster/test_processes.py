@@ -230,4 +230,3 @@ def test_workspace_yaml_and_pyproject_both_load_the_code_location(dagster_home: 
             check=False,
         )
         assert completed.returncode == 0, completed.stderr[-2000:]
-        assert "Validation successful for code location proxx" in completed.stderr
