@@ -12,7 +12,14 @@ from dagster import Definitions, JobDefinition, in_process_executor, job
 from proxx_dagster.assets import asset_specs, declared_checks
 from proxx_dagster.io import ExecutionResultIOManager
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
-from proxx_dagster.ops import RESULT_IO_MANAGER_KEY, build_execute_jobspec_op
+from proxx_dagster.ops import (
+    RESULT_IO_MANAGER_KEY,
+    build_execute_document_op,
+    build_execute_jobspec_op,
+)
+from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.schedules import build_nightly_schedule
+from proxx_dagster.sensors import build_inbox_sensor
 from proxx_dagster.translator import ProxxTranslator
 
 
@@ -37,13 +44,40 @@ def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
     return proxx_job
 
 
-def build_definitions(translator: ProxxTranslator | None = None) -> Definitions:
-    """Everything proxx contributes to a code location, checked for retry configuration."""
+def build_document_job(translator: ProxxTranslator | None = None) -> JobDefinition:
+    """The job the schedule and the sensor launch: a JobSpec file's exact bytes in."""
+    execute_document = build_execute_document_op(translator)
+
+    @job(
+        name="proxx_document_job",
+        description="Run one JobSpec file (launched by proxx_nightly and proxx_inbox).",
+        tags=dict(NO_RETRY_TAGS),
+        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        resource_defs=proxx_resources(),
+    )
+    def proxx_document_job() -> None:
+        execute_document()
+
+    return proxx_document_job
+
+
+def build_definitions(
+    translator: ProxxTranslator | None = None, automation: ProxxAutomation | None = None
+) -> Definitions:
+    """Everything proxx contributes to a code location, checked for retry configuration.
+
+    `automation` defaults to the PROXX_* environment variables of the code location.
+    """
     names = translator or ProxxTranslator()
+    settings = automation or ProxxAutomation.from_environment()
+    document_job = build_document_job(names)
     defs = Definitions(
-        jobs=[build_proxx_job(names)],
+        jobs=[build_proxx_job(names), document_job],
         assets=asset_specs(names),
         asset_checks=[declared_checks(names)],
+        schedules=[build_nightly_schedule(document_job, settings)],
+        sensors=[build_inbox_sensor(document_job, settings)],
+        resources={"proxx_automation": settings},
     )
     return assert_no_retries(defs)
 

@@ -1,5 +1,6 @@
 """The op: refuse retries, call proxx_exec exactly once, report the result, fail iff FAILED."""
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -7,6 +8,7 @@ from dagster import (
     AssetMaterialization,
     AssetObservation,
     Failure,
+    Field,
     OpDefinition,
     OpExecutionContext,
     Out,
@@ -73,6 +75,27 @@ def _report_assets(
         context.log_event(evaluation)  # type: ignore[arg-type]  # accepted at run time
 
 
+def _run_document(
+    context: OpExecutionContext, raw: bytes, names: ProxxTranslator
+) -> Iterator[Output[ExecutionResult]]:
+    """The one path of both ops: refuse retries, run once, report, fail iff FAILED."""
+    refuse_retry(context)
+    pin_no_retry_tags(context)
+    result = execute_document(raw, on_progress=_ProgressLog(context))
+    _report_assets(context, result, names)
+    yield Output(result, metadata=names.summary_metadata(result))
+    if result.failure is not None:
+        failure = result.failure
+        raise Failure(
+            description=f"{failure.failure_class.value} {failure.reason.value}: {failure.message}",
+            metadata={
+                **names.summary_metadata(result),
+                "proxx/stderr_tail": failure.stderr_tail or "",
+            },
+            allow_retries=False,
+        )
+
+
 def build_execute_jobspec_op(
     translator: ProxxTranslator | None = None, name: str = "execute_jobspec"
 ) -> OpDefinition:
@@ -88,22 +111,34 @@ def build_execute_jobspec_op(
         tags={PROXX_OP_TAG: "true"},
     )
     def execute_jobspec(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
-        refuse_retry(context)
-        pin_no_retry_tags(context)
         config: dict[str, Any] = dict(context.op_config)
-        result = execute_document(canonical_json(config), on_progress=_ProgressLog(context))
-        _report_assets(context, result, names)
-        yield Output(result, metadata=names.summary_metadata(result))
-        if result.failure is not None:
-            failure = result.failure
-            raise Failure(
-                description=f"{failure.failure_class.value} {failure.reason.value}: "
-                f"{failure.message}",
-                metadata={
-                    **names.summary_metadata(result),
-                    "proxx/stderr_tail": failure.stderr_tail or "",
-                },
-                allow_retries=False,
-            )
+        yield from _run_document(context, canonical_json(config), names)
 
     return execute_jobspec
+
+
+def build_execute_document_op(
+    translator: ProxxTranslator | None = None, name: str = "execute_jobspec_document"
+) -> OpDefinition:
+    """The op behind the schedule and the sensor: the JobSpec file's exact bytes in, so a file
+    that cannot even be parsed still ends in a FAILED VALIDATION result that Dagster shows."""
+    names = translator or ProxxTranslator()
+
+    @op(
+        name=name,
+        description="Run one JobSpec document (a file's bytes, base64) with proxx_exec.",
+        config_schema={
+            "spec_file": Field(str, description="Where the document was read, for the audit."),
+            "document_base64": Field(str, description="The file's exact bytes, base64."),
+        },
+        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
+        tags={PROXX_OP_TAG: "true"},
+    )
+    def execute_jobspec_document(
+        context: OpExecutionContext,
+    ) -> Iterator[Output[ExecutionResult]]:
+        raw = base64.b64decode(context.op_config["document_base64"], validate=True)
+        context.log.info(f"JobSpec file {context.op_config['spec_file']} ({len(raw)} bytes)")
+        yield from _run_document(context, raw, names)
+
+    return execute_jobspec_document

@@ -1,0 +1,48 @@
+"""The inbox sensor: each JobSpec file dropped into the inbox folder launches one run.
+
+The run key is the file's content fingerprint, so Dagster's own run-key bookkeeping (kept with
+the runs in the instance, and consulted again after a daemon restart) guarantees that a file is
+launched once: none lost, none taken twice. Editing a file makes it a new job.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import (
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+
+from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.spec_files import list_spec_files, read_spec, run_request
+
+
+def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:
+    @sensor(
+        name="proxx_inbox",
+        job=job,
+        minimum_interval_seconds=automation.inbox_interval_s,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Launches each JobSpec file dropped into the inbox folder once (write it "
+        "under a hidden name and rename it into place).",
+    )
+    def proxx_inbox(
+        context: SensorEvaluationContext, proxx_automation: ProxxAutomation
+    ) -> Iterator[RunRequest | SkipReason]:
+        if not proxx_automation.inbox_folder:
+            yield SkipReason("no inbox folder configured (PROXX_INBOX_FOLDER)")
+            return
+        for path in list_spec_files(Path(proxx_automation.inbox_folder)):
+            try:
+                spec_file = read_spec(path)
+            except OSError as error:
+                context.log.warning(f"{path}: not read ({error}); will look again next tick")
+                continue
+            yield run_request(spec_file, f"inbox:{spec_file.content_fingerprint}", "inbox")
+
+    return proxx_inbox

@@ -1,0 +1,92 @@
+"""JobSpec files as the schedule and the sensor see them: listed in name order, read once,
+turned into a run request that carries the file's exact bytes."""
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import RunRequest
+
+from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_exec import JobFailure, JobSpec, load_jobspec_bytes
+from proxx_exec.jobspec import MAX_SPEC_BYTES
+
+SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+DOCUMENT_OP = "execute_jobspec_document"
+VOLUME_TAG = "proxx/output_volume"
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    path: Path
+    raw: bytes
+    spec: JobSpec | None  # None: not a valid JobSpec; its run ends in a VALIDATION result
+
+    @property
+    def content_fingerprint(self) -> str:
+        """The JobSpec fingerprint when it parses, else the SHA-256 of the bytes."""
+        return self.spec.fingerprint if self.spec else hashlib.sha256(self.raw).hexdigest()
+
+
+def list_spec_files(folder: Path) -> list[Path]:
+    """Regular files with a JobSpec suffix, sorted by name; hidden and partial files skipped."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        entry
+        for entry in folder.iterdir()
+        if entry.suffix.lower() in SPEC_SUFFIXES
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    )
+
+
+def read_spec(path: Path, substitutions: dict[str, str] | None = None) -> SpecFile:
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_SPEC_BYTES + 1)
+    for token, value in (substitutions or {}).items():
+        raw = raw.replace(token.encode(), value.encode())
+    try:
+        spec: JobSpec | None = load_jobspec_bytes(raw)
+    except JobFailure:
+        spec = None
+    return SpecFile(path=path, raw=raw, spec=spec)
+
+
+def output_volume(spec: JobSpec | None) -> str:
+    """The mount point holding the output folder: runs writing to one volume share a limit."""
+    if spec is None:
+        return "unknown"
+    path = Path(spec.output_dir)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return str(path)
+
+
+def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
+    tags = {
+        **NO_RETRY_TAGS,
+        "proxx/spec_file": str(spec_file.path),
+        "proxx/trigger": source,
+        VOLUME_TAG: output_volume(spec_file.spec),
+    }
+    if spec_file.spec is not None:
+        tags["proxx/job_id"] = spec_file.spec.job_id
+    return RunRequest(
+        run_key=run_key,
+        run_config={
+            "ops": {
+                DOCUMENT_OP: {
+                    "config": {
+                        "spec_file": str(spec_file.path),
+                        "document_base64": base64.b64encode(spec_file.raw).decode("ascii"),
+                    }
+                }
+            }
+        },
+        tags=tags,
+    )

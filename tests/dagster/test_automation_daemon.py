@@ -1,0 +1,175 @@
+"""The schedule and the sensor end to end with dagster-daemon in a subprocess, on SQLite and on
+PostgreSQL: every file launched once (also across a daemon restart), runs queued by Dagster's run
+queue, and results identical to the same JobSpecs run alone, whatever the queue order."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import yaml
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+
+from proxx_exec import ExecutionResult, JobSpec, Status, execute
+from proxx_exec.samples import SampleClip
+from tests.dagster.helpers import events
+from tests.dagster.processes import BIN, REPO, background, wait_for
+from tests.dagster.services import require_tcp_service
+from tests.helpers import Media
+
+REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def instance_yaml(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The shipped instance configuration, on SQLite or (dagster.postgres.yaml) PostgreSQL."""
+    if request.param == "sqlite":
+        yield REPO_CONFIG
+        return
+    require_tcp_service("PostgreSQL", 5432)
+    schema = f"proxx_test_{uuid.uuid4().hex[:12]}"
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    os.environ["DAGSTER_POSTGRES_URL"] = url
+    try:
+        yield (REPO / "deploy" / "dagster.postgres.yaml").read_text()
+    finally:
+        del os.environ["DAGSTER_POSTGRES_URL"]
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        connection.close()
+
+
+def spec(media_file: Path, out_dir: Path, job_id: str) -> dict[str, Any]:
+    return {
+        "spec_version": "1",
+        "job_id": job_id,
+        "sources": [str(media_file)],
+        "output_dir": str(out_dir),
+        "profile": "h264_quarter",
+        "clip_timeout_s": 300,
+    }
+
+
+def test_nightly_and_inbox_through_the_daemon(
+    instance_yaml: str, media: Media, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # One run at a time per output volume would serialise everything here; allow two.
+    (home / "dagster.yaml").write_text(instance_yaml.replace("limit: 1", "limit: 2"))
+    out_dir = tmp_path / "proxies"
+    out_dir.mkdir()
+    clips = [media.clip(f"Q{i}.mov", SampleClip(duration_s=1, reel_name=f"Q{i}")) for i in range(3)]
+    fields = [spec(clip, out_dir, f"queue-{i}") for i, clip in enumerate(clips)]
+
+    # Alone, one after another, straight through proxx_exec.
+    alone = {f["job_id"]: execute(JobSpec.model_validate(f)) for f in fields}
+    assert all(r.status is Status.COMPLETED for r in alone.values())
+    for entry in out_dir.iterdir():
+        entry.unlink()
+
+    inbox, nightly = tmp_path / "inbox", tmp_path / "nightly"
+    inbox.mkdir()
+    nightly.mkdir()
+    # Reversed file names: the queue sees queue-2 first, queue-0 last.
+    for index, document in enumerate(fields):
+        (inbox / f"{9 - index}-{document['job_id']}.json").write_text(json.dumps(document))
+    (inbox / "0-unreadable.json").write_text("{ this is not a JobSpec")
+    night = {**spec(clips[0], out_dir, "night-{date}"), "naming": "{source_stem}_{job_id}"}
+    (nightly / "night.yaml").write_text(yaml.safe_dump(night))
+
+    env = {
+        "PROXX_INBOX_FOLDER": str(inbox),
+        "PROXX_NIGHTLY_FOLDER": str(nightly),
+        "PROXX_NIGHTLY_CRON": "* * * * *",
+        "PROXX_INBOX_INTERVAL_S": "5",
+    }
+    os.environ.update(env)
+    try:
+        workspace = REPO / "workspace.yaml"
+        for kind, name in (("schedule", "proxx_nightly"), ("sensor", "proxx_inbox")):
+            subprocess.run(
+                [str(BIN / "dagster"), kind, "start", name, "-w", str(workspace)],
+                cwd=REPO,
+                env={**os.environ, "DAGSTER_HOME": str(home)},
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        with DagsterInstance.from_config(str(home)) as instance:
+
+            def document_runs() -> list[Any]:
+                return list(instance.get_runs())
+
+            with background(
+                [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
+                home,
+                tmp_path / "daemon-1.log",
+            ) as first:
+                wait_for(lambda: len(document_runs()) >= 2, 120, "the first runs")
+                os.killpg(first.pid, signal.SIGKILL)  # a daemon crash, mid-work
+            with background(
+                [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
+                home,
+                tmp_path / "daemon-2.log",
+            ):
+                wait_for(
+                    lambda: (
+                        len(document_runs()) >= 5 and all(r.is_finished for r in document_runs())
+                    ),
+                    240,
+                    "four inbox runs and one nightly run to finish",
+                )
+                # One more look by the sensor must not launch anything again.
+                ticks_before = len(document_runs())
+                wait_for(lambda: _sensor_ticks(instance) >= 2, 60, "more sensor ticks")
+                assert len(document_runs()) == ticks_before
+            runs = document_runs()
+            by_file: dict[str, list[Any]] = {}
+            for run in runs:
+                by_file.setdefault(run.tags["proxx/spec_file"], []).append(run)
+            assert {Path(f).name: len(r) for f, r in by_file.items()} == {
+                "0-unreadable.json": 1,
+                "7-queue-2.json": 1,
+                "8-queue-1.json": 1,
+                "9-queue-0.json": 1,
+                "night.yaml": 1,
+            }
+            for run in runs:
+                assert events(instance, run.run_id, DagsterEventType.RUN_ENQUEUED)  # queued
+            good = [r for f, rs in by_file.items() for r in rs if "unreadable" not in f]
+            assert all(r.status is DagsterRunStatus.SUCCESS for r in good)
+            [bad] = by_file[str(inbox / "0-unreadable.json")]
+            assert bad.status is DagsterRunStatus.FAILURE
+            failure = events(instance, bad.run_id, DagsterEventType.STEP_FAILURE)[0]
+            metadata = failure.get_dagster_event().step_failure_data.user_failure_data.metadata  # type: ignore[union-attr]
+            assert metadata["proxx/failure_class"].value == "VALIDATION"
+            assert metadata["proxx/failure_reason"].value == "SPEC_UNREADABLE"
+    finally:
+        for name in env:
+            del os.environ[name]
+
+    for job_id, before in alone.items():
+        queued = ExecutionResult.from_json((out_dir / f"{job_id}.proxx-result.json").read_text())
+        assert queued.digest == before.digest
+        assert [c.output_sha256 for c in queued.clips] == [c.output_sha256 for c in before.clips]
+    nights = sorted(p.name for p in out_dir.glob("night-*.proxx-result.json"))
+    assert len(nights) == 1
+
+
+def _sensor_ticks(instance: DagsterInstance) -> int:
+    states = instance.all_instigator_state()
+    sensor = next(s for s in states if s.name == "proxx_inbox")
+    return len(instance.get_ticks(sensor.instigator_origin_id, sensor.selector_id))
