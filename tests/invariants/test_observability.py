@@ -1,0 +1,110 @@
+"""Observability Guarantees: the ExecutionResult alone says what happened; logs only add
+detail; every count Dagster shows equals the count of COMPLETED / FAILED results."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+
+from proxx_dagster.definitions import proxx_job
+from proxx_dagster.translator import COMPLETED_CHECK
+from proxx_exec import ExecutionResult, Status, digest_matches, execute
+from tests.conftest import SpecFactory
+from tests.dagster.conftest import INSTANCE_YAML
+from tests.dagster.helpers import events, run_config
+from tests.helpers import Media, write_engine_wrapper
+from tests.invariants.harness import clear, fingerprint_of_run
+
+
+def test_the_result_alone_decides(make_spec: SpecFactory, media: Media, tmp_path: Path) -> None:
+    ok = execute(make_spec([media.standard]))
+    bad = execute(make_spec([tmp_path / "nope.mov"], job_id="bad"))
+    for result in (ok, bad):
+        stored = ExecutionResult.from_json(result.to_json())  # nothing outside the JSON needed
+        assert stored == result and digest_matches(stored)
+        assert stored.completed is (stored.status is Status.COMPLETED)
+        assert (stored.failure is None) is stored.completed
+        assert len(stored.clips) == len(stored.spec.sources)  # type: ignore[union-attr]
+        assert stored.engine is None or len(stored.engine.sha256) == 64
+    assert {ok.status, bad.status} == {Status.COMPLETED, Status.FAILED}
+
+
+def test_logs_are_supplemental(make_spec: SpecFactory, media: Media, out_dir: Path) -> None:
+    spec = make_spec([media.standard])
+    with_logs = execute(spec)
+    clear(out_dir)
+    logging.disable(logging.CRITICAL)
+    try:
+        without_logs = execute(spec)
+    finally:
+        logging.disable(logging.NOTSET)
+    assert fingerprint_of_run(with_logs) == fingerprint_of_run(without_logs)
+
+
+def test_dagster_counts_equal_result_counts(media: Media, tmp_path: Path) -> None:
+    """Run successes, step failures, materializations and the job_completed check: each count
+    equals the count of COMPLETED or FAILED ExecutionResults."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    failing = str(
+        write_engine_wrapper(tmp_path, 'case "$*" in *-c:v*) exit 2;; esac\nexec "$REAL" "$@"')
+    )
+    documents: list[dict[str, Any]] = []
+    for index, engine in enumerate(
+        ["imageio-ffmpeg", failing, "imageio-ffmpeg", failing, "imageio-ffmpeg"]
+    ):
+        folder = tmp_path / f"o{index}"
+        folder.mkdir()
+        documents.append(
+            {
+                "spec_version": "1",
+                "job_id": f"m{index}",
+                "engine": engine,
+                "sources": [str(media.standard)],
+                "output_dir": str(folder),
+                "profile": "h264_quarter",
+            }
+        )
+    documents.append(
+        {
+            "spec_version": "1",
+            "job_id": "m-invalid",
+            "sources": ["/nope.mov"],
+            "output_dir": str(tmp_path),
+            "profile": "h264_quarter",
+        }
+    )
+    with DagsterInstance.from_config(str(home)) as instance:
+        results = []
+        for document in documents:
+            outcome = proxx_job.execute_in_process(
+                run_config=run_config(document), instance=instance, raise_on_error=False
+            )
+            results.append(
+                ExecutionResult.from_json(
+                    (
+                        Path(document["output_dir"]) / f"{document['job_id']}.proxx-result.json"
+                    ).read_text()
+                )
+            )
+            assert outcome.success is results[-1].completed
+        completed = sum(r.status is Status.COMPLETED for r in results)
+        failed = sum(r.status is Status.FAILED for r in results)
+        assert (completed, failed) == (3, 3)
+        runs = instance.get_runs()
+        assert sum(r.status is DagsterRunStatus.SUCCESS for r in runs) == completed
+        assert sum(r.status is DagsterRunStatus.FAILURE for r in runs) == failed
+        materialized = instance.get_materialized_partitions(AssetKey(["proxx", "proxies"]))
+        assert len(materialized) == completed
+        passed = failed_checks = 0
+        for run in runs:
+            for entry in events(instance, run.run_id, DagsterEventType.ASSET_CHECK_EVALUATION):
+                data = entry.get_dagster_event().asset_check_evaluation_data  # type: ignore[union-attr]
+                if data.check_name == COMPLETED_CHECK:
+                    passed += data.passed
+                    failed_checks += not data.passed
+        assert (passed, failed_checks) == (completed, failed)
