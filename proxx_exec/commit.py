@@ -8,41 +8,102 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from proxx_exec.failures import FailureClass, JobFailure, Reason, invalid
 from proxx_exec.plan import JobPlan
 
+# Below this much free space, a failed write is taken to be the volume filling up.
+FULL_VOLUME_BYTES = 1 << 20
 
-def create_staging(plan: JobPlan) -> None:
+
+@dataclass(frozen=True)
+class Staging:
+    """The job's claimed staging folder, identified by device and inode, not just by name."""
+
+    path: Path
+    device: int
+    inode: int
+
+
+def create_staging(plan: JobPlan) -> Staging:
     """Claim the job's staging folder atomically; refuse if any run of the job holds it."""
+    path = Path(plan.staging_dir)
     try:
-        Path(plan.staging_dir).mkdir(mode=0o755)
+        path.mkdir(mode=0o755)
+        status = path.lstat()
     except FileExistsError:
         raise invalid(
             Reason.STAGING_EXISTS,
-            f"staging folder {plan.staging_dir} appeared after validation: another "
-            f"run of job {plan.job_id} is active",
+            f"staging folder {path} appeared after validation: another run of job "
+            f"{plan.job_id} is active",
         ) from None
     except OSError as error:
         raise JobFailure(
             FailureClass.EXECUTION,
             Reason.STAGING_FAILED,
-            f"cannot create staging folder {plan.staging_dir}: {error.strerror or error}",
+            f"cannot create staging folder {path}: {error.strerror or error}",
         ) from None
+    return Staging(path=path, device=status.st_dev, inode=status.st_ino)
 
 
-def remove_staging(plan: JobPlan) -> None:
-    """Remove the job's own staging folder; a symlink put in its place is never followed."""
-    staging = Path(plan.staging_dir)
-    if staging.is_symlink():
-        staging.unlink()
-    elif staging.is_dir():
-        shutil.rmtree(staging)
+def staging_problem(staging: Staging, *, after_failure: bool) -> tuple[Reason, str] | None:
+    """What is wrong with the staging folder now, from the file system's own answers.
+
+    Always: gone, or replaced by something else (a symlink, another folder). After an engine
+    failure also: no longer writable, or its volume full — the likely causes, named.
+    """
+    try:
+        status = staging.path.lstat()
+    except OSError:
+        status = None
+    if status is None or (status.st_dev, status.st_ino) != (staging.device, staging.inode):
+        return (
+            Reason.OUTPUT_DIR_CHANGED,
+            f"the staging folder {staging.path} was removed or replaced while the job ran "
+            "(was the output folder moved, deleted or unmounted?)",
+        )
+    if not after_failure:
+        return None
+    if not os.access(staging.path, os.W_OK | os.X_OK):
+        return (
+            Reason.OUTPUT_NOT_WRITABLE,
+            f"the output folder became read-only while the job ran ({staging.path})",
+        )
+    volume = os.statvfs(staging.path)
+    free = volume.f_bavail * volume.f_frsize
+    if free < FULL_VOLUME_BYTES:
+        return (
+            Reason.DISK_FULL,
+            f"the output volume is full ({free} bytes free under {staging.path})",
+        )
+    return None
 
 
-def commit_outputs(plan: JobPlan) -> None:
+def remove_staging(staging: Staging) -> str | None:
+    """Remove the job's own staging folder; never follow a symlink put in its place.
+
+    Returns what went wrong, if anything, so the caller can report it.
+    """
+    try:
+        status = staging.path.lstat()
+    except FileNotFoundError:
+        return None
+    try:
+        if (status.st_dev, status.st_ino) != (staging.device, staging.inode):
+            return f"{staging.path} is no longer the folder this job created; left alone"
+        shutil.rmtree(staging.path)
+    except OSError as error:
+        return f"staging folder {staging.path} could not be removed: {error.strerror or error}"
+    return None
+
+
+def commit_outputs(plan: JobPlan, staging: Staging) -> None:
     """Give every staged output its final name, or none of them."""
+    problem = staging_problem(staging, after_failure=False)
+    if problem is not None:
+        raise JobFailure(FailureClass.EXECUTION, problem[0], problem[1])
     linked: list[str] = []
     try:
         for clip in plan.clips:

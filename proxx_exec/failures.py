@@ -43,6 +43,9 @@ class Reason(StrEnum):
     SIGNALED = "SIGNALED"
     TIMEOUT = "TIMEOUT"
     COMMIT_FAILED = "COMMIT_FAILED"
+    OUTPUT_DIR_CHANGED = "OUTPUT_DIR_CHANGED"
+    OUTPUT_NOT_WRITABLE = "OUTPUT_NOT_WRITABLE"
+    DISK_FULL = "DISK_FULL"
     # VERIFICATION: the engine finished but its output is not what the profile promises.
     OUTPUT_MISSING = "OUTPUT_MISSING"
     OUTPUT_EMPTY = "OUTPUT_EMPTY"

@@ -124,6 +124,18 @@ def parse_jobspec(data: Any) -> JobSpec:
         raise invalid(reason, describe_validation_error(error)) from None
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a JobSpec needs none, and alias bombs need them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases are not allowed in a JobSpec", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def decode_jobspec_text(raw: bytes) -> Any:
     """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
     if len(raw) > MAX_SPEC_BYTES:
@@ -143,7 +155,7 @@ def decode_jobspec_text(raw: bytes) -> Any:
         except (json.JSONDecodeError, RecursionError) as error:
             raise invalid(Reason.SPEC_UNREADABLE, f"JobSpec is not valid JSON: {error}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader without aliases
     except (yaml.YAMLError, RecursionError) as error:
         raise invalid(Reason.SPEC_UNREADABLE, f"JobSpec is not valid YAML: {error}") from None
 

@@ -64,21 +64,20 @@ def output_name(template: str, *, source: str, index: int, job_id: str, extensio
     name = template.format_map(values) + extension
     problem = _name_problem(name)
     if problem:
-        raise invalid(
-            Reason.PATH_ESCAPE, f"clip {index}: output name {name!r} {problem}", clip_index=index
-        )
+        reason, words = problem
+        raise invalid(reason, f"clip {index}: output name {name!r} {words}", clip_index=index)
     return name
 
 
-def _name_problem(name: str) -> str | None:
+def _name_problem(name: str) -> tuple[Reason, str] | None:
     if name in {".", ".."} or name.startswith("."):
-        return "would be hidden or point outside output_dir"
+        return Reason.PATH_ESCAPE, "would be hidden or point outside output_dir"
     if "/" in name or "\x00" in name:
-        return "contains a path separator or NUL"
+        return Reason.PATH_ESCAPE, "contains a path separator or NUL"
     if any(unicodedata.category(ch) == "Cc" for ch in name):
-        return "contains a control character"
+        return Reason.NAMING_INVALID, "contains a control character"
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        return f"is longer than {MAX_NAME_BYTES} bytes"
+        return Reason.NAMING_INVALID, f"is longer than {MAX_NAME_BYTES} bytes"
     return None
 
 

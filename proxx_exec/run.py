@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from proxx_exec.canonical import sha256_hex
-from proxx_exec.commit import commit_outputs, create_staging, remove_staging
+from proxx_exec.commit import (
+    Staging,
+    commit_outputs,
+    create_staging,
+    remove_staging,
+    staging_problem,
+)
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
@@ -119,17 +125,24 @@ def _run_validated(
     job: ValidatedJob, journal: _Journal, on_progress: ProgressCallback | None
 ) -> None:
     plan = job.plan
-    create_staging(plan)
+    staging = create_staging(plan)
     try:
         for clip in plan.clips:
-            _run_clip(job, clip, journal, on_progress)
-        commit_outputs(plan)
-    finally:
-        remove_staging(plan)
+            _run_clip(job, staging, clip, journal, on_progress)
+        commit_outputs(plan, staging)
+    except JobFailure as failure:
+        leftover = remove_staging(staging)
+        if leftover is not None:
+            failure.message += f"; {leftover} (the next validation of this job names it)"
+        raise
+    leftover = remove_staging(staging)
+    if leftover is not None:  # the proxies are committed; only the extra names remain
+        log.warning("job %s: %s", plan.job_id, leftover)
 
 
 def _run_clip(
     job: ValidatedJob,
+    staging: Staging,
     clip: ClipPlan,
     journal: _Journal,
     on_progress: ProgressCallback | None,
@@ -146,6 +159,14 @@ def _run_clip(
 
     entry: dict[str, Any] = {"index": clip.index, "exit_code": None, "checks": []}
     journal.clips.append(entry)
+    problem = staging_problem(staging, after_failure=False)
+    if problem is not None:
+        raise JobFailure(
+            FailureClass.EXECUTION,
+            problem[0],
+            f"clip {clip.index}: {problem[1]}",
+            clip_index=clip.index,
+        )
     if not Path(clip.source).is_file():
         raise JobFailure(
             FailureClass.EXECUTION,
@@ -158,7 +179,7 @@ def _run_clip(
     outcome = run_engine(job.engine_binary, clip.argv, job.spec.clip_timeout_s, on_engine_progress)
     encoded = time.perf_counter()
     entry["exit_code"] = outcome.exit_code
-    _raise_for_outcome(clip, outcome, job.spec.clip_timeout_s)
+    _raise_for_outcome(clip, outcome, job.spec.clip_timeout_s, staging)
     _notify(on_progress, event(total, "verify"))
     verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
     journal.timings.append(
@@ -185,7 +206,19 @@ def _run_clip(
     _notify(on_progress, event(total, "done"))
 
 
-def _raise_for_outcome(clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int) -> None:
+# What a signal most likely means for an encode, for the message.
+_SIGNAL_MEANING = {
+    "SIGKILL": "killed (by the out-of-memory killer or an operator)",
+    "SIGXFSZ": "stopped at the file-size limit (RLIMIT_FSIZE)",
+    "SIGSEGV": "crashed",
+    "SIGTERM": "terminated",
+    "SIGINT": "interrupted",
+}
+
+
+def _raise_for_outcome(
+    clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int, staging: Staging
+) -> None:
     def fail(reason: Reason, message: str) -> JobFailure:
         return JobFailure(
             FailureClass.EXECUTION,
@@ -203,10 +236,20 @@ def _raise_for_outcome(clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int) 
             f"the engine ran longer than clip_timeout_s={timeout_s} and "
             "its process group was killed",
         )
+    if outcome.succeeded:
+        return
+    ending = (
+        f"the engine was killed by {outcome.signal_name}"
+        if outcome.signal_name
+        else f"the engine exited with status {outcome.exit_code}"
+    )
+    problem = staging_problem(staging, after_failure=True)
+    if problem is not None:  # the output side failed: name that cause
+        raise fail(problem[0], f"{problem[1]}; {ending}")
     if outcome.signal_name is not None:
-        raise fail(Reason.SIGNALED, f"the engine was killed by {outcome.signal_name}")
-    if outcome.exit_code != 0:
-        raise fail(Reason.NONZERO_EXIT, f"the engine exited with status {outcome.exit_code}")
+        meaning = _SIGNAL_MEANING.get(outcome.signal_name, "killed by a signal")
+        raise fail(Reason.SIGNALED, f"{ending}: {meaning}")
+    raise fail(Reason.NONZERO_EXIT, ending)
 
 
 def _unplanned_clips(spec: JobSpec) -> list[dict[str, Any]]:

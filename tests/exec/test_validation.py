@@ -183,15 +183,26 @@ def test_output_dir_not_writable(make_spec: SpecFactory, media: Media) -> None:
 
 
 @pytest.mark.parametrize(
-    "template", ["{source_stem}_{reel}", "{source_stem!r}", "{index:>9}", "{", "{0}"]
+    "template",
+    [
+        "{source_stem}_{reel}",
+        "{source_stem!r}",
+        "{index:>9}",
+        "{",
+        "{0}",
+        "{source_stem}\x07",
+        "{job_id}{job_id}",
+    ],
 )
 def test_naming_invalid(make_spec: SpecFactory, media: Media, template: str) -> None:
-    run_invalid(make_spec([media.standard], naming=template), Reason.NAMING_INVALID)
+    # With a 128-character job_id, "{job_id}{job_id}" makes a name over 255 bytes.
+    spec = make_spec([media.standard], naming=template, job_id="j" * 128)
+    run_invalid(spec, Reason.NAMING_INVALID)
 
 
 @pytest.mark.parametrize(
     "template",
-    ["../{source_stem}", "sub/{source_stem}", ".{source_stem}", "..", "{source_stem}\x07"],
+    ["../{source_stem}", "sub/{source_stem}", ".{source_stem}", "..", "/abs/{source_stem}"],
 )
 def test_path_escape(make_spec: SpecFactory, media: Media, template: str, out_dir: Path) -> None:
     run_invalid(make_spec([media.standard], naming=template), Reason.PATH_ESCAPE)
