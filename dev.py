@@ -50,21 +50,26 @@ def demo() -> None:
     run(BIN / "python", "-m", "proxx_dagster.demo", ROOT / ".demo")
 
 
+UI_HOST = "127.0.0.1"  # never all interfaces: Dagster's webserver has no authentication
+
+
 def ui() -> None:
-    """The Dagster UI and daemon on 127.0.0.1:3000, on $DAGSTER_HOME (default .dagster_home)."""
+    """The Dagster UI and daemon on 127.0.0.1 (port $PROXX_UI_PORT, default 3000), on
+    $DAGSTER_HOME (default .dagster_home)."""
     setup()
     home = Path(os.environ.get("DAGSTER_HOME", ROOT / ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())
+    port = os.environ.get("PROXX_UI_PORT", "3000")
     run(
         BIN / "dagster",
         "dev",
         "-h",
-        "127.0.0.1",
+        UI_HOST,
         "-p",
-        "3000",
+        port,
         "-w",
         ROOT / "workspace.yaml",
         env={**os.environ, "DAGSTER_HOME": str(home)},

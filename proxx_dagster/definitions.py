@@ -17,6 +17,7 @@ from proxx_dagster.ops import (
     build_execute_document_op,
     build_execute_jobspec_op,
 )
+from proxx_dagster.orphans import build_orphan_sensor
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.schedules import build_nightly_schedule
 from proxx_dagster.sensors import build_inbox_sensor
@@ -76,7 +77,7 @@ def build_definitions(
         assets=asset_specs(names),
         asset_checks=[declared_checks(names)],
         schedules=[build_nightly_schedule(document_job, settings)],
-        sensors=[build_inbox_sensor(document_job, settings)],
+        sensors=[build_inbox_sensor(document_job, settings), build_orphan_sensor(settings)],
         resources={"proxx_automation": settings},
     )
     return assert_no_retries(defs)

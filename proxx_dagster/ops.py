@@ -20,6 +20,7 @@ from proxx_dagster.assets import JOB_PARTITIONS
 from proxx_dagster.config import jobspec_config_schema
 from proxx_dagster.io import ExecutionResultType
 from proxx_dagster.no_retry import PROXX_OP_TAG, pin_no_retry_tags, refuse_retry
+from proxx_dagster.orphans import record_worker
 from proxx_dagster.translator import ProxxTranslator
 from proxx_exec import ClipProgress, ExecutionResult, execute_document
 from proxx_exec.canonical import canonical_json
@@ -81,6 +82,7 @@ def _run_document(
     """The one path of both ops: refuse retries, run once, report, fail iff FAILED."""
     refuse_retry(context)
     pin_no_retry_tags(context)
+    record_worker(context)
     result = execute_document(raw, on_progress=_ProgressLog(context))
     _report_assets(context, result, names)
     yield Output(result, metadata=names.summary_metadata(result))

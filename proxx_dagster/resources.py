@@ -17,6 +17,7 @@ ENVIRONMENT = {
     "cron": "PROXX_NIGHTLY_CRON",
     "timezone": "PROXX_TIMEZONE",
     "inbox_interval_s": "PROXX_INBOX_INTERVAL_S",
+    "orphan_interval_s": "PROXX_ORPHAN_INTERVAL_S",
 }
 
 
@@ -36,6 +37,13 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         ge=5,
         le=3600,
         description="Seconds between two looks at the inbox (PROXX_INBOX_INTERVAL_S).",
+    )
+    orphan_interval_s: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        description="Seconds between two looks for runs whose worker died "
+        "(PROXX_ORPHAN_INTERVAL_S).",
     )
 
     @field_validator("timezone")

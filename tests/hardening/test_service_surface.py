@@ -1,0 +1,125 @@
+"""The service surface: the shipped UI listens on 127.0.0.1 only, telemetry is off, and no
+secret (a database password) reaches a result, a log line or asset metadata."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg2
+import yaml
+from dagster import DagsterInstance
+from dagster._serdes import serialize_value
+
+from proxx_dagster.definitions import proxx_job
+from tests.dagster.helpers import run_config
+from tests.dagster.processes import REPO, free_port, wait_for
+from tests.dagster.services import require_tcp_service
+from tests.helpers import Media
+
+SECRET = "Pr0xx-S3cret-Passw0rd"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port`, from /proc/net/tcp{,6}."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.split(":")
+            if state == "0A" and int(port_hex, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
+    port = free_port()
+    home = tmp_path / "home"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PROXX_UI_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "dev.py"), "ui"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def up() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(up, 120, "dagster dev to listen")
+        addresses = listening_addresses(port)
+        assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, no 0.0.0.0 or ::
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}
+
+
+def test_shipped_instance_configs_turn_telemetry_and_retries_off() -> None:
+    for name in ("dagster.yaml", "dagster.postgres.yaml"):
+        config = yaml.safe_load((REPO / "deploy" / name).read_text())
+        assert config["telemetry"] == {"enabled": False}
+        assert config["run_retries"] == {"enabled": False}
+        assert config["run_monitoring"]["max_resume_run_attempts"] == 0
+    postgres = (REPO / "deploy" / "dagster.postgres.yaml").read_text()
+    assert "env: DAGSTER_POSTGRES_URL" in postgres  # the URL, password included, stays in env
+
+
+def test_no_secret_in_results_logs_or_metadata(media: Media, tmp_path: Path) -> None:
+    require_tcp_service("PostgreSQL", 5432)
+    schema = f"proxx_secret_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {schema}")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.postgres.yaml").read_text())
+    # Trust authentication ignores the password, so a real one can ride along in the URL.
+    os.environ["DAGSTER_POSTGRES_URL"] = (
+        f"postgresql+psycopg2://postgres:{SECRET}@127.0.0.1:5432/test"
+        f"?options=-csearch_path%3D{schema}"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            spec = {
+                "spec_version": "1",
+                "job_id": "secret-check",
+                "profile": "h264_quarter",
+                "sources": [str(media.standard)],
+                "output_dir": str(out),
+            }
+            outcome = proxx_job.execute_in_process(run_config=run_config(spec), instance=instance)
+            assert outcome.success
+            records = instance.get_records_for_run(outcome.run_id).records
+            logged = "".join(serialize_value(r.event_log_entry) for r in records)
+            run = instance.get_run_by_id(outcome.run_id)
+            stored = list((Path(instance.storage_directory()) / "proxx-results").rglob("*.json"))
+    finally:
+        del os.environ["DAGSTER_POSTGRES_URL"]
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
+        connection.close()
+    texts = [
+        logged,
+        serialize_value(run),
+        (out / "secret-check.proxx-result.json").read_text(),
+        *(p.read_text() for p in stored),
+    ]
+    assert stored and len(logged) > 1000
+    assert all(SECRET not in text for text in texts)
