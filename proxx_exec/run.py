@@ -31,6 +31,7 @@ from proxx_exec.naming import result_path
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
 from proxx_exec.result import (
+    Check,
     ClipResult,
     ClipState,
     ClipTiming,
@@ -70,10 +71,22 @@ def _notify(callback: ProgressCallback | None, event: ClipProgress) -> None:
 
 
 @dataclass
+class _ClipRecord:
+    """What happened to one clip that was started."""
+
+    exit_code: int | None = None
+    checks: list[Check] = field(default_factory=list)
+    frame_count: int | None = None
+    output_bytes: int | None = None
+    output_sha256: str | None = None
+    verified: bool = False
+
+
+@dataclass
 class _Journal:
     """What happened so far: the raw material of the result."""
 
-    clips: list[dict[str, Any]] = field(default_factory=list)
+    clips: dict[int, _ClipRecord] = field(default_factory=dict)
     timings: list[ClipTiming] = field(default_factory=list)
 
 
@@ -157,8 +170,7 @@ def _run_clip(
         frames = block.get("frame", "0")
         _notify(on_progress, event(int(frames) if frames.isdigit() else 0, "encode"))
 
-    entry: dict[str, Any] = {"index": clip.index, "exit_code": None, "checks": []}
-    journal.clips.append(entry)
+    record = journal.clips[clip.index] = _ClipRecord()
     problem = staging_problem(staging, after_failure=False)
     if problem is not None:
         raise JobFailure(
@@ -178,7 +190,7 @@ def _run_clip(
     began = time.perf_counter()
     outcome = run_engine(job.engine_binary, clip.argv, job.spec.clip_timeout_s, on_engine_progress)
     encoded = time.perf_counter()
-    entry["exit_code"] = outcome.exit_code
+    record.exit_code = outcome.exit_code
     _raise_for_outcome(clip, outcome, job.spec.clip_timeout_s, staging)
     _notify(on_progress, event(total, "verify"))
     verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
@@ -187,8 +199,8 @@ def _run_clip(
             index=clip.index, encode_s=encoded - began, verify_s=time.perf_counter() - encoded
         )
     )
-    entry["checks"] = verification.checks
-    entry["frame_count"] = verification.frame_count
+    record.checks = verification.checks
+    record.frame_count = verification.frame_count
     if verification.failed_reason is not None:
         failed = [c.name for c in verification.checks if not c.passed]
         raise JobFailure(
@@ -200,9 +212,9 @@ def _run_clip(
         )
     staged = Path(clip.staged_output)
     with staged.open("rb") as handle:
-        entry["output_sha256"] = hashlib.file_digest(handle, "sha256").hexdigest()
-    entry["output_bytes"] = staged.stat().st_size
-    entry["verified"] = True
+        record.output_sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    record.output_bytes = staged.stat().st_size
+    record.verified = True
     _notify(on_progress, event(total, "done"))
 
 
@@ -276,17 +288,16 @@ def _unplanned_clips(spec: JobSpec) -> list[dict[str, Any]]:
 def _clip_results(
     plan: JobPlan, journal: _Journal, failure: JobFailure | None
 ) -> list[dict[str, Any]]:
-    by_index = {entry["index"]: entry for entry in journal.clips}
     rows = []
     for clip in plan.clips:
-        entry = by_index.get(clip.index)
-        if entry is None:
+        record = journal.clips.get(clip.index)
+        if record is None:
             state = ClipState.NOT_RUN
-        elif not entry.get("verified"):
+            record = _ClipRecord()
+        elif not record.verified:
             state = ClipState.FAILED
         else:
             state = ClipState.COMMITTED if failure is None else ClipState.DISCARDED
-        frames = entry.get("frame_count") if entry else None
         rows.append(
             ClipResult(
                 index=clip.index,
@@ -295,12 +306,12 @@ def _clip_results(
                 state=state,
                 argv=list(clip.argv),
                 verify_argv=list(clip.verify_argv),
-                exit_code=entry["exit_code"] if entry else None,
-                checks=entry["checks"] if entry else [],
-                output_bytes=entry.get("output_bytes") if entry else None,
-                output_sha256=entry.get("output_sha256") if entry else None,
-                frame_count=frames,
-                duration_s=_duration(frames, clip.expected.frame_rate),
+                exit_code=record.exit_code,
+                checks=record.checks,
+                output_bytes=record.output_bytes,
+                output_sha256=record.output_sha256,
+                frame_count=record.frame_count,
+                duration_s=_duration(record.frame_count, clip.expected.frame_rate),
             ).model_dump(mode="json")
         )
     return rows
