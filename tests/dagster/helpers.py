@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, EventLogEntry
+
+from tests.helpers import Media
+
+
+def spec_fields(
+    media: Media, out_dir: Path, job_id: str = "dg-job", **change: Any
+) -> dict[str, Any]:
+    """A small valid JobSpec on the standard clip, as launchpad config fields."""
+    return {
+        "spec_version": "1",
+        "job_id": job_id,
+        "sources": [str(media.standard)],
+        "output_dir": str(out_dir),
+        "profile": "h264_quarter",
+        "clip_timeout_s": 120,
+        **change,
+    }
 
 
 def run_config(spec: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from proxx_dagster.definitions import build_definitions, build_document_job
 from proxx_dagster.resources import ProxxAutomation
 from proxx_exec import ExecutionResult, JobSpec, Status
-from tests.dagster.helpers import events
+from tests.dagster.helpers import events, spec_fields
 from tests.helpers import Media
 
 NIGHT = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
@@ -32,16 +32,6 @@ def write_spec(folder: Path, name: str, **fields: Any) -> Path:
     path = folder / name
     path.write_text(json.dumps(fields))
     return path
-
-
-def spec_fields(media: Media, out_dir: Path, job_id: str) -> dict[str, Any]:
-    return {
-        "spec_version": "1",
-        "job_id": job_id,
-        "sources": [str(media.standard)],
-        "output_dir": str(out_dir),
-        "profile": "h264_quarter",
-    }
 
 
 def requests(result: Any) -> list[RunRequest]:

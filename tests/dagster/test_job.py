@@ -25,23 +25,11 @@ from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.translator import COMPLETED_CHECK
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.verify import CHECK_NAMES
-from tests.dagster.helpers import events, run_config
+from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
 SOURCES = AssetKey(["proxx", "source_media"])
-
-
-def spec_fields(media: Media, out_dir: Path, **change: Any) -> dict[str, Any]:
-    return {
-        "spec_version": "1",
-        "job_id": "dg-job",
-        "sources": [str(media.standard)],
-        "output_dir": str(out_dir),
-        "profile": "h264_quarter",
-        "clip_timeout_s": 120,
-        **change,
-    }
 
 
 def stored_result(instance: DagsterInstance, run_id: str) -> ExecutionResult:

@@ -13,23 +13,11 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from tests.dagster.helpers import run_config
+from tests.dagster.helpers import run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, wait_for, webserver
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
-
-
-def spec_fields(media: Media, out_dir: Path, job_id: str, **change: Any) -> dict[str, Any]:
-    return {
-        "spec_version": "1",
-        "job_id": job_id,
-        "sources": [str(media.standard)],
-        "output_dir": str(out_dir),
-        "profile": "h264_quarter",
-        "clip_timeout_s": 120,
-        **change,
-    }
 
 
 def test_dagster_job_execute_cli(

@@ -123,29 +123,6 @@ def test_exactly_one_encode_per_clip_in_order(
         assert kind == "encode" and f"file:{source}" in args
 
 
-def test_next_clip_never_starts_before_previous_verification_ends(
-    make_spec: SpecFactory, media: Media, tmp_path: Path
-) -> None:
-    sources = [
-        media.clip(f"S{i}.mov", SampleClip(duration_s=0.4, reel_name=f"S{i}")) for i in range(2)
-    ]
-    wrapper = write_engine_wrapper(
-        tmp_path,
-        '"$REAL" "$@"; rc=$?\n'
-        f'printf "%s %s\\n" "$(/bin/date +%s.%N)" "$*" >> "{tmp_path}/engine-ends.log"\nexit $rc',
-    )
-    assert execute(make_spec(sources, engine=str(wrapper))).status is Status.COMPLETED
-    starts = [t for t, args in engine_calls(tmp_path) if "-version" not in args]
-    ends = [
-        float(line.split()[0])
-        for line in (tmp_path / "engine-ends.log").read_text().splitlines()
-        if "-version" not in line
-    ]
-    assert len(starts) == len(ends) == 4  # encode 0, verify 0, encode 1, verify 1
-    verify_of_first_ends, encode_of_second_starts = ends[1], starts[2]
-    assert encode_of_second_starts >= verify_of_first_ends
-
-
 def test_jobspec_is_immutable(make_spec: SpecFactory, media: Media) -> None:
     spec = make_spec([media.standard])
     with pytest.raises(ValidationError):
