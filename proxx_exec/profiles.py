@@ -34,6 +34,8 @@ _CONTAINER_CODECS: dict[str, frozenset[str]] = {
     "mp4": frozenset({"libx264", "aac"}),
 }
 CONTAINER_BRANDS: dict[str, str] = {"mov": "qt  ", "mp4": "isom"}
+# Smallest picture an encoder accepts (FFmpeg's DNxHR encoder refuses anything below 256x120).
+_MIN_SIZE: dict[str, tuple[int, int]] = {"dnxhd": (256, 120)}
 # MP4's timecode track has no place for a reel name; only QuickTime carries it.
 _CARRIES_REEL_NAME = frozenset({"mov"})
 _X264_PRESETS = frozenset(
@@ -97,6 +99,10 @@ class Profile(BaseModel):
     @property
     def decoded_profile(self) -> str:
         return _VIDEO_PROFILES[(self.video_codec, self.codec_profile)][1]
+
+    @property
+    def min_size(self) -> tuple[int, int]:
+        return _MIN_SIZE.get(self.video_codec, (2, 2))
 
     @property
     def container_brand(self) -> str:

@@ -132,8 +132,14 @@ def _unsupported(info: MediaInfo, profile: Profile) -> str | None:
         return "has no frame rate"
     if info.frame_count <= 0:
         return "has no video frames"
-    if scaled_size(info.width, info.height, profile.scale_divisor) == (2, 2):
-        return f"is too small ({info.width}x{info.height}) for scale 1/{profile.scale_divisor}"
+    width, height = scaled_size(info.width, info.height, profile.scale_divisor)
+    min_width, min_height = max(profile.min_size[0], 4), max(profile.min_size[1], 4)
+    if width < min_width or height < min_height:
+        return (
+            f"is too small ({info.width}x{info.height}): profile {profile.name} would make "
+            f"{width}x{height}, below {profile.video_codec}'s minimum "
+            f"{min_width}x{min_height}"
+        )
     return None
 
 

@@ -286,6 +286,13 @@ def test_validation_failure_never_starts_an_encode(
     assert [args for _, args in engine_calls(tmp_path)] == ["-hide_banner -version"]
 
 
+def test_source_too_small_for_dnxhr(make_spec: SpecFactory, media: Media) -> None:
+    small = media.clip("QVGA.mov", SampleClip(width=320, height=240, duration_s=0.2))
+    run_invalid(
+        make_spec([small], profile="dnxhr_lb"), Reason.SOURCE_UNSUPPORTED, "160x120", "256x120"
+    )
+
+
 def test_too_small_source(make_spec: SpecFactory, media: Media) -> None:
     tiny = media.clip("TINY.mov", SampleClip(width=8, height=8, duration_s=0.2))
     run_invalid(make_spec([tiny], profile="h264_quarter"), Reason.SOURCE_UNSUPPORTED, "small")
