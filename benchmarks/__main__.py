@@ -24,6 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from proxx_exec import BUILTIN_PROFILES, JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
@@ -152,14 +153,7 @@ def dagster_vs_cli(root: Path, source: Path, reps: int) -> list[str]:
             timed_child(
                 [
                     str(bin_dir / "dagster"),
-                    "job",
-                    "execute",
-                    "-m",
-                    "proxx_dagster.definitions",
-                    "-a",
-                    "defs",
-                    "-j",
-                    "proxx_job",
+                    *EXECUTE_PROXX_JOB,
                     "-c",
                     str(config),
                 ],

@@ -23,6 +23,10 @@ from proxx_dagster.schedules import build_nightly_schedule
 from proxx_dagster.sensors import build_inbox_sensor
 from proxx_dagster.translator import ProxxTranslator
 
+# `dagster job execute` arguments that run proxx_job in the calling process (no daemon);
+# add `-c RUN_CONFIG`. The command takes -m/-f, not -w.
+EXECUTE_PROXX_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j", "proxx_job")
+
 
 def proxx_resources() -> dict[str, Any]:
     """Resources a job needs to run our op; pass them to your Definitions when you wrap it."""

@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from proxx_exec import ExecutionResult
 from proxx_exec.naming import result_path
 from proxx_exec.samples import SampleClip, make_sample
@@ -82,14 +83,7 @@ def main(folder: Path) -> int:
     completed = subprocess.run(
         [
             str(dagster),
-            "job",
-            "execute",
-            "-m",
-            "proxx_dagster.definitions",
-            "-a",
-            "defs",
-            "-j",
-            "proxx_job",
+            *EXECUTE_PROXX_JOB,
             "-c",
             str(run_config),
         ],

@@ -13,6 +13,7 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from tests.dagster.helpers import run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, wait_for, webserver
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
@@ -28,14 +29,7 @@ def test_dagster_job_execute_cli(
     completed = subprocess.run(
         [
             str(BIN / "dagster"),
-            "job",
-            "execute",
-            "-m",
-            "proxx_dagster.definitions",
-            "-a",
-            "defs",
-            "-j",
-            "proxx_job",
+            *EXECUTE_PROXX_JOB,
             "-c",
             str(config),
         ],
