@@ -287,7 +287,10 @@ Bare = the exact encode command from `proxx plan`, one FFmpeg process. proxx =
 `proxx_exec.execute` end to end: validation (source probe, engine `-version` and SHA-256), the
 encode, full verification (header checks and an `-xerror` decode of the whole proxy), output
 SHA-256, commit and the result file. Per profile the two alternate (A B A B ...); the table gives
-the median wall time and the spread, (max - min) / median."""
+the median wall time and the spread, (max - min) / median.
+
+Not measured yet: 8 JobSpecs through Dagster against `xargs -P2` of the bare commands (it needs
+the one-run batch job of the scale-out work; one run per JobSpec pays a run-worker start each)."""
 
 
 def write_report(
