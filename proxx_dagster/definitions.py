@@ -21,6 +21,7 @@ from proxx_dagster.orphans import build_orphan_sensor
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.schedules import build_nightly_schedule
 from proxx_dagster.sensors import build_inbox_sensor
+from proxx_dagster.spec_files import DOCUMENT_JOB
 from proxx_dagster.translator import ProxxTranslator
 
 # `dagster job execute` arguments that run proxx_job in the calling process (no daemon);
@@ -54,7 +55,7 @@ def build_document_job(translator: ProxxTranslator | None = None) -> JobDefiniti
     execute_document = build_execute_document_op(translator)
 
     @job(
-        name="proxx_document_job",
+        name=DOCUMENT_JOB,
         description="Run one JobSpec file (launched by proxx_nightly and proxx_inbox).",
         tags=dict(NO_RETRY_TAGS),
         executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),

@@ -1,6 +1,7 @@
 """The nightly schedule: every JobSpec file in the nightly folder, once per night, in name order."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from dagster import (
@@ -14,7 +15,13 @@ from dagster import (
 )
 
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import list_spec_files, read_spec, run_request
+from proxx_dagster.spec_files import (
+    DOCUMENT_JOB,
+    launched_run_keys,
+    list_spec_files,
+    read_spec,
+    run_request,
+)
 from proxx_exec.naming import result_path
 
 DATE_TOKEN = "{date}"  # noqa: S105 - a template token, not a secret
@@ -37,6 +44,9 @@ def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> S
             yield SkipReason("no nightly folder configured (PROXX_NIGHTLY_FOLDER)")
             return
         night = context.scheduled_execution_time.date().isoformat()
+        already = launched_run_keys(
+            context.instance, DOCUMENT_JOB, context.scheduled_execution_time - timedelta(days=2)
+        )
         launched = 0
         for path in list_spec_files(Path(proxx_automation.nightly_folder)):
             try:
@@ -48,8 +58,11 @@ def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> S
             if spec is not None and Path(result_path(spec.output_dir, spec.job_id)).exists():
                 context.log.info(f"{path}: job {spec.job_id} already has a result; not launched")
                 continue
+            run_key = f"{night}:{spec_file.content_fingerprint}"
+            if run_key in already:
+                continue
             launched += 1
-            yield run_request(spec_file, f"{night}:{spec_file.content_fingerprint}", "nightly")
+            yield run_request(spec_file, run_key, "nightly")
         if not launched:
             yield SkipReason("no JobSpec to run tonight")
 

@@ -6,6 +6,7 @@ launched once: none lost, none taken twice. Editing a file makes it a new job.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -19,7 +20,13 @@ from dagster import (
 )
 
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import list_spec_files, read_spec, run_request
+from proxx_dagster.spec_files import (
+    DOCUMENT_JOB,
+    launched_run_keys,
+    list_spec_files,
+    read_spec,
+    run_request,
+)
 
 
 def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:
@@ -37,12 +44,22 @@ def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         if not proxx_automation.inbox_folder:
             yield SkipReason("no inbox folder configured (PROXX_INBOX_FOLDER)")
             return
-        for path in list_spec_files(Path(proxx_automation.inbox_folder)):
+        paths = list_spec_files(Path(proxx_automation.inbox_folder))
+        if not paths:
+            return
+        # A file's run is created after the file was written: older runs cannot be its run.
+        oldest = min(path.stat().st_mtime for path in paths) - 60
+        launched = launched_run_keys(
+            context.instance, DOCUMENT_JOB, datetime.fromtimestamp(oldest, UTC)
+        )
+        for path in paths:
             try:
                 spec_file = read_spec(path)
             except OSError as error:
                 context.log.warning(f"{path}: not read ({error}); will look again next tick")
                 continue
-            yield run_request(spec_file, f"inbox:{spec_file.content_fingerprint}", "inbox")
+            run_key = f"inbox:{spec_file.content_fingerprint}"
+            if run_key not in launched:
+                yield run_request(spec_file, run_key, "inbox")
 
     return proxx_inbox

@@ -5,15 +5,18 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from dagster import RunRequest
+from dagster import DagsterInstance, RunRequest, RunsFilter
 
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_exec import JobFailure, JobSpec, load_jobspec_bytes
 from proxx_exec.jobspec import MAX_SPEC_BYTES
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
+RUN_KEY_TAG = "dagster/run_key"
+DOCUMENT_JOB = "proxx_document_job"
 DOCUMENT_OP = "execute_jobspec_document"
 VOLUME_TAG = "proxx/output_volume"
 
@@ -65,6 +68,18 @@ def output_volume(spec: JobSpec | None) -> str:
     while not os.path.ismount(path) and path != path.parent:
         path = path.parent
     return str(path)
+
+
+def launched_run_keys(instance: DagsterInstance, job_name: str, since: datetime) -> set[str]:
+    """Run keys of the job's runs created since `since`, read from the runs themselves.
+
+    Dagster skips a run key it finds through its tag index, but on PostgreSQL a daemon killed
+    between writing a run and writing that run's tag rows leaves a run its index cannot find,
+    and the next tick would launch the file again. The run record always carries its tags, so
+    this look does not depend on the index.
+    """
+    runs = instance.get_runs(RunsFilter(job_name=job_name, created_after=since))
+    return {key for run in runs if (key := run.tags.get(RUN_KEY_TAG))}
 
 
 def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:

@@ -14,9 +14,11 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     RunRequest,
+    RunsFilter,
     build_schedule_context,
     build_sensor_context,
 )
+from dagster._core.storage.runs.schema import RunTagsTable
 from pydantic import ValidationError
 
 from proxx_dagster.definitions import build_definitions, build_document_job
@@ -45,7 +47,7 @@ def nightly(folder: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def test_nightly_runs_every_file_once_in_name_order(
-    media: Media, out_dir: Path, tmp_path: Path
+    media: Media, out_dir: Path, tmp_path: Path, instance: DagsterInstance
 ) -> None:
     folder = tmp_path / "nightly"
     folder.mkdir()
@@ -55,7 +57,9 @@ def test_nightly_runs_every_file_once_in_name_order(
     (folder / ".d.json.partial").write_text("{}")
     (folder / "notes.txt").write_text("not a JobSpec")
     schedule, resources = nightly(folder)
-    with build_schedule_context(scheduled_execution_time=NIGHT, resources=resources) as context:
+    with build_schedule_context(
+        scheduled_execution_time=NIGHT, resources=resources, instance=instance
+    ) as context:
         result = schedule.evaluate_tick(context)
     runs = requests(result)
     assert [r.tags["proxx/spec_file"] for r in runs] == [
@@ -76,30 +80,36 @@ def test_nightly_runs_every_file_once_in_name_order(
         assert base64.b64decode(config["document_base64"])  # the exact bytes travel
     # The next night: same files, new keys; the same night evaluated again: same keys.
     later = NIGHT.replace(day=29)
-    with build_schedule_context(scheduled_execution_time=later, resources=resources) as context:
+    with build_schedule_context(
+        scheduled_execution_time=later, resources=resources, instance=instance
+    ) as context:
         next_night = requests(schedule.evaluate_tick(context))
     assert {r.run_key for r in next_night}.isdisjoint({r.run_key for r in runs})
-    with build_schedule_context(scheduled_execution_time=NIGHT, resources=resources) as context:
+    with build_schedule_context(
+        scheduled_execution_time=NIGHT, resources=resources, instance=instance
+    ) as context:
         assert [r.run_key for r in requests(schedule.evaluate_tick(context))] == [
             r.run_key for r in runs
         ]
 
 
 def test_nightly_skips_jobs_that_already_have_a_result(
-    media: Media, out_dir: Path, tmp_path: Path
+    media: Media, out_dir: Path, tmp_path: Path, instance: DagsterInstance
 ) -> None:
     folder = tmp_path / "nightly"
     folder.mkdir()
     write_spec(folder, "once.json", **spec_fields(media, out_dir, "once"))
     (out_dir / "once.proxx-result.json").write_text("{}")
     schedule, resources = nightly(folder)
-    with build_schedule_context(scheduled_execution_time=NIGHT, resources=resources) as context:
+    with build_schedule_context(
+        scheduled_execution_time=NIGHT, resources=resources, instance=instance
+    ) as context:
         result = schedule.evaluate_tick(context)
     assert requests(result) == []
     assert "no JobSpec" in (result.skip_message or "")
 
 
-def test_nightly_without_a_folder_says_so() -> None:
+def test_nightly_without_a_folder_says_so(instance: DagsterInstance) -> None:
     automation = ProxxAutomation()
     schedule = build_definitions(automation=automation).resolve_schedule_def("proxx_nightly")
     assert schedule.cron_schedule == "0 2 * * *"
@@ -110,14 +120,16 @@ def test_nightly_without_a_folder_says_so() -> None:
     assert "PROXX_NIGHTLY_FOLDER" in (result.skip_message or "")
 
 
-def test_inbox_keys_are_content_fingerprints(media: Media, out_dir: Path, tmp_path: Path) -> None:
+def test_inbox_keys_are_content_fingerprints(
+    media: Media, out_dir: Path, tmp_path: Path, instance: DagsterInstance
+) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     good = write_spec(inbox, "job.json", **spec_fields(media, out_dir, "drop-1"))
     (inbox / "broken.yaml").write_bytes(b"\xff\xfe")
     automation = ProxxAutomation(inbox_folder=str(inbox))
     sensor = build_definitions(automation=automation).resolve_sensor_def("proxx_inbox")
-    context = build_sensor_context(resources={"proxx_automation": automation})
+    context = build_sensor_context(resources={"proxx_automation": automation}, instance=instance)
     first = requests(sensor.evaluate_tick(context))
     assert [r.tags["proxx/spec_file"] for r in first] == [str(inbox / "broken.yaml"), str(good)]
     spec = JobSpec.model_validate(spec_fields(media, out_dir, "drop-1"))
@@ -125,6 +137,32 @@ def test_inbox_keys_are_content_fingerprints(media: Media, out_dir: Path, tmp_pa
     good.write_text(json.dumps(spec_fields(media, out_dir, "drop-2")))  # edited: a new job
     second = requests(sensor.evaluate_tick(context))
     assert second[0].run_key == first[0].run_key and second[1].run_key != first[1].run_key
+
+
+def test_inbox_never_relaunches_a_run_its_tag_index_lost(
+    media: Media, out_dir: Path, tmp_path: Path, instance: DagsterInstance
+) -> None:
+    """A daemon killed between writing a run and its tag rows (seen on PostgreSQL) leaves a run
+    Dagster's run-key lookup cannot find; the sensor reads the runs themselves."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_spec(inbox, "job.json", **spec_fields(media, out_dir, "drop-1"))
+    automation = ProxxAutomation(inbox_folder=str(inbox))
+    defs = build_definitions(automation=automation)
+    sensor = defs.resolve_sensor_def("proxx_inbox")
+    context = build_sensor_context(resources={"proxx_automation": automation}, instance=instance)
+    [request] = requests(sensor.evaluate_tick(context))
+    run = instance.create_run_for_job(
+        defs.resolve_job_def("proxx_document_job"),
+        run_config=request.run_config,
+        tags={**request.tags, "dagster/run_key": request.run_key or ""},
+    )
+    with instance.run_storage.connect() as connection:  # type: ignore[attr-defined]
+        connection.execute(RunTagsTable.delete().where(RunTagsTable.c.run_id == run.run_id))
+    assert (
+        list(instance.get_runs(RunsFilter(tags={"dagster/run_key": request.run_key or ""}))) == []
+    )
+    assert requests(sensor.evaluate_tick(context)) == []
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
