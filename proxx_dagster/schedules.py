@@ -18,8 +18,7 @@ from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.spec_files import (
     DOCUMENT_JOB,
     launched_run_keys,
-    list_spec_files,
-    read_spec,
+    read_specs,
     run_request,
 )
 from proxx_exec.naming import result_path
@@ -48,15 +47,13 @@ def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> S
             context.instance, DOCUMENT_JOB, context.scheduled_execution_time - timedelta(days=2)
         )
         launched = 0
-        for path in list_spec_files(Path(proxx_automation.nightly_folder)):
-            try:
-                spec_file = read_spec(path, {DATE_TOKEN: night})
-            except OSError as error:
-                context.log.warning(f"{path}: not read ({error}); it is not launched tonight")
-                continue
+        folder = Path(proxx_automation.nightly_folder)
+        for spec_file in read_specs(folder, context.log, {DATE_TOKEN: night}):
             spec = spec_file.spec
             if spec is not None and Path(result_path(spec.output_dir, spec.job_id)).exists():
-                context.log.info(f"{path}: job {spec.job_id} already has a result; not launched")
+                context.log.info(
+                    f"{spec_file.path}: job {spec.job_id} already has a result; not launched"
+                )
                 continue
             run_key = f"{night}:{spec_file.content_fingerprint}"
             if run_key in already:

@@ -23,8 +23,7 @@ from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.spec_files import (
     DOCUMENT_JOB,
     launched_run_keys,
-    list_spec_files,
-    read_spec,
+    read_specs,
     run_request,
 )
 
@@ -44,20 +43,15 @@ def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         if not proxx_automation.inbox_folder:
             yield SkipReason("no inbox folder configured (PROXX_INBOX_FOLDER)")
             return
-        paths = list_spec_files(Path(proxx_automation.inbox_folder))
-        if not paths:
+        spec_files = read_specs(Path(proxx_automation.inbox_folder), context.log)
+        if not spec_files:
             return
         # A file's run is created after the file was written: older runs cannot be its run.
-        oldest = min(path.stat().st_mtime for path in paths) - 60
+        oldest = min(spec_file.modified for spec_file in spec_files) - 60
         launched = launched_run_keys(
             context.instance, DOCUMENT_JOB, datetime.fromtimestamp(oldest, UTC)
         )
-        for path in paths:
-            try:
-                spec_file = read_spec(path)
-            except OSError as error:
-                context.log.warning(f"{path}: not read ({error}); will look again next tick")
-                continue
+        for spec_file in spec_files:
             run_key = f"inbox:{spec_file.content_fingerprint}"
             if run_key not in launched:
                 yield run_request(spec_file, run_key, "inbox")

@@ -3,6 +3,7 @@ turned into a run request that carries the file's exact bytes."""
 
 import base64
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ class SpecFile:
     path: Path
     raw: bytes
     spec: JobSpec | None  # None: not a valid JobSpec; its run ends in a VALIDATION result
+    modified: float  # the file's mtime, from the handle that was read
 
     @property
     def content_fingerprint(self) -> str:
@@ -48,6 +50,7 @@ def list_spec_files(folder: Path) -> list[Path]:
 
 def read_spec(path: Path, substitutions: dict[str, str] | None = None) -> SpecFile:
     with path.open("rb") as handle:
+        modified = os.fstat(handle.fileno()).st_mtime
         raw = handle.read(MAX_SPEC_BYTES + 1)
     for token, value in (substitutions or {}).items():
         raw = raw.replace(token.encode(), value.encode())
@@ -55,7 +58,21 @@ def read_spec(path: Path, substitutions: dict[str, str] | None = None) -> SpecFi
         spec: JobSpec | None = load_jobspec_bytes(raw)
     except JobFailure:
         spec = None
-    return SpecFile(path=path, raw=raw, spec=spec)
+    return SpecFile(path=path, raw=raw, spec=spec, modified=modified)
+
+
+def read_specs(
+    folder: Path, log: logging.Logger, substitutions: dict[str, str] | None = None
+) -> list[SpecFile]:
+    """Every JobSpec file of the folder in name order; a file that vanished or cannot be read
+    is left for the next look, with a warning."""
+    found = []
+    for path in list_spec_files(folder):
+        try:
+            found.append(read_spec(path, substitutions))
+        except OSError as error:
+            log.warning(f"{path}: not read ({error}); left for the next look")
+    return found
 
 
 def output_volume(spec: JobSpec | None) -> str:

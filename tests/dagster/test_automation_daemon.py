@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
@@ -22,7 +20,7 @@ from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.dagster.helpers import events
 from tests.dagster.processes import BIN, REPO, background, wait_for
-from tests.dagster.services import require_tcp_service
+from tests.dagster.services import postgres_schema
 from tests.helpers import Media
 
 REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
@@ -34,21 +32,8 @@ def instance_yaml(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
         yield REPO_CONFIG
         return
-    require_tcp_service("PostgreSQL", 5432)
-    schema = f"proxx_test_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {schema}")
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    os.environ["DAGSTER_POSTGRES_URL"] = url
-    try:
+    with postgres_schema():
         yield (REPO / "deploy" / "dagster.postgres.yaml").read_text()
-    finally:
-        del os.environ["DAGSTER_POSTGRES_URL"]
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
-        connection.close()
 
 
 def spec(media_file: Path, out_dir: Path, job_id: str) -> dict[str, Any]:

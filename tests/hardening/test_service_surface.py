@@ -8,10 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import psycopg2
 import yaml
 from dagster import DagsterInstance
 from dagster._serdes import serialize_value
@@ -19,7 +17,7 @@ from dagster._serdes import serialize_value
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
 from tests.dagster.processes import REPO, free_port, wait_for
-from tests.dagster.services import require_tcp_service
+from tests.dagster.services import postgres_schema
 from tests.helpers import Media
 
 SECRET = "Pr0xx-S3cret-Passw0rd"
@@ -79,42 +77,25 @@ def test_shipped_instance_configs_turn_telemetry_and_retries_off() -> None:
 
 
 def test_no_secret_in_results_logs_or_metadata(media: Media, tmp_path: Path) -> None:
-    require_tcp_service("PostgreSQL", 5432)
-    schema = f"proxx_secret_{uuid.uuid4().hex[:10]}"
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user="postgres")
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {schema}")
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.postgres.yaml").read_text())
-    # Trust authentication ignores the password, so a real one can ride along in the URL.
-    os.environ["DAGSTER_POSTGRES_URL"] = (
-        f"postgresql+psycopg2://postgres:{SECRET}@127.0.0.1:5432/test"
-        f"?options=-csearch_path%3D{schema}"
-    )
     out = tmp_path / "out"
     out.mkdir()
-    try:
-        with DagsterInstance.from_config(str(home)) as instance:
-            spec = {
-                "spec_version": "1",
-                "job_id": "secret-check",
-                "profile": "h264_quarter",
-                "sources": [str(media.standard)],
-                "output_dir": str(out),
-            }
-            outcome = proxx_job.execute_in_process(run_config=run_config(spec), instance=instance)
-            assert outcome.success
-            records = instance.get_records_for_run(outcome.run_id).records
-            logged = "".join(serialize_value(r.event_log_entry) for r in records)
-            run = instance.get_run_by_id(outcome.run_id)
-            stored = list((Path(instance.storage_directory()) / "proxx-results").rglob("*.json"))
-    finally:
-        del os.environ["DAGSTER_POSTGRES_URL"]
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
-        connection.close()
+    with postgres_schema(password=SECRET), DagsterInstance.from_config(str(home)) as instance:
+        spec = {
+            "spec_version": "1",
+            "job_id": "secret-check",
+            "profile": "h264_quarter",
+            "sources": [str(media.standard)],
+            "output_dir": str(out),
+        }
+        outcome = proxx_job.execute_in_process(run_config=run_config(spec), instance=instance)
+        assert outcome.success
+        records = instance.get_records_for_run(outcome.run_id).records
+        logged = "".join(serialize_value(r.event_log_entry) for r in records)
+        run = instance.get_run_by_id(outcome.run_id)
+        stored = list((Path(instance.storage_directory()) / "proxx-results").rglob("*.json"))
     texts = [
         logged,
         serialize_value(run),
