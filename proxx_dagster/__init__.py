@@ -3,7 +3,8 @@
 Orchestration (runs, queues, schedules, assets) lives here; execution stays in proxx_exec.
 """
 
-from proxx_dagster.definitions import build_definitions, build_proxx_job, proxx_resources
+from proxx_dagster.batch import build_batch_job
+from proxx_dagster.definitions import build_definitions, build_proxx_job
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.no_retry import (
     NO_RETRY_EXECUTOR_CONFIG,
@@ -11,7 +12,7 @@ from proxx_dagster.no_retry import (
     RetryConfigurationError,
     assert_no_retries,
 )
-from proxx_dagster.ops import build_execute_jobspec_op
+from proxx_dagster.ops import build_execute_jobspec_op, proxx_resources
 from proxx_dagster.translator import ProxxTranslator
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ProxxTranslator",
     "RetryConfigurationError",
     "assert_no_retries",
+    "build_batch_job",
     "build_definitions",
     "build_execute_jobspec_op",
     "build_proxx_job",

@@ -1,21 +1,20 @@
-"""The code location: `proxx_job`, the proxx assets and checks, the result IO manager.
+"""The code location: `proxx_job`, `proxx_batch`, the proxx assets and checks, the automation.
 
 `dagster dev` and `workspace.yaml` load `defs` from here.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from dagster import Definitions, JobDefinition, in_process_executor, job
 
 from proxx_dagster.assets import asset_specs, declared_checks
-from proxx_dagster.io import ExecutionResultIOManager
+from proxx_dagster.batch import build_batch_job
+from proxx_dagster.batch_outcome import build_batch_outcome_sensor
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
-    RESULT_IO_MANAGER_KEY,
     build_execute_document_op,
     build_execute_jobspec_op,
+    proxx_resources,
 )
 from proxx_dagster.orphans import build_orphan_sensor
 from proxx_dagster.resources import ProxxAutomation
@@ -24,14 +23,11 @@ from proxx_dagster.sensors import build_inbox_sensor
 from proxx_dagster.spec_files import DOCUMENT_JOB
 from proxx_dagster.translator import ProxxTranslator
 
-# `dagster job execute` arguments that run proxx_job in the calling process (no daemon);
-# add `-c RUN_CONFIG`. The command takes -m/-f, not -w.
-EXECUTE_PROXX_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j", "proxx_job")
-
-
-def proxx_resources() -> dict[str, Any]:
-    """Resources a job needs to run our op; pass them to your Definitions when you wrap it."""
-    return {RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()}
+# `dagster job execute` arguments that run a job of ours (EXECUTE_DEFS_JOB + name) or proxx_job
+# with the calling process as orchestrator (no daemon); add `-c RUN_CONFIG`. The command takes
+# -m/-f, not -w.
+EXECUTE_DEFS_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j")
+EXECUTE_PROXX_JOB = (*EXECUTE_DEFS_JOB, "proxx_job")
 
 
 def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
@@ -77,12 +73,17 @@ def build_definitions(
     names = translator or ProxxTranslator()
     settings = automation or ProxxAutomation.from_environment()
     document_job = build_document_job(names)
+    batch_job = build_batch_job(names)
     defs = Definitions(
-        jobs=[build_proxx_job(names), document_job],
+        jobs=[build_proxx_job(names), document_job, batch_job],
         assets=asset_specs(names),
         asset_checks=[declared_checks(names)],
         schedules=[build_nightly_schedule(document_job, settings)],
-        sensors=[build_inbox_sensor(document_job, settings), build_orphan_sensor(settings)],
+        sensors=[
+            build_inbox_sensor(document_job, settings),
+            build_orphan_sensor(settings),
+            build_batch_outcome_sensor(batch_job),
+        ],
         resources={"proxx_automation": settings},
     )
     return assert_no_retries(defs)

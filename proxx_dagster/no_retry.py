@@ -5,11 +5,13 @@
 2. Every run: `NO_RETRY_TAGS` on our jobs, executors with retries disabled, and the op pins the
    tags on its own run before anything else, so a launch tag cannot re-enable run retries.
 3. Run time: `refuse_retry` stops, before any side effect, an op running as a retry, a resumed
-   attempt or a re-execution of an earlier run.
+   attempt, a re-execution of an earlier run, or a step on a Celery worker configured to
+   redeliver tasks whose worker died.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 
 from dagster import (
@@ -91,9 +93,26 @@ def assert_no_retries(defs: Definitions) -> Definitions:
     return defs
 
 
+def _celery_redelivery() -> list[str]:
+    """Settings of the Celery worker running this step that would hand it to another worker.
+
+    Only a process that has loaded Celery can be running a Celery task, so none is imported.
+    """
+    celery = sys.modules.get("celery")
+    task = celery.current_task if celery is not None else None
+    if not task:
+        return []
+    settings = ("task_acks_late", "task_reject_on_worker_lost")
+    return [
+        f"Celery worker setting {key}={task.app.conf.get(key)!r} would redeliver this task"
+        for key in settings
+        if task.app.conf.get(key)
+    ]
+
+
 def refuse_retry(context: OpExecutionContext) -> None:
     """Fail before any side effect when this attempt is not the first and only one."""
-    reasons = []
+    reasons = _celery_redelivery()
     if context.retry_number > 0:
         reasons.append(f"op retry attempt {context.retry_number}")
     run = context.run

@@ -18,7 +18,7 @@ from dagster import (
 
 from proxx_dagster.assets import JOB_PARTITIONS
 from proxx_dagster.config import jobspec_config_schema
-from proxx_dagster.io import ExecutionResultType
+from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.no_retry import PROXX_OP_TAG, pin_no_retry_tags, refuse_retry
 from proxx_dagster.orphans import record_worker
 from proxx_dagster.translator import ProxxTranslator
@@ -26,6 +26,11 @@ from proxx_exec import ClipProgress, ExecutionResult, execute_document
 from proxx_exec.canonical import canonical_json
 
 RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
+
+
+def proxx_resources() -> dict[str, Any]:
+    """Resources a job needs to run our ops; pass them to your Definitions when you wrap them."""
+    return {RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()}
 
 
 class _ProgressLog:
@@ -76,7 +81,7 @@ def _report_assets(
         context.log_event(evaluation)  # type: ignore[arg-type]  # accepted at run time
 
 
-def _run_document(
+def run_document(
     context: OpExecutionContext, raw: bytes, names: ProxxTranslator
 ) -> Iterator[Output[ExecutionResult]]:
     """The one path of both ops: refuse retries, run once, report, fail iff FAILED."""
@@ -114,7 +119,7 @@ def build_execute_jobspec_op(
     )
     def execute_jobspec(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
         config: dict[str, Any] = dict(context.op_config)
-        yield from _run_document(context, canonical_json(config), names)
+        yield from run_document(context, canonical_json(config), names)
 
     return execute_jobspec
 
@@ -141,6 +146,6 @@ def build_execute_document_op(
     ) -> Iterator[Output[ExecutionResult]]:
         raw = base64.b64decode(context.op_config["document_base64"], validate=True)
         context.log.info(f"JobSpec file {context.op_config['spec_file']} ({len(raw)} bytes)")
-        yield from _run_document(context, raw, names)
+        yield from run_document(context, raw, names)
 
     return execute_jobspec_document

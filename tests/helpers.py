@@ -64,3 +64,23 @@ def listing(folder: Path) -> list[str]:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def encoder_pid(staged_name: str) -> int | None:
+    """The running encoder (any engine process with -c:v) writing `staged_name`, if any."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                any(arg.endswith(staged_name.encode()) and arg.startswith(b"file:") for arg in argv)
+                and b"-c:v" in argv
+            ):
+                return int(entry.name)
+    return None
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -7,6 +7,7 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, EventLogEntry
 
+from proxx_exec import ExecutionResult
 from tests.helpers import Media
 
 
@@ -34,3 +35,14 @@ def events(
 ) -> list[EventLogEntry]:
     records = instance.get_records_for_run(run_id, of_type=event_type).records
     return [record.event_log_entry for record in records]
+
+
+def stored_results(instance: DagsterInstance, run_id: str) -> dict[str, ExecutionResult]:
+    """The ExecutionResults the run's steps stored through our IO manager, by step key."""
+    stored = {}
+    for entry in events(instance, run_id, DagsterEventType.HANDLED_OUTPUT):
+        metadata = entry.get_dagster_event().event_specific_data.metadata  # type: ignore[union-attr]
+        if "proxx/result_path" in metadata:
+            path = Path(str(metadata["proxx/result_path"].value))
+            stored[str(entry.step_key)] = ExecutionResult.from_json(path.read_text())
+    return stored

@@ -32,17 +32,22 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     raise AssertionError(f"gave up after {seconds:.0f}s waiting for {what}")
 
 
-def dagster_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "DAGSTER_HOME": str(home)}
+def dagster_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Dagster process: ours, the instance, and the venv's commands first
+    (dagster-celery starts `celery` by name)."""
+    path = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "DAGSTER_HOME": str(home), "PATH": path, **extra}
 
 
 @contextlib.contextmanager
-def background(argv: list[str], home: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def background(
+    argv: list[str], home: Path, log: Path, **extra_env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as sink:
         process = subprocess.Popen(
             argv,
             cwd=REPO,
-            env=dagster_env(home),
+            env=dagster_env(home, **extra_env),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,

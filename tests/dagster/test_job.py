@@ -25,7 +25,7 @@ from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.translator import COMPLETED_CHECK
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.verify import CHECK_NAMES
-from tests.dagster.helpers import events, run_config, spec_fields
+from tests.dagster.helpers import events, run_config, spec_fields, stored_results
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
@@ -33,10 +33,8 @@ SOURCES = AssetKey(["proxx", "source_media"])
 
 
 def stored_result(instance: DagsterInstance, run_id: str) -> ExecutionResult:
-    handled = events(instance, run_id, DagsterEventType.HANDLED_OUTPUT)
-    assert len(handled) == 1
-    metadata = handled[0].get_dagster_event().event_specific_data.metadata  # type: ignore[union-attr]
-    return ExecutionResult.from_json(Path(metadata["proxx/result_path"].value).read_text())
+    [result] = stored_results(instance, run_id).values()
+    return result
 
 
 def test_success_typed_output_stored_json_assets_and_checks(

@@ -16,26 +16,7 @@ from proxx_exec import JobSpec, Reason, execute
 from proxx_exec.samples import SampleClip
 from tests.dagster.helpers import run_config
 from tests.dagster.processes import BIN, REPO, background, wait_for
-from tests.helpers import Media, engine_calls, write_engine_wrapper
-
-
-def encoder_pid(staged_name: str) -> int | None:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if (
-                any(arg.endswith(staged_name.encode()) and arg.startswith(b"file:") for arg in argv)
-                and b"-c:v" in argv
-            ):
-                return int(entry.name)
-    return None
-
-
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+from tests.helpers import Media, encoder_pid, engine_calls, parent_of, write_engine_wrapper
 
 
 def test_killed_run_worker_is_reported_failed_not_resumed(media: Media, tmp_path: Path) -> None:

@@ -1,0 +1,105 @@
+"""How a failed batch ended, JobSpec by JobSpec, written into the run by a run-failure sensor.
+
+Dagster fails a batch run when any step fails and names the failed steps; this adds the count
+and each JobSpec's outcome, read from the steps' own events (a step whose worker died has no
+result, which is said too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DefaultSensorStatus,
+    JobDefinition,
+    RunFailureSensorContext,
+    SensorDefinition,
+    run_failure_sensor,
+)
+
+from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP
+
+FAILED_TAG = "proxx/batch_failed"
+COMPLETED_TAG = "proxx/batch_completed"
+_STEP_EVENTS = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_OUTPUT,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+}
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    size: int
+    completed: list[str]  # mapping keys
+    failed: dict[str, str]  # mapping key -> what happened
+
+    @property
+    def message(self) -> str:
+        if self.size == 0:
+            return "the batch was not planned; no JobSpec ran"
+        not_run = self.size - len(self.completed) - len(self.failed)
+        details = "; ".join(f"{key}: {why}" for key, why in sorted(self.failed.items()))
+        text = f"{len(self.failed)} of {self.size} JobSpecs failed"
+        text += f" ({details})" if details else ""
+        text += f", {len(self.completed)} completed"
+        return text + (f", {not_run} not run" if not_run > 0 else "")
+
+
+def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        raise ValueError(f"no run {run_id}")
+    started: set[str] = set()
+    succeeded: set[str] = set()
+    reasons: dict[str, str] = {}
+    for event_type in _STEP_EVENTS:
+        for record in instance.get_records_for_run(run_id, of_type=event_type).records:
+            entry = record.event_log_entry
+            step = entry.step_key or ""
+            event = entry.dagster_event
+            if event is None or not step.startswith(f"{EXECUTE_OP}["):
+                continue
+            if event_type is DagsterEventType.STEP_START:
+                started.add(step)
+            elif event_type is DagsterEventType.STEP_SUCCESS:
+                succeeded.add(step)
+            elif event_type is DagsterEventType.STEP_OUTPUT:
+                metadata = event.step_output_data.metadata
+                reason = metadata.get("proxx/failure_reason")
+                if reason is not None:
+                    failure_class = metadata["proxx/failure_class"].value
+                    reasons[step] = f"{failure_class} {reason.value}"
+    failed = {
+        _mapping_key(step): reasons.get(step, "no result: its step ended without one (worker lost)")
+        for step in started - succeeded
+    }
+    completed = sorted(_mapping_key(step) for step in succeeded)
+    return BatchOutcome(int(run.tags.get(BATCH_SIZE_TAG, "0")), completed, failed)
+
+
+def _mapping_key(step_key: str) -> str:
+    return step_key.removeprefix(f"{EXECUTE_OP}[").removesuffix("]")
+
+
+def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
+    @run_failure_sensor(
+        name="proxx_batch_outcome",
+        monitored_jobs=[batch_job],
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Writes into each failed proxx_batch run how many of its JobSpecs failed "
+        "and why, and tags the run with the counts.",
+    )
+    def proxx_batch_outcome(context: RunFailureSensorContext) -> None:
+        run = context.dagster_run
+        outcome = batch_outcome(context.instance, run.run_id)
+        context.instance.add_run_tags(
+            run.run_id,
+            {FAILED_TAG: str(len(outcome.failed)), COMPLETED_TAG: str(len(outcome.completed))},
+        )
+        context.instance.report_engine_event(f"proxx_batch: {outcome.message}", run)
+
+    return proxx_batch_outcome

@@ -1,0 +1,15 @@
+"""The Celery app for proxx workers: dagster-celery's app with redelivery closed.
+
+Start workers with `dagster-celery worker start -A proxx_dagster.celery_app -y worker.yaml`.
+The YAML names the broker; the settings in `PINNED_CELERY_SETTINGS` are laid over it here, so a
+worker cannot be configured to hand a started task to another worker.
+"""
+
+from dagster_celery.make_app import make_app
+from dagster_celery.tasks import create_task
+
+from proxx_dagster.executors import PINNED_CELERY_SETTINGS
+
+app = make_app()  # type: ignore[no-untyped-call]
+app.conf.update(PINNED_CELERY_SETTINGS)
+execute_plan = create_task(app)  # type: ignore[no-untyped-call]

@@ -1,0 +1,138 @@
+"""The batch job's executor: in process, multiprocess or Celery, chosen by run config.
+
+Each choice builds Dagster's own executor with retries disabled; the config has no `retries`
+field, so no launch can turn them on. Celery's own redelivery paths are closed by
+`PINNED_CELERY_SETTINGS`, applied on the submitting side here and on the workers by
+`proxx_dagster.celery_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster import (
+    Executor,
+    ExecutorRequirement,
+    Field,
+    InitExecutorContext,
+    Int,
+    Noneable,
+    Permissive,
+    Selector,
+    StringSource,
+    executor,
+    in_process_executor,
+    multiple_process_executor_requirements,
+    multiprocess_executor,
+)
+from dagster_celery import celery_executor
+
+from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
+
+# Settings that keep Celery from ever running a started task a second time.
+PINNED_CELERY_SETTINGS: Mapping[str, object] = {
+    # Acknowledge on receipt: a task whose worker dies is not handed to another worker, and
+    # no visibility timeout can requeue it (only never-started, prefetched tasks go back).
+    "task_acks_late": False,
+    "task_reject_on_worker_lost": False,
+    # A publish that errors is not sent again: the first attempt may have reached the broker.
+    "task_publish_retry": False,
+    # A worker holds at most one task it has not started.
+    "worker_prefetch_multiplier": 1,
+}
+
+CELERY_CONFIG = {
+    "broker": Field(
+        StringSource,
+        description="Broker URL, e.g. redis://host:6379/0 or pyamqp://guest:guest@host:5672//.",
+    ),
+    "backend": Field(
+        StringSource,
+        is_required=False,
+        default_value="rpc://",
+        description="Celery result backend (rpc:// sends results back through the broker).",
+    ),
+    "include": Field([str], is_required=False, description="Modules every worker imports."),
+    "config_source": Field(
+        Permissive(),  # type: ignore[no-untyped-call]
+        is_required=False,
+        default_value={},
+        description="More Celery settings (must match the workers'). The settings that prevent "
+        "redelivery are pinned and cannot be changed here.",
+    ),
+}
+
+BATCH_EXECUTOR_CONFIG = Field(
+    Selector(  # type: ignore[no-untyped-call]
+        {
+            "in_process": Field({}, description="Run the JobSpecs one after another here."),
+            "multiprocess": Field(
+                {
+                    "max_concurrent": Field(
+                        Noneable(Int),
+                        is_required=False,
+                        default_value=None,
+                        description="JobSpecs running at once (default: the CPU count).",
+                    )
+                },
+                description="Run each JobSpec in its own process on this machine.",
+            ),
+            "celery": Field(
+                CELERY_CONFIG,
+                description="Send each JobSpec to `dagster-celery worker` processes started "
+                "with `-A proxx_dagster.celery_app`.",
+            ),
+        }
+    ),
+    default_value={"in_process": {}},
+)
+
+
+class CelerySettingsError(ValueError):
+    """Run config tried to change a setting that keeps Celery from redelivering tasks."""
+
+
+def celery_config_source(requested: Mapping[str, Any]) -> dict[str, Any]:
+    """The user's extra Celery settings with the pinned ones laid over them."""
+    conflicts = [
+        f"{key}={requested[key]!r} (proxx pins {value!r})"
+        for key, value in PINNED_CELERY_SETTINGS.items()
+        if key in requested and requested[key] != value
+    ]
+    if conflicts:
+        raise CelerySettingsError(
+            "these Celery settings would let a started proxx task run again and cannot be "
+            "changed: " + "; ".join(conflicts)
+        )
+    return {**requested, **PINNED_CELERY_SETTINGS}
+
+
+def _requirements(config: Mapping[str, Any]) -> Sequence[ExecutorRequirement]:
+    return multiple_process_executor_requirements() if "in_process" not in config else []
+
+
+@executor(
+    name="proxx_batch_executor",
+    config_schema=BATCH_EXECUTOR_CONFIG,
+    requirements=_requirements,
+)
+def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
+    """Dagster's in-process, multiprocess or Celery executor, always with retries disabled."""
+    [(choice, chosen)] = init_context.executor_config.items()
+    options: Mapping[str, Any] = chosen  # type: ignore[assignment]  # the Selector's schema
+    config: dict[str, Any] = {**options, **NO_RETRY_EXECUTOR_CONFIG}
+    if choice == "in_process":
+        definition = in_process_executor
+    elif choice == "multiprocess":
+        definition = multiprocess_executor
+    else:
+        definition = celery_executor
+        config["config_source"] = celery_config_source(options["config_source"])
+    context = InitExecutorContext(
+        job=init_context.job,
+        executor_def=definition,
+        executor_config=config,
+        instance=init_context.instance,
+    )
+    return definition.executor_creation_fn(context)  # type: ignore[misc]

@@ -1,0 +1,213 @@
+"""proxx_batch without a broker: fan-out, one failure per JobSpec, refusals, the outcome sensor,
+the executor's config (retries cannot be enabled, Celery's redelivery settings are pinned)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterInvalidConfigError,
+    DagsterRunStatus,
+    build_run_status_sensor_context,
+    validate_run_config,
+)
+
+from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP, PLAN_OP, BatchEntry
+from proxx_dagster.batch_outcome import COMPLETED_TAG, FAILED_TAG, batch_outcome
+from proxx_dagster.definitions import defs
+from proxx_dagster.executors import PINNED_CELERY_SETTINGS, CelerySettingsError
+from proxx_dagster.executors import celery_config_source as pinned
+from proxx_exec import ExecutionResult, Status
+from tests.dagster.batch_runs import execute_batch
+from tests.dagster.helpers import events, spec_fields, stored_results
+from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+
+batch_job = defs.resolve_job_def("proxx_batch")
+
+
+def batch_config(jobspecs: list[dict[str, Any]], **execution: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}}
+    if execution:
+        config["execution"] = {"config": execution}
+    return config
+
+
+def step_keys(instance: DagsterInstance, run_id: str, event_type: DagsterEventType) -> list[str]:
+    return sorted(str(e.step_key) for e in events(instance, run_id, event_type))
+
+
+def test_multiprocess_batch_fails_only_the_bad_jobspec(
+    dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    second = media.clip("BATCH2.mov")
+    jobspecs = [
+        spec_fields(media, out_dir, "cam-a", engine=str(wrapper), profile="prores_proxy"),
+        spec_fields(media, out_dir, "cam-b", engine=str(wrapper), sources=[str(second)]),
+        spec_fields(media, out_dir, "cam-c", sources=[str(tmp_path / "missing.mov")]),
+    ]
+    code, _ = execute_batch(
+        dagster_home, batch_config(jobspecs, multiprocess={"max_concurrent": 2}), tmp_path
+    )
+    assert code != 0  # the run fails because one of its JobSpecs did
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status is DagsterRunStatus.FAILURE
+        assert run.tags[BATCH_SIZE_TAG] == "3"
+        succeeded = step_keys(instance, run.run_id, DagsterEventType.STEP_SUCCESS)
+        failed = step_keys(instance, run.run_id, DagsterEventType.STEP_FAILURE)
+        assert succeeded == [f"{EXECUTE_OP}[000_cam_a]", f"{EXECUTE_OP}[001_cam_b]", PLAN_OP]
+        assert failed == [f"{EXECUTE_OP}[002_cam_c]"]
+        # every step, the failed one included, stored its typed result
+        stored = stored_results(instance, run.run_id)
+        outcome = batch_outcome(instance, run.run_id)
+    assert sorted((r.job_id, r.status) for r in stored.values()) == [
+        ("cam-a", Status.COMPLETED),
+        ("cam-b", Status.COMPLETED),
+        ("cam-c", Status.FAILED),
+    ]
+    assert outcome.message == (
+        "1 of 3 JobSpecs failed (002_cam_c: VALIDATION SOURCE_MISSING), 2 completed"
+    )
+    encodes = [args for _, args in engine_calls(tmp_path) if "-c:v" in args]
+    assert len(encodes) == 2  # one per clip of the two good JobSpecs, never again
+    assert {"A001C001.mov", "BATCH2.mov"} <= set(listing(out_dir))
+
+
+def test_folder_batch_runs_files_in_name_order_and_reports_a_broken_file(
+    instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "jobspecs"
+    folder.mkdir()
+    (folder / "b-second.yaml").write_text(
+        "\n".join(f"{k}: {v!r}" for k, v in spec_fields(media, out_dir, "second").items())
+    )
+    (folder / "a-broken.json").write_bytes(b'{"job_id": "broken", \xff')
+    (folder / "notes.txt").write_text("not a JobSpec")
+    outcome = batch_job.execute_in_process(
+        run_config={"ops": {PLAN_OP: {"config": {"folder": str(folder)}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not outcome.success
+    results = {
+        key: value
+        for key, value in outcome.output_for_node(EXECUTE_OP).items()
+        if isinstance(value, ExecutionResult)
+    }
+    assert sorted(results) == ["000_a_broken", "001_second"]
+    broken = results["000_a_broken"]
+    assert broken.failure is not None and broken.failure.reason.value == "SPEC_UNREADABLE"
+    assert results["001_second"].status is Status.COMPLETED
+
+
+def test_outcome_sensor_writes_counts_into_the_failed_run(
+    instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    jobspecs = [
+        spec_fields(media, out_dir, "good"),
+        spec_fields(media, out_dir, "bad", profile="no_such_profile"),
+    ]
+    outcome = batch_job.execute_in_process(
+        run_config=batch_config(jobspecs), instance=instance, raise_on_error=False
+    )
+    run = instance.get_run_by_id(outcome.run_id)
+    assert run is not None and run.status is DagsterRunStatus.FAILURE
+    [failure] = events(instance, run.run_id, DagsterEventType.RUN_FAILURE)
+    sensor = defs.resolve_sensor_def("proxx_batch_outcome")
+    context = build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure.get_dagster_event(),
+    ).for_run_failure()
+    sensor(context)  # type: ignore[call-arg]
+    tagged = instance.get_run_by_id(run.run_id)
+    assert tagged is not None
+    assert (tagged.tags[FAILED_TAG], tagged.tags[COMPLETED_TAG]) == ("1", "1")
+    messages = [e.message for e in events(instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
+    expected = "proxx_batch: 1 of 2 JobSpecs failed (001_bad: VALIDATION PROFILE_UNKNOWN)"
+    assert f"{expected}, 1 completed" in messages
+
+
+@pytest.mark.parametrize(
+    ("plan", "expected"),
+    [
+        ({"jobspecs": []}, "the jobspecs list is empty"),
+        ({"folder": "/nonexistent/jobspecs"}, "/nonexistent/jobspecs is not a folder"),
+        ("empty-folder", "holds no JobSpec file (.json, .yaml, .yml)"),
+        ("same-job-id", "a job_id may appear once per batch: 'twice' in jobspecs[0], jobspecs[1]"),
+    ],
+)
+def test_batch_refused_as_a_whole_before_anything_starts(
+    instance: DagsterInstance,
+    media: Media,
+    out_dir: Path,
+    tmp_path: Path,
+    plan: Any,
+    expected: str,
+) -> None:
+    if plan == "empty-folder":
+        plan = {"folder": str(tmp_path)}
+    elif plan == "same-job-id":
+        plan = {"jobspecs": [spec_fields(media, out_dir, "twice")] * 2}
+    outcome = batch_job.execute_in_process(
+        run_config={"ops": {PLAN_OP: {"config": plan}}}, instance=instance, raise_on_error=False
+    )
+    assert not outcome.success
+    [failure] = events(instance, outcome.run_id, DagsterEventType.STEP_FAILURE)
+    assert failure.step_key == PLAN_OP
+    description = failure.get_dagster_event().step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+    assert description is not None and expected in description
+    assert description.endswith("Nothing was started.")
+    started = events(instance, outcome.run_id, DagsterEventType.STEP_START)
+    assert [entry.step_key for entry in started] == [PLAN_OP]
+    assert listing(out_dir) == []
+
+
+def test_executor_choices_never_take_retries() -> None:
+    for choice in ({"in_process": {}}, {"multiprocess": {}}, {"celery": {"broker": "redis://x"}}):
+        config = {"ops": {PLAN_OP: {"config": {"jobspecs": []}}}, "execution": {"config": choice}}
+        validate_run_config(batch_job, config)
+        [(name, options)] = choice.items()
+        with_retries = {name: {**options, "retries": {"enabled": {}}}}
+        with pytest.raises(DagsterInvalidConfigError, match="retries"):
+            validate_run_config(batch_job, {**config, "execution": {"config": with_retries}})
+
+
+def test_celery_redelivery_settings_are_pinned() -> None:
+    assert pinned({"task_default_priority": 3}) == {
+        "task_default_priority": 3,
+        **PINNED_CELERY_SETTINGS,
+    }
+    assert pinned({"task_acks_late": False}) == dict(PINNED_CELERY_SETTINGS)
+    with pytest.raises(CelerySettingsError, match=r"task_acks_late=True \(proxx pins False\)"):
+        pinned({"task_acks_late": True})
+
+
+def test_celery_run_asking_for_late_acks_fails_before_any_step(
+    dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    celery = {"broker": "redis://127.0.0.1:1/0", "config_source": {"task_acks_late": True}}
+    code, output = execute_batch(
+        dagster_home, batch_config([spec_fields(media, out_dir)], celery=celery), tmp_path
+    )
+    assert code != 0
+    assert "task_acks_late=True (proxx pins False)" in output
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        [run] = instance.get_runs()  # refused while the executor was made: never started
+        assert run.status is DagsterRunStatus.NOT_STARTED
+        assert events(instance, run.run_id, DagsterEventType.STEP_START) == []
+    assert listing(out_dir) == []
+
+
+def test_mapping_keys_are_ordered_and_valid() -> None:
+    entry = BatchEntry(index=7, origin="/x/Day 1 — cam#A.yaml", document=b"", job_id=None)
+    assert entry.mapping_key == "007_Day_1_cam_A"
+    named = BatchEntry(index=12, origin="jobspecs[12]", document=b"", job_id="shoot-2026/a.b")
+    assert named.mapping_key == "012_shoot_2026_a_b"
