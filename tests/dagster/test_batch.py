@@ -3,10 +3,12 @@ the executor's config (retries cannot be enabled, Celery's redelivery settings a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -24,6 +26,7 @@ from proxx_dagster.executors import celery_config_source as pinned
 from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
+from tests.dagster.processes import REPO
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 
 batch_job = defs.resolve_job_def("proxx_batch")
@@ -211,3 +214,18 @@ def test_mapping_keys_are_ordered_and_valid() -> None:
     assert entry.mapping_key == "007_Day_1_cam_A"
     named = BatchEntry(index=12, origin="jobspecs[12]", document=b"", job_id="shoot-2026/a.b")
     assert named.mapping_key == "012_shoot_2026_a_b"
+
+
+def test_shipped_and_documented_batch_configs_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXX_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("PROXX_CELERY_BACKEND", "redis://127.0.0.1:6379/1")
+    shipped = yaml.safe_load((REPO / "deploy" / "batch-celery.yaml").read_text())
+    validate_run_config(batch_job, shipped)
+    scaling = (REPO / "docs" / "scaling.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", scaling, flags=re.DOTALL)
+    run_configs = [yaml.safe_load(block) for block in blocks if block.startswith(("ops:", "exec"))]
+    assert len(run_configs) == 3
+    for config in run_configs:
+        validate_run_config(batch_job, {**shipped, **config})
+    for key in PINNED_CELERY_SETTINGS:
+        assert f"`{key} =" in scaling, f"docs/scaling.md does not explain {key}"
