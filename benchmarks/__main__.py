@@ -3,10 +3,12 @@
 1. proxx against bare FFmpeg, per built-in profile: A = the exact encode argv from `proxx plan`,
    run bare; B = `proxx_exec.execute` end to end. Interleaved A B A B ...
 2. Dagster against the CLI: `dagster job execute` of proxx_job vs `proxx run`, 10-clip JobSpec.
-3. Planning at scale: `proxx validate` + `proxx plan --json` of a 1,000-clip JobSpec.
-4. Memory: peak RSS of the proxx process (not FFmpeg) for 10- and 100-clip jobs.
+3. Batch throughput: 8 JobSpecs through `proxx_batch` vs `xargs -P2` of the bare argv; the same
+   batch on 1 vs 2 Celery workers.
+4. Planning at scale: `proxx validate` + `proxx plan --json` of a 1,000-clip JobSpec.
+5. Memory: peak RSS of the proxx process (not FFmpeg) for 10- and 100-clip jobs.
 
-    python3 dev.py bench [--reps N] [--seconds S] [--size WxH] [--no-write]
+    python3 dev.py bench [--reps N] [--seconds S] [--sizes WxH,WxH] [--no-write]
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -24,26 +26,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
+from benchmarks.common import REPO, clip_folder, machine, spread, timed_child
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from proxx_exec import BUILTIN_PROFILES, JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
 
-REPO = Path(__file__).resolve().parent.parent
 REPORT = REPO / "docs" / "benchmarks.md"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    return (
-        f"{model}, {os.cpu_count()} cores, {memory_kib / 2**20:.0f} GiB, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def bare_run(spec: JobSpec, scratch: Path) -> float:
@@ -77,41 +67,6 @@ def proxx_run(fields: dict[str, object], scratch: Path, number: int) -> float:
         raise SystemExit(f"benchmark job failed: {result.failure}")
     shutil.rmtree(output)
     return elapsed
-
-
-def spread(samples: list[float]) -> float:
-    return (max(samples) - min(samples)) / statistics.median(samples)
-
-
-def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and the process's own peak RSS in KiB (VmHWM, polled; children excluded)."""
-    began = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    status = Path(f"/proc/{process.pid}/status")
-    while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.02)
-    elapsed = time.perf_counter() - began
-    if process.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({process.returncode}): {argv}")
-    return elapsed, peak
-
-
-def clip_folder(source: Path, folder: Path, count: int) -> list[str]:
-    """`count` names for one clip (hard links): distinct sources without copying media."""
-    folder.mkdir()
-    names = []
-    for index in range(count):
-        link = folder / f"C{index:04d}.mov"
-        os.link(source, link)
-        names.append(str(link))
-    return names
 
 
 def spec_file(root: Path, name: str, sources: list[str], profile: str) -> tuple[Path, Path]:
@@ -200,80 +155,95 @@ def memory_with_clip_count(root: Path, small: Path) -> list[str]:
     ]
 
 
+def source_clip(root: Path, size: str, seconds: float) -> Path:
+    width, height = (int(v) for v in size.split("x"))
+    return make_sample(
+        root / f"SRC-{size}.mov",
+        SampleClip(
+            width=width,
+            height=height,
+            duration_s=seconds,
+            audio_channels=(2, 1),
+            video_codec="libx264",
+            codec_args=("-preset", "ultrafast", "-crf", "12"),
+            pix_fmt="yuv420p",
+        ),
+    )
+
+
+def per_profile(root: Path, source: Path, size: str, reps: int) -> tuple[list[str], str]:
+    """One table row per built-in profile, bare and proxx interleaved; and the engine's line."""
+    scratch = root / "scratch"
+    scratch.mkdir(exist_ok=True)
+    rows = []
+    engine = ""
+    for profile in BUILTIN_PROFILES:
+        fields = {
+            "spec_version": "1",
+            "sources": [str(source)],
+            "profile": profile,
+            "clip_timeout_s": 3600,
+        }
+        probe_spec = JobSpec.model_validate(
+            {**fields, "job_id": "bare", "output_dir": str(scratch)}
+        )
+        bare: list[float] = []
+        ours: list[float] = []
+        for rep in range(reps):
+            bare.append(bare_run(probe_spec, scratch))
+            ours.append(proxx_run(fields, root, rep))
+        engine = validate_job(probe_spec).plan.engine.version_line
+        ratio = statistics.median(ours) / statistics.median(bare)
+        print(f"{size} {profile:14s} ratio {ratio:5.3f}", flush=True)
+        rows.append(
+            f"| {size} | {profile} | {statistics.median(bare):.2f} s ({spread(bare):.0%}) | "
+            f"{statistics.median(ours):.2f} s ({spread(ours):.0%}) | {ratio:.3f}x |"
+        )
+    return rows, engine
+
+
+def celery_rows(root: Path, source: Path, reps: int) -> list[str]:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
+            pass
+    except OSError as error:
+        print(f"Celery comparison skipped: Redis unreachable ({error})", flush=True)
+        return [f"| Celery 2 workers vs 1 | not measured: Redis unreachable ({error}) | - | - |"]
+    return celery_one_vs_two_workers(root, source, reps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--sizes", default="1920x1080,3840x2160", help="source sizes, WxH,...")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.split("x"))
+    sizes = args.sizes.split(",")
     with tempfile.TemporaryDirectory(prefix="proxx-bench-") as tmp:
         root = Path(tmp)
-        source = make_sample(
-            root / "SRC001.mov",
-            SampleClip(
-                width=width,
-                height=height,
-                duration_s=args.seconds,
-                audio_channels=(2, 1),
-                video_codec="libx264",
-                codec_args=("-preset", "ultrafast", "-crf", "12"),
-                pix_fmt="yuv420p",
-            ),
-        )
-        scratch = root / "scratch"
-        scratch.mkdir()
-        rows = []
+        table = [
+            "| source | profile | bare FFmpeg (median, spread) | proxx run (median, spread) "
+            "| ratio |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         engine = ""
-        for profile in BUILTIN_PROFILES:
-            fields = {
-                "spec_version": "1",
-                "sources": [str(source)],
-                "profile": profile,
-                "clip_timeout_s": 3600,
-            }
-            bare: list[float] = []
-            ours: list[float] = []
-            for rep in range(args.reps):
-                probe_spec = JobSpec.model_validate(
-                    {**fields, "job_id": "bare", "output_dir": str(scratch)}
-                )
-                bare.append(bare_run(probe_spec, scratch))
-                ours.append(proxx_run(fields, root, rep))
-            engine = validate_job(probe_spec).plan.engine.version_line
-            ratio = statistics.median(ours) / statistics.median(bare)
-            rows.append(
-                (
-                    profile,
-                    statistics.median(bare),
-                    spread(bare),
-                    statistics.median(ours),
-                    spread(ours),
-                    ratio,
-                )
-            )
-            print(
-                f"{profile:14s} bare {rows[-1][1]:7.2f}s  proxx {rows[-1][3]:7.2f}s  "
-                f"ratio {ratio:5.3f}",
-                flush=True,
-            )
+        sources = {}
+        for size in sizes:
+            sources[size] = source_clip(root, size, args.seconds)
+            rows, engine = per_profile(root, sources[size], size, args.reps)
+            table += rows
+        source = sources[sizes[0]]
         small = make_sample(root / "SMALL.mov", SampleClip(width=320, height=180, duration_s=0.4))
         others = [
             "| comparison | measured | ratio | target |",
             "| --- | --- | --- | --- |",
             *dagster_vs_cli(root, source, args.reps),
+            *batch_vs_xargs(root, source, args.reps),
+            *celery_rows(root, source, args.reps),
             *planning_at_scale(root, small),
             *memory_with_clip_count(root, small),
         ]
-    table = [
-        "| profile | bare FFmpeg (median, spread) | proxx run (median, spread) | ratio |",
-        "| --- | --- | --- | --- |",
-    ]
-    table += [
-        f"| {p} | {b:.2f} s ({sb:.0%}) | {o:.2f} s ({so:.0%}) | {r:.3f}x |"
-        for p, b, sb, o, so, r in rows
-    ]
     print("\n".join([*table, "", *others]))
     if not args.no_write:
         write_report(table, others, engine, args)
@@ -289,16 +259,21 @@ encode, full verification (header checks and an `-xerror` decode of the whole pr
 SHA-256, commit and the result file. Per profile the two alternate (A B A B ...); the table gives
 the median wall time and the spread, (max - min) / median.
 
-Not measured yet: 8 JobSpecs through Dagster against `xargs -P2` of the bare commands (it needs
-the one-run batch job of the scale-out work; one run per JobSpec pays a run-worker start each)."""
+Throughput: 8 one-clip JobSpecs as one `proxx_batch` run (multiprocess executor, 2 steps at a
+time, through `dagster job execute`, so run start and step processes are included) against
+`xargs -P2` of the same bare encode commands; and the same batch on Celery (Redis) with one worker
+against two, each taking one task at a time (workers started before the clock starts). The
+ratio is bare time / proxx time (throughput of proxx relative to bare), and 1-worker time /
+2-worker time."""
 
 
 def write_report(
     table: list[str], others: list[str], engine: str, args: argparse.Namespace
 ) -> None:
     source = (
-        f"{args.size} 25 fps H.264 (CRF 12) with stereo and mono PCM tracks, "
-        f"{args.seconds:g} s, made with lavfi testsrc2 and sine"
+        f"{args.sizes.replace(',', ' and ')}, 25 fps H.264 (CRF 12) with stereo and mono PCM "
+        f"tracks, {args.seconds:g} s, made with lavfi testsrc2 and sine; the other comparisons "
+        f"use the first size"
     )
     lines = [
         "# Benchmarks",

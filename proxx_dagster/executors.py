@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import (
+    Enum,
+    EnumValue,
     Executor,
     ExecutorRequirement,
     Field,
@@ -74,7 +76,14 @@ BATCH_EXECUTOR_CONFIG = Field(
                         is_required=False,
                         default_value=None,
                         description="JobSpecs running at once (default: the CPU count).",
-                    )
+                    ),
+                    "start_method": Field(
+                        Enum("ProxxStartMethod", [EnumValue("forkserver"), EnumValue("spawn")]),
+                        is_required=False,
+                        default_value="forkserver",
+                        description="forkserver: step processes fork from one that imported "
+                        "proxx once (fast start); spawn: each step starts a new interpreter.",
+                    ),
                 },
                 description="Run each JobSpec in its own process on this machine.",
             ),
@@ -126,6 +135,7 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         definition = in_process_executor
     elif choice == "multiprocess":
         definition = multiprocess_executor
+        config["start_method"] = {options["start_method"]: {}}
     else:
         definition = celery_executor
         config["config_source"] = celery_config_source(options["config_source"])

@@ -110,6 +110,7 @@ def test_same_results_in_process_multiprocess_and_on_celery_workers(
     for name, execution in [
         ("in_process", {"config": {"in_process": {}}}),
         ("multiprocess", {"config": {"multiprocess": {"max_concurrent": 2}}}),
+        ("multiprocess, spawn", {"config": {"multiprocess": {"start_method": "spawn"}}}),
     ]:
         code, output = execute_batch(dagster_home, batch_config(jobspecs, execution), tmp_path)
         assert code == 0, output

@@ -1,0 +1,60 @@
+"""What the benchmark's comparisons share: the machine, timing a child process, clip names."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory_kib / 2**20:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def spread(samples: list[float]) -> float:
+    return (max(samples) - min(samples)) / statistics.median(samples)
+
+
+def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall time and the process's own peak RSS in KiB (VmHWM, polled; children excluded)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - began
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({process.returncode}): {argv}")
+    return elapsed, peak
+
+
+def clip_folder(source: Path, folder: Path, count: int) -> list[str]:
+    """`count` names for one clip (hard links): distinct sources without copying media."""
+    folder.mkdir()
+    names = []
+    for index in range(count):
+        link = folder / f"C{index:04d}.mov"
+        os.link(source, link)
+        names.append(str(link))
+    return names
