@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
-from benchmarks.common import REPO, clip_folder, machine, spread, timed_child
+from benchmarks.common import REPO, clip_folder, machine, measured, timed_child
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from proxx_exec import BUILTIN_PROFILES, JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
@@ -120,8 +120,7 @@ def dagster_vs_cli(root: Path, source: Path, reps: int) -> list[str]:
     print(f"dagster job execute vs proxx run, 10 clips: ratio {ratio:.3f}", flush=True)
     return [
         f"| `proxx_job` via `dagster job execute` (SQLite) vs `proxx run`, 10-clip "
-        f"JobSpec, h264_half | {statistics.median(dag):.2f} s ({spread(dag):.0%}) vs "
-        f"{statistics.median(cli):.2f} s ({spread(cli):.0%}) | {ratio:.3f}x | <= 1.25x |"
+        f"JobSpec, h264_half | {measured(dag)} vs {measured(cli)} | {ratio:.3f}x | <= 1.25x |"
     ]
 
 
@@ -195,10 +194,7 @@ def per_profile(root: Path, source: Path, size: str, reps: int) -> tuple[list[st
         engine = validate_job(probe_spec).plan.engine.version_line
         ratio = statistics.median(ours) / statistics.median(bare)
         print(f"{size} {profile:14s} ratio {ratio:5.3f}", flush=True)
-        rows.append(
-            f"| {size} | {profile} | {statistics.median(bare):.2f} s ({spread(bare):.0%}) | "
-            f"{statistics.median(ours):.2f} s ({spread(ours):.0%}) | {ratio:.3f}x |"
-        )
+        rows.append(f"| {size} | {profile} | {measured(bare)} | {measured(ours)} | {ratio:.3f}x |")
     return rows, engine
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, clip_folder, spread, timed_child
+from benchmarks.common import REPO, clip_folder, measured, timed_child
 from proxx_dagster.batch import BATCH_JOB, PLAN_OP
 from proxx_dagster.definitions import EXECUTE_DEFS_JOB
 from proxx_exec import JobSpec, validate_job
@@ -114,8 +114,7 @@ def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
     return [
         f"| throughput, {BATCH_SIZE} one-clip JobSpecs ({PROFILE}): `proxx_batch` "
         f"(multiprocess, 2 at a time, `dagster job execute`) vs `xargs -P2` of the bare argv "
-        f"| {statistics.median(ours):.2f} s ({spread(ours):.0%}) vs "
-        f"{statistics.median(bare):.2f} s ({spread(bare):.0%}) | {ratio:.3f}x | >= 0.90x |"
+        f"| {measured(ours)} vs {measured(bare)} | {ratio:.3f}x | >= 0.90x |"
     ]
 
 
@@ -139,6 +138,5 @@ def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
     print(f"Celery: 2 workers vs 1 worker throughput: {ratio:.3f}", flush=True)
     return [
         f"| throughput, {BATCH_SIZE} one-clip JobSpecs ({PROFILE}) on Celery (Redis): 2 workers "
-        f"vs 1 (one task at a time each) | {statistics.median(two):.2f} s ({spread(two):.0%}) "
-        f"vs {statistics.median(one):.2f} s ({spread(one):.0%}) | {ratio:.3f}x | - |"
+        f"vs 1 (one task at a time each) | {measured(two)} vs {measured(one)} | {ratio:.3f}x | - |"
     ]

@@ -29,6 +29,11 @@ def spread(samples: list[float]) -> float:
     return (max(samples) - min(samples)) / statistics.median(samples)
 
 
+def measured(samples: list[float]) -> str:
+    """Median wall time and spread, as the tables show them."""
+    return f"{statistics.median(samples):.2f} s ({spread(samples):.0%})"
+
+
 def timed_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     """Wall time and the process's own peak RSS in KiB (VmHWM, polled; children excluded)."""
     began = time.perf_counter()

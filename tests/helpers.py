@@ -26,6 +26,22 @@ class Media:
             self._cache[name] = make_sample(self.folder / name, clip or SampleClip(duration_s=1))
         return self._cache[name]
 
+    def h264_clip(
+        self, name: str, width: int = 1280, height: int = 720, seconds: float = 8
+    ) -> Path:
+        """A fast-to-make H.264 source; the default is an encode long enough to interrupt."""
+        return self.clip(
+            name,
+            SampleClip(
+                width=width,
+                height=height,
+                duration_s=seconds,
+                video_codec="libx264",
+                pix_fmt="yuv420p",
+                codec_args=("-preset", "ultrafast"),
+            ),
+        )
+
     @property
     def standard(self) -> Path:
         """640x360 ProRes HQ, 25 fps, 25 frames, stereo + mono tracks, timecode, reel name."""

@@ -18,7 +18,6 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from proxx_dagster.batch import EXECUTE_OP, PLAN_OP
 from proxx_dagster.batch_outcome import batch_outcome
 from proxx_exec import JobSpec, Reason, Status, execute
-from proxx_exec.samples import SampleClip
 from tests.dagster.batch_runs import (
     CeleryBroker,
     celery_workers,
@@ -162,17 +161,7 @@ def test_worker_killed_mid_jobspec_fails_that_job_only_and_is_never_redelivered(
     redis: CeleryBroker, dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path
 ) -> None:
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
-    long_clip = media.clip(
-        "VICTIM.mov",
-        SampleClip(
-            width=1280,
-            height=720,
-            duration_s=8,
-            video_codec="libx264",
-            pix_fmt="yuv420p",
-            codec_args=("-preset", "ultrafast"),
-        ),
-    )
+    long_clip = media.h264_clip("VICTIM.mov")
     victim = spec_fields(
         media, out_dir, "victim", sources=[str(long_clip)], profile="prores_lt", engine=str(wrapper)
     )

@@ -13,7 +13,6 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 
 from proxx_exec import JobSpec, Reason, execute
-from proxx_exec.samples import SampleClip
 from tests.dagster.helpers import run_config
 from tests.dagster.processes import BIN, REPO, background, wait_for
 from tests.helpers import Media, encoder_pid, engine_calls, parent_of, write_engine_wrapper
@@ -25,17 +24,7 @@ def test_killed_run_worker_is_reported_failed_not_resumed(media: Media, tmp_path
     (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
     out = tmp_path / "out"
     out.mkdir()
-    clip = media.clip(
-        "WORKER.mov",
-        SampleClip(
-            width=1280,
-            height=720,
-            duration_s=8,
-            video_codec="libx264",
-            pix_fmt="yuv420p",
-            codec_args=("-preset", "ultrafast"),
-        ),
-    )
+    clip = media.h264_clip("WORKER.mov")
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
     spec = {
         "spec_version": "1",

@@ -43,17 +43,7 @@ def test_adaptive_quality_the_plan_ignores_time_and_load(
     with busy_cpus(3):
         loaded = validate_job(spec).plan
     assert loaded == idle
-    slow_source = media.clip(
-        "LONG720.mov",
-        SampleClip(
-            width=1280,
-            height=720,
-            duration_s=2,
-            video_codec="libx264",
-            pix_fmt="yuv420p",
-            codec_args=("-preset", "ultrafast"),
-        ),
-    )
+    slow_source = media.h264_clip("LONG720.mov", seconds=2)
     slow = make_spec([slow_source], profile="prores_lt")
     planned = validate_job(slow).plan.clips[0].argv
     with busy_cpus(2):

@@ -130,17 +130,7 @@ def test_history_does_not_change_a_job(
     execute(
         make_spec([media.standard], job_id="h-ok", output_dir=str(history), profile="prores_proxy")
     )
-    slow = media.clip(
-        "SLOW.mov",
-        SampleClip(
-            width=1920,
-            height=1080,
-            duration_s=6,
-            video_codec="libx264",
-            pix_fmt="yuv420p",
-            codec_args=("-preset", "ultrafast"),
-        ),
-    )
+    slow = media.h264_clip("SLOW.mov", width=1920, height=1080, seconds=6)
     timed_out = execute(
         make_spec(
             [slow],
