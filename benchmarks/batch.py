@@ -4,22 +4,19 @@ commands, and the same batch on one Celery worker against two."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import shlex
 import shutil
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, clip_folder, measured, timed_child
-from proxx_dagster.batch import BATCH_JOB, PLAN_OP
-from proxx_dagster.definitions import EXECUTE_DEFS_JOB
+from benchmarks.common import REPO, clip_folder, measured
+from proxx_dagster.batch import PLAN_OP
 from proxx_exec import JobSpec, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
+from tests.dagster.batch_runs import CeleryBroker, celery_workers, execute_batch
 
 BATCH_SIZE = 8
 PROFILE = "h264_half"
@@ -75,19 +72,12 @@ def dagster_batch(
     extra_env: dict[str, str] | None = None,
 ) -> float:
     """Wall time of one proxx_batch run through `dagster job execute`."""
-    config = folder / f"{jobspecs[0]['job_id']}.json"
-    config.write_text(
-        json.dumps({"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution})
-    )
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(extra_env or {}),
-    }
-    argv = [str(bin_dir / "dagster"), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config)]
-    elapsed, _ = timed_child(argv, env)
+    config = {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
+    began = time.perf_counter()
+    code, output = execute_batch(home, config, folder, **(extra_env or {}))
+    elapsed = time.perf_counter() - began
+    if code != 0:
+        raise SystemExit(f"benchmark batch failed:\n{output[-3000:]}")
     for out in {Path(fields["output_dir"]) for fields in jobspecs}:
         shutil.rmtree(out)
     return elapsed
@@ -119,9 +109,7 @@ def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
 
 
 def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
-    # The test suite's worker helper: the shipped worker config, workers stopped on exit.
-    from tests.dagster.batch_runs import CeleryBroker, celery_workers  # noqa: PLC0415
-
+    """Workers from the test suite's helper: the shipped worker config, stopped on exit."""
     (root / "celery").mkdir()
     home = dagster_home(root / "celery")
     sources = clip_folder(source, root / "celery8", BATCH_SIZE)

@@ -1,8 +1,8 @@
 """How a failed batch ended, JobSpec by JobSpec, written into the run by a run-failure sensor.
 
 Dagster fails a batch run when any step fails and names the failed steps; this adds the count
-and each JobSpec's outcome, read from the steps' own events (a step whose worker died has no
-result, which is said too).
+and how each failed JobSpec ended, read from the steps' own events: the step's failure (a FAILED
+result's class, reason and message, or a refusal), or no result at all when its worker died.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dagster import (
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     DefaultSensorStatus,
@@ -23,12 +24,12 @@ from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP
 
 FAILED_TAG = "proxx/batch_failed"
 COMPLETED_TAG = "proxx/batch_completed"
-_STEP_EVENTS = {
+NO_RESULT = "no result: its step ended without one (its worker was lost)"
+_STEP_EVENTS = (
     DagsterEventType.STEP_START,
-    DagsterEventType.STEP_OUTPUT,
     DagsterEventType.STEP_SUCCESS,
     DagsterEventType.STEP_FAILURE,
-}
+)
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,30 @@ class BatchOutcome:
         return text + (f", {not_run} not run" if not_run > 0 else "")
 
 
+def _failure_text(event: DagsterEvent) -> str:
+    """What a step failure says: the op's own description (for a FAILED result,
+    "CLASS REASON: message"), else the error; first line, shortened."""
+    data = event.step_failure_data
+    if data is None:
+        return "failed"
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        text = data.user_failure_data.description
+    elif data.error is not None:
+        text = data.error.message
+    else:
+        text = "failed"
+    line = text.strip().splitlines()[0] if text.strip() else "failed"
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
 def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
+    """Each JobSpec step of the run: completed, failed (saying how), or ended without a result."""
     run = instance.get_run_by_id(run_id)
     if run is None:
         raise ValueError(f"no run {run_id}")
     started: set[str] = set()
     succeeded: set[str] = set()
-    reasons: dict[str, str] = {}
+    failures: dict[str, str] = {}
     for event_type in _STEP_EVENTS:
         for record in instance.get_records_for_run(run_id, of_type=event_type).records:
             entry = record.event_log_entry
@@ -67,16 +85,9 @@ def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
                 started.add(step)
             elif event_type is DagsterEventType.STEP_SUCCESS:
                 succeeded.add(step)
-            elif event_type is DagsterEventType.STEP_OUTPUT:
-                metadata = event.step_output_data.metadata
-                reason = metadata.get("proxx/failure_reason")
-                if reason is not None:
-                    failure_class = metadata["proxx/failure_class"].value
-                    reasons[step] = f"{failure_class} {reason.value}"
-    failed = {
-        _mapping_key(step): reasons.get(step, "no result: its step ended without one (worker lost)")
-        for step in started - succeeded
-    }
+            else:
+                failures[step] = _failure_text(event)
+    failed = {_mapping_key(step): failures.get(step, NO_RESULT) for step in started - succeeded}
     completed = sorted(_mapping_key(step) for step in succeeded)
     return BatchOutcome(int(run.tags.get(BATCH_SIZE_TAG, "0")), completed, failed)
 

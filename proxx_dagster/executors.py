@@ -34,15 +34,20 @@ from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
-    # Acknowledge on receipt: a task whose worker dies is not handed to another worker, and
-    # no visibility timeout can requeue it (only never-started, prefetched tasks go back).
+    # Acknowledge on start: a task whose worker dies is not handed to another worker.
     "task_acks_late": False,
     "task_reject_on_worker_lost": False,
     # A publish that errors is not sent again: the first attempt may have reached the broker.
     "task_publish_retry": False,
-    # A worker holds at most one task it has not started.
+    # Redis: take no task beyond the free pool processes. A reserved, unacknowledged task
+    # would go back to the queue when Redis's visibility timeout passes during a long encode,
+    # while this worker still holds it.
+    "worker_disable_prefetch": True,
+    # Other brokers: one reserved task per pool process at most.
     "worker_prefetch_multiplier": 1,
 }
+
+PINNED_SETTING = Enum("ProxxPinnedCelerySetting", [EnumValue("PINNED_BY_PROXX")])
 
 CELERY_CONFIG = {
     "broker": Field(
@@ -57,11 +62,16 @@ CELERY_CONFIG = {
     ),
     "include": Field([str], is_required=False, description="Modules every worker imports."),
     "config_source": Field(
-        Permissive(),  # type: ignore[no-untyped-call]
+        # The pinned settings are declared with a type no value of theirs can pass, so a run
+        # config that names one is refused before the run is created.
+        Permissive(  # type: ignore[no-untyped-call]
+            {key: Field(PINNED_SETTING, is_required=False) for key in PINNED_CELERY_SETTINGS}
+        ),
         is_required=False,
         default_value={},
         description="More Celery settings (must match the workers'). The settings that prevent "
-        "redelivery are pinned and cannot be changed here.",
+        "redelivery (" + ", ".join(PINNED_CELERY_SETTINGS) + ") are pinned by proxx and must "
+        "be left out.",
     ),
 }
 
@@ -98,22 +108,8 @@ BATCH_EXECUTOR_CONFIG = Field(
 )
 
 
-class CelerySettingsError(ValueError):
-    """Run config tried to change a setting that keeps Celery from redelivering tasks."""
-
-
 def celery_config_source(requested: Mapping[str, Any]) -> dict[str, Any]:
     """The user's extra Celery settings with the pinned ones laid over them."""
-    conflicts = [
-        f"{key}={requested[key]!r} (proxx pins {value!r})"
-        for key, value in PINNED_CELERY_SETTINGS.items()
-        if key in requested and requested[key] != value
-    ]
-    if conflicts:
-        raise CelerySettingsError(
-            "these Celery settings would let a started proxx task run again and cannot be "
-            "changed: " + "; ".join(conflicts)
-        )
     return {**requested, **PINNED_CELERY_SETTINGS}
 
 

@@ -1,7 +1,8 @@
 """Retries made impossible, in three layers.
 
 1. Load time: `assert_no_retries` refuses definitions in which a job running a proxx op carries a
-   retry policy (op, node or job-level `op_retry_policy`) or run tags that enable run retries.
+   retry policy (op, node or job-level `op_retry_policy`), run tags that enable run retries, or
+   an executor whose retries are enabled or left to run config.
 2. Every run: `NO_RETRY_TAGS` on our jobs, executors with retries disabled, and the op pins the
    tags on its own run before anything else, so a launch tag cannot re-enable run retries.
 3. Run time: `refuse_retry` stops, before any side effect, an op running as a retry, a resumed
@@ -18,11 +19,14 @@ from dagster import (
     DagsterInvalidDefinitionError,
     Definitions,
     Failure,
+    Field,
     GraphDefinition,
     JobDefinition,
     OpDefinition,
     OpExecutionContext,
 )
+from dagster._config import ConfigType
+from dagster._core.definitions.definition_config_schema import ConfiguredDefinitionConfigSchema
 from dagster._core.events import DagsterEventType
 
 MAX_RETRIES_TAG = "dagster/max_retries"
@@ -59,6 +63,42 @@ def _ops(graph: GraphDefinition, prefix: str = "") -> Iterator[tuple[str, OpDefi
             yield path, node.definition, node.retry_policy is not None
 
 
+def _retries_field(config_type: ConfigType) -> bool:
+    """Whether run config can set a `retries` field anywhere under this config type."""
+    fields: Mapping[str, Field] = getattr(config_type, "fields", None) or {}
+    return any(
+        name == "retries" or _retries_field(field.config_type) for name, field in fields.items()
+    )
+
+
+def _retries_enabled(config: object) -> bool:
+    """Whether a resolved executor config has a `retries` entry other than disabled."""
+    if not isinstance(config, Mapping):
+        return False
+    return any(
+        (key == "retries" and value != NO_RETRY_EXECUTOR_CONFIG["retries"])
+        or _retries_enabled(value)
+        for key, value in config.items()
+    )
+
+
+def _executor_problems(job: JobDefinition) -> list[str]:
+    executor = job.executor_def
+    name = f"executor {executor.name!r} of job {job.name!r}"
+    fix = "build it with .configured(NO_RETRY_EXECUTOR_CONFIG)"
+    if isinstance(executor.config_schema, ConfiguredDefinitionConfigSchema):
+        resolved = executor.apply_config_mapping({})
+        if not resolved.success:
+            return [f"{name} needs run config, so its retries cannot be checked; {fix}"]
+        if _retries_enabled(resolved.value):
+            return [f"{name} has retries enabled; {fix}"]
+        return []
+    field = executor.config_field
+    if field is not None and _retries_field(field.config_type):
+        return [f"{name} lets run config enable retries; {fix}"]
+    return []
+
+
 def runs_proxx(job: JobDefinition) -> bool:
     return any(PROXX_OP_TAG in op.tags for _, op, _ in _ops(job.graph))
 
@@ -73,7 +113,7 @@ def retry_problems(job: JobDefinition) -> list[str]:
             problems.append(f"op {path!r} in job {job.name!r} has a retry policy")
     run_tags = {**job.tags, **(job.run_tags or {})}
     problems += [f"job {job.name!r} has {p}" for p in _retry_tag_problems(run_tags)]
-    return problems
+    return problems + _executor_problems(job)
 
 
 def assert_no_retries(defs: Definitions) -> Definitions:

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import pytest
-from dagster import Definitions, RetryPolicy, graph, job, op
+from dagster import (
+    Definitions,
+    ExecutorDefinition,
+    RetryPolicy,
+    graph,
+    in_process_executor,
+    job,
+    multiprocess_executor,
+    op,
+)
 
 from proxx_dagster import (
     RetryConfigurationError,
     assert_no_retries,
+    build_batch_job,
     build_definitions,
     build_execute_jobspec_op,
     proxx_resources,
 )
-from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
+
+NO_RETRY = dict(NO_RETRY_EXECUTOR_CONFIG)
+NO_RETRY_IN_PROCESS = in_process_executor.configured(NO_RETRY)
 
 execute_jobspec = build_execute_jobspec_op()
 
@@ -78,9 +91,36 @@ def test_jobs_without_proxx_ops_are_not_our_business() -> None:
 def test_our_definitions_load_and_a_wrapper_without_retries_passes() -> None:
     assert build_definitions().resolve_job_def("proxx_job").name == "proxx_job"
 
-    @job(name="mine", tags=dict(NO_RETRY_TAGS))
+    @job(name="mine", tags=dict(NO_RETRY_TAGS), executor_def=NO_RETRY_IN_PROCESS)
     def mine() -> None:
         execute_jobspec()
 
     defs = Definitions(jobs=[mine], resources=proxx_resources())
     assert assert_no_retries(defs) is defs
+    batch = build_batch_job(executor_def=multiprocess_executor.configured(NO_RETRY))
+    assert assert_no_retries(Definitions(jobs=[batch], resources=proxx_resources())).jobs
+
+
+@pytest.mark.parametrize(
+    ("executor", "expected"),
+    [
+        (None, "executor 'multi_or_in_process_executor' of job 'default' lets run config"),
+        (multiprocess_executor, "executor 'multiprocess' of job 'default' lets run config"),
+        (
+            multiprocess_executor.configured({"retries": {"enabled": {}}}),
+            "executor 'multiprocess' of job 'default' has retries enabled",
+        ),
+    ],
+)
+def test_executors_that_could_retry_are_refused(
+    executor: ExecutorDefinition | None, expected: str
+) -> None:
+    @job(name="default", tags=dict(NO_RETRY_TAGS), executor_def=executor)
+    def default() -> None:
+        execute_jobspec()
+
+    with pytest.raises(RetryConfigurationError, match=expected):
+        assert_no_retries(Definitions(jobs=[default], resources=proxx_resources()))
+    batch = build_batch_job(executor_def=executor or multiprocess_executor)
+    with pytest.raises(RetryConfigurationError, match="of job 'proxx_batch'"):
+        assert_no_retries(Definitions(jobs=[batch], resources=proxx_resources()))
