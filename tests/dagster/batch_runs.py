@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dagster import DagsterInstance
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
@@ -92,6 +93,8 @@ def celery_workers(
         config["execution"]["config"]["config_source"] = config_source
     worker_yaml = folder / "celery-worker.yaml"
     worker_yaml.write_text(yaml.safe_dump(config))
+    # Workers started together on an empty DAGSTER_HOME race to create its storage.
+    DagsterInstance.from_config(str(home)).dispose()
     control = broker.app()
     if not broker.key_prefix:
         control.control.purge()  # leftovers of an interrupted run must not reach these workers

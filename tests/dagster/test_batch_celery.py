@@ -194,6 +194,8 @@ def test_worker_killed_mid_jobspec_fails_that_job_only_and_is_never_redelivered(
         wait_for(lambda: encoder_pid("VICTIM.mov") is None, 120, "the orphaned encode to end")
     assert code != 0
     assert "WorkerLostError" in output and "signal 9 (SIGKILL)" in output
+    worker_log = (tmp_path / "worker-left.log").read_text()
+    assert "the worker config sets task_acks_late=True; proxx pins False" in worker_log
 
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         [run] = instance.get_runs()
