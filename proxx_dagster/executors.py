@@ -28,6 +28,8 @@ from dagster import (
     multiple_process_executor_requirements,
     multiprocess_executor,
 )
+from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._serdes import ConfigurableClassData
 from dagster_celery import celery_executor
 
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
@@ -113,6 +115,26 @@ def celery_config_source(requested: Mapping[str, Any]) -> dict[str, Any]:
     return {**requested, **PINNED_CELERY_SETTINGS}
 
 
+def _start_method_config(method: str, init_context: InitExecutorContext) -> dict[str, Any]:
+    """Forkserver: preload the job's module and the instance's storage, so that each step forks
+    with them imported. Given a start method in config, Dagster preloads only its executor
+    module, and every step process imported dagster's storage and proxx again (about 0.4 s a
+    step on 2 cores)."""
+    if method != "forkserver":
+        return {}
+    modules = ["dagster", "proxx_dagster"]
+    job = init_context.job
+    if isinstance(job, ReconstructableJob) and (module := job.get_module()):
+        modules.append(module)
+    if init_context.instance.is_persistent:
+        modules += [
+            value.module_name
+            for value in init_context.instance.get_ref()._asdict().values()
+            if isinstance(value, ConfigurableClassData)
+        ]
+    return {"preload_modules": list(dict.fromkeys(modules))}
+
+
 def _requirements(config: Mapping[str, Any]) -> Sequence[ExecutorRequirement]:
     return multiple_process_executor_requirements() if "in_process" not in config else []
 
@@ -131,7 +153,8 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         definition = in_process_executor
     elif choice == "multiprocess":
         definition = multiprocess_executor
-        config["start_method"] = {options["start_method"]: {}}
+        method = options["start_method"]
+        config["start_method"] = {method: _start_method_config(method, init_context)}
     else:
         definition = celery_executor
         config["config_source"] = celery_config_source(options["config_source"])

@@ -14,14 +14,18 @@ from dagster import (
     DagsterInstance,
     DagsterInvalidConfigError,
     DagsterRunStatus,
+    InitExecutorContext,
+    JobDefinition,
     build_run_status_sensor_context,
+    reconstructable,
     validate_run_config,
 )
+from dagster._core.executor.multiprocess import MultiprocessExecutor
 
 from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP, PLAN_OP, BatchEntry
 from proxx_dagster.batch_outcome import COMPLETED_TAG, FAILED_TAG, batch_outcome
 from proxx_dagster.definitions import defs
-from proxx_dagster.executors import PINNED_CELERY_SETTINGS
+from proxx_dagster.executors import PINNED_CELERY_SETTINGS, proxx_batch_executor
 from proxx_dagster.executors import celery_config_source as pinned
 from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
@@ -183,6 +187,34 @@ def test_executor_choices_never_take_retries() -> None:
         with_retries = {name: {**options, "retries": {"enabled": {}}}}
         with pytest.raises(DagsterInvalidConfigError, match="retries"):
             validate_run_config(batch_job, {**config, "execution": {"config": with_retries}})
+
+
+def test_forkserver_preloads_the_job_module_and_the_instance_storage(
+    instance: DagsterInstance,
+) -> None:
+    # Without this preload every step process imported dagster's storage and proxx again.
+    job = reconstructable(proxx_batch_from_module)
+    for method, expected in (("forkserver", True), ("spawn", False)):
+        config = {"multiprocess": {"max_concurrent": 2, "start_method": method}}
+        context = InitExecutorContext(
+            job=job,
+            executor_def=proxx_batch_executor,
+            executor_config=config,
+            instance=instance,
+        )
+        executor = proxx_batch_executor.executor_creation_fn(context)  # type: ignore[misc]
+        assert isinstance(executor, MultiprocessExecutor)
+        preload = executor._explicit_forkserver_preload
+        if not expected:
+            assert not preload
+            continue
+        assert preload is not None
+        assert {"dagster", "proxx_dagster", __name__} <= set(preload)
+        assert "dagster._core.storage.sqlite_storage" in preload  # the instance's storage
+
+
+def proxx_batch_from_module() -> JobDefinition:
+    return batch_job
 
 
 def test_run_config_cannot_touch_the_pinned_celery_settings() -> None:
