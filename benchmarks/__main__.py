@@ -262,6 +262,25 @@ against two, each taking one task at a time (workers started before the clock st
 ratio is bare time / proxx time (throughput of proxx relative to bare), and 1-worker time /
 2-worker time."""
 
+READING = """\
+## Reading the figures
+
+- Per profile, proxx adds a cost per job that does not depend on the encoder: the engine's
+  identity (`-version` and the SHA-256 of a 170 MB binary), the source probe, the output's
+  header checks and SHA-256, the commit; plus a full decode of the proxy, which grows with the
+  clip but runs much faster than the encode. Fast encodes show it most: `dnxhr_lb` and
+  `h264_quarter` encode a 10 s 1080p clip in about a second, so the same fraction of a second is
+  a larger ratio there; on 2160p or on longer clips the ratios shrink. Nothing of it is cached
+  between jobs (jobs share nothing) and none of it can be dropped without weakening what a
+  result proves.
+- Batch throughput: each 10 s JobSpec is a few seconds of encode, and the batch run also pays
+  for its start (`dagster job execute`, the forkserver), a step process per JobSpec, the step's
+  event writes and the verification decode, on the same two cores that encode. Longer clips
+  spread that over more encode time.
+- Celery, 2 workers vs 1 on this 2-core machine: each encode already uses both cores
+  (`threads: 2`), so a second worker on the same machine adds little. Workers pay off on more
+  cores or more machines."""
+
 
 def write_report(
     table: list[str], others: list[str], engine: str, args: argparse.Namespace
@@ -289,6 +308,8 @@ def write_report(
         "## Orchestration, planning at scale, memory",
         "",
         *others,
+        "",
+        READING,
         "",
     ]
     REPORT.write_text("\n".join(lines))

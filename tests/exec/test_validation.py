@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx_exec import FailureClass, JobSpec, Reason, Status, execute, execute_document
+from proxx_exec import FailureClass, JobSpec, Reason, Status, engines, execute, execute_document
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import REAL_ENGINE, Media, engine_calls, listing, write_engine_wrapper
@@ -274,6 +274,19 @@ def test_engine_not_executable(make_spec: SpecFactory, media: Media, tmp_path: P
 def test_engine_is_the_wrong_program(make_spec: SpecFactory, media: Media) -> None:
     run_invalid(
         make_spec([media.standard], engine="/bin/echo"), Reason.ENGINE_NOT_FFMPEG, "/bin/echo"
+    )
+
+
+def test_engine_that_never_answers_version_is_unavailable(
+    make_spec: SpecFactory, media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engines, "VERSION_TIMEOUT_S", 1)
+    hanging = write_engine_wrapper(tmp_path, "exec sleep 30")
+    run_invalid(
+        make_spec([media.standard], engine=str(hanging)),
+        Reason.ENGINE_UNAVAILABLE,
+        "cannot run",
+        "timed out after 1 second",
     )
 
 
