@@ -114,7 +114,8 @@ def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
     home = dagster_home(root / "celery")
     sources = clip_folder(source, root / "celery8", BATCH_SIZE)
     one_broker, two_broker = CeleryBroker.redis(), CeleryBroker.redis()
-    one, two = [], []
+    one: list[float] = []
+    two: list[float] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(celery_workers(one_broker, home, root / "celery", ["one"]))
         stack.enter_context(celery_workers(two_broker, home, root / "celery", ["left", "right"]))

@@ -135,7 +135,7 @@ def test_outcome_sensor_writes_counts_into_the_failed_run(
         dagster_run=run,
         dagster_event=failure.get_dagster_event(),
     ).for_run_failure()
-    sensor(context)  # type: ignore[call-arg]
+    sensor(context)
     tagged = instance.get_run_by_id(run.run_id)
     assert tagged is not None
     assert (tagged.tags[FAILED_TAG], tagged.tags[COMPLETED_TAG]) == ("1", "1")
@@ -180,7 +180,12 @@ def test_batch_refused_as_a_whole_before_anything_starts(
 
 
 def test_executor_choices_never_take_retries() -> None:
-    for choice in ({"in_process": {}}, {"multiprocess": {}}, {"celery": {"broker": "redis://x"}}):
+    choices: list[dict[str, dict[str, Any]]] = [
+        {"in_process": {}},
+        {"multiprocess": {}},
+        {"celery": {"broker": "redis://x"}},
+    ]
+    for choice in choices:
         config = {"ops": {PLAN_OP: {"config": {"jobspecs": []}}}, "execution": {"config": choice}}
         validate_run_config(batch_job, config)
         [(name, options)] = choice.items()

@@ -69,7 +69,7 @@ def run_outcome(home: Path, out_dir: Path) -> tuple[Outcome, set[str]]:
         workers = {
             str(metadata["Celery worker"].value)
             for entry in events(instance, run.run_id, DagsterEventType.ENGINE_EVENT)
-            if "Celery worker" in (metadata := entry.get_dagster_event().engine_event_data.metadata)  # type: ignore[union-attr]
+            if "Celery worker" in (metadata := entry.get_dagster_event().engine_event_data.metadata)
         }
     outcome = {
         str(result.job_id): (
@@ -106,11 +106,12 @@ def test_same_results_in_process_multiprocess_and_on_celery_workers(
         for n, (clip, profile) in enumerate(zip(clips, profiles, strict=True))
     ]
     outcomes: dict[str, Outcome] = {}
-    for name, execution in [
+    executions: list[tuple[str, dict[str, Any]]] = [
         ("in_process", {"config": {"in_process": {}}}),
         ("multiprocess", {"config": {"multiprocess": {"max_concurrent": 2}}}),
         ("multiprocess, spawn", {"config": {"multiprocess": {"start_method": "spawn"}}}),
-    ]:
+    ]
+    for name, execution in executions:
         code, output = execute_batch(dagster_home, batch_config(jobspecs, execution), tmp_path)
         assert code == 0, output
         outcomes[name], _ = run_outcome(dagster_home, out_dir)

@@ -14,6 +14,7 @@ from dagster import (
     DagsterInstance,
     DagsterInvalidConfigError,
     ReexecutionOptions,
+    TableMetadataValue,
     build_reconstructable_job,
     execute_job,
     validate_run_config,
@@ -54,27 +55,23 @@ def test_success_typed_output_stored_json_assets_and_checks(
     assert metadata["proxx/result_digest"].value == typed.digest
     assert metadata["proxx/spec_fingerprint"].value == typed.spec_fingerprint
     assert typed.engine is not None and typed.engine.sha256 in str(metadata["proxx/engine"].value)
-    rows = metadata["proxx/clips"].value.records  # type: ignore[attr-defined]
+    clips = metadata["proxx/clips"]
+    assert isinstance(clips, TableMetadataValue)
+    rows = clips.records
     assert rows[0].data["sha256"] == typed.clips[0].output_sha256
-    assert rows[0].data["argv"].startswith("ffmpeg ")
+    assert str(rows[0].data["argv"]).startswith("ffmpeg ")
     assert instance.get_dynamic_partitions("proxx_jobs") == ["dg-job"]
     observed = events(instance, outcome.run_id, DagsterEventType.ASSET_OBSERVATION)
-    observation = observed[0].get_dagster_event().asset_observation_data.asset_observation  # type: ignore[union-attr]
+    observation = observed[0].get_dagster_event().asset_observation_data.asset_observation
     assert observation.asset_key == SOURCES and observation.partition == "dg-job"
     assert observation.metadata["proxx/sources"].value == [str(media.standard)]
     graph = defs.resolve_asset_graph()
     assert SOURCES in graph.get(PROXIES).parent_keys  # lineage: source media -> proxies
 
     checks = events(instance, outcome.run_id, DagsterEventType.ASSET_CHECK_EVALUATION)
-    reported = {
-        e.get_dagster_event().asset_check_evaluation_data.check_name: e  # type: ignore[union-attr]
-        for e in checks
-    }
+    reported = {e.get_dagster_event().asset_check_evaluation_data.check_name: e for e in checks}
     assert set(reported) == {COMPLETED_CHECK, *CHECK_NAMES} - {"readable"}
-    assert all(
-        e.get_dagster_event().asset_check_evaluation_data.passed  # type: ignore[union-attr]
-        for e in checks
-    )
+    assert all(e.get_dagster_event().asset_check_evaluation_data.passed for e in checks)
 
     # The same JobSpec through proxx_exec directly gives the same result digest.
     for name in listing(out_dir):
@@ -110,12 +107,13 @@ def test_each_failure_class_fails_the_step_and_keeps_the_result(
     out_dir: Path,
     tmp_path: Path,
 ) -> None:
-    change: dict[str, Any] = {
+    changes: dict[str, dict[str, Any]] = {
         "missing": {"sources": [str(tmp_path / "gone.mov")]},
         "exit": {"engine": wrapper_failing(tmp_path, "exit")} if case == "exit" else {},
         "frames": {"engine": wrapper_failing(tmp_path, "frames")} if case == "frames" else {},
         "bad_profile": {"profile": {"name": "x"}},
-    }[case]
+    }
+    change = changes[case]
     outcome = proxx_job.execute_in_process(
         run_config=run_config(spec_fields(media, out_dir, **change)),
         instance=instance,
@@ -124,7 +122,7 @@ def test_each_failure_class_fails_the_step_and_keeps_the_result(
     assert not outcome.success
     failures = events(instance, outcome.run_id, DagsterEventType.STEP_FAILURE)
     assert len(failures) == 1
-    error_data = failures[0].get_dagster_event().step_failure_data  # type: ignore[union-attr]
+    error_data = failures[0].get_dagster_event().step_failure_data
     user_failure = error_data.user_failure_data
     assert user_failure is not None
     metadata = user_failure.metadata

@@ -47,7 +47,7 @@ FIELDS = [
     "engine",
     "retried_from",
 ]
-names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+names = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 paths = st.one_of(
     names,
     names.map(lambda n: "/" + n),

@@ -106,7 +106,7 @@ def test_the_engine_is_started_in_exactly_two_places_and_never_in_a_loop() -> No
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "run_engine":
                 sites.append(name)
-                parent = node
+                parent: ast.AST | None = node
                 while (parent := getattr(parent, "parent", None)) is not None:
                     assert not isinstance(parent, ast.While | ast.For | ast.ExceptHandler), (
                         f"{name}: run_engine inside {type(parent).__name__}"

@@ -3,6 +3,7 @@ jobs side by side behave as they do alone, share nothing, and fail the same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -172,7 +173,7 @@ def test_worker_count_does_not_change_the_result(
             capture_output=True,
             check=False,
             timeout=300,
-            preexec_fn=lambda cpus=cpus: os.sched_setaffinity(0, cpus),
+            preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),
         )
         prints.append(fingerprint_of_run(ExecutionResult.from_json(completed.stdout)))
     assert prints[0] == prints[1]

@@ -103,7 +103,7 @@ def test_dagster_counts_equal_result_counts(media: Media, tmp_path: Path) -> Non
         passed = failed_checks = 0
         for run in runs:
             for entry in events(instance, run.run_id, DagsterEventType.ASSET_CHECK_EVALUATION):
-                data = entry.get_dagster_event().asset_check_evaluation_data  # type: ignore[union-attr]
+                data = entry.get_dagster_event().asset_check_evaluation_data
                 if data.check_name == COMPLETED_CHECK:
                     passed += data.passed
                     failed_checks += not data.passed
