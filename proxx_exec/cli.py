@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from proxx_exec.failures import JobFailure
+from proxx_exec.failures import JobFailure, clip_label
 from proxx_exec.jobspec import JobSpec, jobspec_schema, load_jobspec
 from proxx_exec.plan import JobPlan
 from proxx_exec.profiles import BUILTIN_PROFILES
@@ -87,7 +87,11 @@ def _print_plan(job_plan: JobPlan, binary: Path) -> None:
         f"{job_plan.engine.version_line}"
     )
     for clip in job_plan.clips:
-        typer.echo(f"# clip {clip.index}: {clip.source} -> {clip.output}")
+        typer.echo(f"# {clip_label(clip.index)}: {clip.source} -> {clip.output}")
+        for decision in clip.decisions:
+            typer.echo(f"#   {decision.property}: {decision.found} -> {decision.decided}")
+        for stage in clip.cpu_dependent:
+            typer.echo(f"#   not bit-exact across CPUs: {stage}")
         typer.echo(_shell_line(clip.argv, binary))
 
 
@@ -100,7 +104,7 @@ class _Bars:
 
     def __call__(self, event: ClipProgress) -> None:
         if event.index not in self._tasks:
-            label = f"{event.index + 1}/{event.clip_count} {Path(event.source).name}"
+            label = f"{event.number}/{event.clip_count} {Path(event.source).name}"
             self._tasks[event.index] = (
                 self._progress.add_task(label, total=event.frames_total),
                 label,

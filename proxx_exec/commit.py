@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxx_exec.failures import FailureClass, JobFailure, Reason, invalid
+from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label, invalid
 from proxx_exec.plan import JobPlan
 
 # Below this much free space, a failed write is taken to be the volume filling up.
@@ -113,7 +113,7 @@ def commit_outputs(plan: JobPlan, staging: Staging) -> None:
                 raise JobFailure(
                     FailureClass.EXECUTION,
                     Reason.OUTPUT_EXISTS,
-                    f"clip {clip.index}: {clip.output} appeared while the job ran; "
+                    f"{clip_label(clip.index)}: {clip.output} appeared while the job ran; "
                     "nothing was overwritten",
                     clip_index=clip.index,
                 ) from None
@@ -121,7 +121,8 @@ def commit_outputs(plan: JobPlan, staging: Staging) -> None:
                 raise JobFailure(
                     FailureClass.EXECUTION,
                     Reason.COMMIT_FAILED,
-                    f"clip {clip.index}: cannot commit {clip.output}: {error.strerror or error}",
+                    f"{clip_label(clip.index)}: cannot commit {clip.output}: "
+                    f"{error.strerror or error}",
                     clip_index=clip.index,
                 ) from None
             linked.append(clip.output)

@@ -26,6 +26,9 @@ class Reason(StrEnum):
     SOURCE_NOT_MEDIA = "SOURCE_NOT_MEDIA"
     SOURCE_NO_VIDEO = "SOURCE_NO_VIDEO"
     SOURCE_UNSUPPORTED = "SOURCE_UNSUPPORTED"
+    SOURCE_ROTATION_UNSUPPORTED = "SOURCE_ROTATION_UNSUPPORTED"
+    SOURCE_TIMING_INVALID = "SOURCE_TIMING_INVALID"
+    SOURCE_TRUNCATED = "SOURCE_TRUNCATED"
     OUTPUT_DIR_MISSING = "OUTPUT_DIR_MISSING"
     OUTPUT_DIR_NOT_WRITABLE = "OUTPUT_DIR_NOT_WRITABLE"
     NAMING_INVALID = "NAMING_INVALID"
@@ -55,9 +58,15 @@ class Reason(StrEnum):
     CODEC_PROFILE_MISMATCH = "CODEC_PROFILE_MISMATCH"
     PIXEL_FORMAT_MISMATCH = "PIXEL_FORMAT_MISMATCH"
     DIMENSIONS_MISMATCH = "DIMENSIONS_MISMATCH"
+    PIXEL_ASPECT_MISMATCH = "PIXEL_ASPECT_MISMATCH"
+    ROTATION_MISMATCH = "ROTATION_MISMATCH"
+    FIELD_ORDER_MISMATCH = "FIELD_ORDER_MISMATCH"
+    COLOR_TAGS_MISMATCH = "COLOR_TAGS_MISMATCH"
     FRAME_RATE_MISMATCH = "FRAME_RATE_MISMATCH"
+    TIMESTAMPS_MISMATCH = "TIMESTAMPS_MISMATCH"
     FRAME_COUNT_MISMATCH = "FRAME_COUNT_MISMATCH"
     AUDIO_MISMATCH = "AUDIO_MISMATCH"
+    AUDIO_START_MISMATCH = "AUDIO_START_MISMATCH"
     TIMECODE_MISMATCH = "TIMECODE_MISMATCH"
     REEL_NAME_MISMATCH = "REEL_NAME_MISMATCH"
     DECODE_ERROR = "DECODE_ERROR"
@@ -81,6 +90,12 @@ class JobFailure(Exception):
         self.message = message
         self.clip_index = clip_index
         self.stderr_tail = stderr_tail
+
+
+def clip_label(index: int) -> str:
+    """How people see a clip: numbered from 1, like the progress display and the {index} naming
+    token. `clip_index` fields in data count from 0."""
+    return f"clip {index + 1}"
 
 
 def invalid(reason: Reason, message: str, *, clip_index: int | None = None) -> JobFailure:

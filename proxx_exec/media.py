@@ -1,93 +1,270 @@
 """Structured facts about a media file, read through PyAV (libavformat's own data structures).
 
-Only headers are read here; whole-file decoding is the engine's job in `verify`.
+What is read: container and stream headers, the container's frame index (or the video packets'
+timestamps where the container keeps no complete index), and the first decoded video frame,
+which carries what headers may not (display matrix, field order, colour tags). Whole-file
+decoding is the engine's job in `verify`. Nothing here decides anything: `shape` does.
 """
 
 from __future__ import annotations
 
+import itertools
+import struct
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Literal
 
 import av
 from pydantic import BaseModel, ConfigDict, Field
 
+FieldOrder = Literal["progressive", "tt", "bb", "tb", "bt", "unknown"]
 
-class AudioTrack(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# FFmpeg's own names (av_color_*_name) for the values PyAV reports as integers.
+_PRIMARIES = {
+    1: "bt709",
+    2: "unknown",
+    4: "bt470m",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "film",
+    9: "bt2020",
+    10: "smpte428",
+    11: "smpte431",
+    12: "smpte432",
+    22: "ebu3213",
+}
+_TRANSFERS = {
+    1: "bt709",
+    2: "unknown",
+    4: "gamma22",
+    5: "gamma28",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "linear",
+    9: "log100",
+    10: "log316",
+    11: "iec61966-2-4",
+    12: "bt1361e",
+    13: "iec61966-2-1",
+    14: "bt2020-10",
+    15: "bt2020-12",
+    16: "smpte2084",
+    17: "smpte428",
+    18: "arib-std-b67",
+}
+_MATRICES = {
+    0: "gbr",
+    1: "bt709",
+    2: "unknown",
+    4: "fcc",
+    5: "bt470bg",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "ycgco",
+    9: "bt2020nc",
+    10: "bt2020c",
+    11: "smpte2085",
+    12: "chroma-derived-nc",
+    13: "chroma-derived-c",
+    14: "ictcp",
+}
+_RANGES = {0: "unknown", 1: "tv", 2: "pc"}
+_FIELD_ORDERS: dict[int, FieldOrder] = {
+    0: "unknown",
+    1: "progressive",
+    2: "tt",
+    3: "bb",
+    4: "tb",
+    5: "bt",
+}
+UNKNOWN = "unknown"
 
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class VideoStream(BaseModel):
+    """The video stream a proxy is made from, as the file states it."""
+
+    model_config = _FROZEN
+
+    index: int = Field(description="Stream index in the file.")
+    codec: str
+    profile: str | None
+    pix_fmt: str
+    width: int = Field(description="Coded picture width, before any display rotation.")
+    height: int
+    sample_aspect_ratio: str = Field(description='Pixel aspect, "0/1" when the file states none.')
+    display_matrix: tuple[int, ...] | None = Field(
+        description="The 3x3 display matrix as stored (9 fixed-point integers), if any."
+    )
+    field_order: FieldOrder
+    interlaced_frames: bool = Field(description="The first decoded frame is interlaced.")
+    color_primaries: str
+    color_trc: str
+    color_space: str
+    color_range: str
+    time_base: str
+    frame_rate: str = Field(description="Nominal frame rate (libavformat's r_frame_rate).")
+    frame_count: int
+    first_pts: int | None = Field(description="First presentation timestamp, in time_base.")
+    last_pts: int | None = Field(description="Last presentation timestamp, in time_base.")
+    frame_durations: tuple[int, ...] = Field(
+        description="Distinct gaps between consecutive frames, in time_base, sorted."
+    )
+
+    def seconds(self, pts: int) -> Fraction:
+        return pts * Fraction(self.time_base)
+
+
+class AudioStream(BaseModel):
+    model_config = _FROZEN
+
+    index: int = Field(description="Stream index in the file.")
+    codec: str
     channels: int
+    layout: str = Field(description='FFmpeg channel layout name, e.g. "stereo", "5.1(side)".')
     sample_rate: int
+    sample_fmt: str
+    time_base: str
+    first_pts: int | None
 
 
 class MediaInfo(BaseModel):
-    """What one probe found. Frame rate is kept as an exact fraction string, e.g. "30000/1001"."""
+    """What one probe found."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _FROZEN
 
+    format_name: str
     major_brand: str | None = Field(description="ISO/QuickTime major brand, if any.")
-    video_codec: str
-    video_profile: str | None
-    pix_fmt: str | None
-    width: int
-    height: int
-    frame_rate: str
-    frame_count: int = Field(
-        description="Video frames: the container index, or a count of packets where it has none."
+    start_time_us: int = Field(
+        description="Earliest stream start in microseconds, which FFmpeg moves to 0."
     )
-    audio: tuple[AudioTrack, ...]
+    video: VideoStream | None
+    audio: tuple[AudioStream, ...]
     timecode: str | None
     reel_name: str | None
 
-    @property
-    def frame_rate_fraction(self) -> Fraction:
-        return Fraction(self.frame_rate)
-
 
 class NotMedia(Exception):
-    """The file could not be opened as media at all."""
-
-
-class NoVideo(Exception):
-    """The file is media but holds no video stream."""
+    """The file could not be opened or decoded as media."""
 
 
 def probe(path: Path) -> MediaInfo:
-    """Read container and stream headers; raise NotMedia or NoVideo."""
+    """Read what the file states about itself; raise NotMedia when it cannot be read."""
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
         raise NotMedia(str(error)) from None
     with container:
-        videos = [s for s in container.streams.video if not _is_attached_picture(s)]
-        if not videos:
-            raise NoVideo(f"{path} has no video stream")
-        video = videos[0]
-        codec = video.codec_context
-        timecode, reel_name = _timecode_and_reel(container)
-        frame_rate = video.average_rate or video.guessed_rate
-        return MediaInfo(
-            major_brand=container.metadata.get("major_brand"),
-            video_codec=codec.name,
-            video_profile=codec.profile,
-            pix_fmt=codec.format.name if codec.format is not None else None,
-            width=codec.width,
-            height=codec.height,
-            frame_rate=str(Fraction(frame_rate)) if frame_rate else "0",
-            frame_count=video.frames or _count_packets(container, video),
-            audio=tuple(
-                AudioTrack(
-                    channels=s.codec_context.channels, sample_rate=s.codec_context.sample_rate
-                )
-                for s in container.streams.audio
-            ),
-            timecode=timecode,
-            reel_name=reel_name,
-        )
+        try:
+            return _read(container)
+        except (av.FFmpegError, StopIteration, ValueError) as error:
+            raise NotMedia(f"{type(error).__name__}: {error}") from None
 
 
-def _count_packets(container: av.container.InputContainer, video: av.video.VideoStream) -> int:
-    """For containers without a frame index (e.g. Matroska): count the video packets."""
-    return sum(1 for packet in container.demux(video) if packet.size)
+def _read(container: av.container.InputContainer) -> MediaInfo:
+    videos = [s for s in container.streams.video if not _is_attached_picture(s)]
+    audio = tuple(_audio(s) for s in container.streams.audio if s.codec_context.channels > 0)
+    video = _video(container, videos[0]) if videos else None
+    timecode, reel_name = _timecode_and_reel(container)
+    return MediaInfo(
+        format_name=container.format.name,
+        major_brand=container.metadata.get("major_brand"),
+        start_time_us=container.start_time or 0,
+        video=video,
+        audio=audio,
+        timecode=timecode,
+        reel_name=reel_name,
+    )
+
+
+def _video(container: av.container.InputContainer, stream: av.video.VideoStream) -> VideoStream:
+    count, first, last, durations = _timing(container, stream)
+    container.seek(0)
+    frame = next(container.decode(stream))
+    codec = stream.codec_context
+    matrix = _display_matrix(frame)
+    rate = stream.base_rate or stream.average_rate or stream.guessed_rate
+    return VideoStream(
+        index=stream.index,
+        codec=codec.codec.canonical_name,
+        profile=codec.profile,
+        pix_fmt=frame.format.name,
+        width=frame.width,
+        height=frame.height,
+        sample_aspect_ratio=_ratio(Fraction(stream.sample_aspect_ratio or 0)),
+        display_matrix=matrix,
+        field_order=_FIELD_ORDERS.get(codec.field_order, "unknown"),
+        interlaced_frames=frame.interlaced_frame,
+        color_primaries=_PRIMARIES.get(codec.color_primaries, UNKNOWN),
+        color_trc=_TRANSFERS.get(codec.color_trc, UNKNOWN),
+        color_space=_MATRICES.get(codec.colorspace, UNKNOWN),
+        color_range=_RANGES.get(codec.color_range, UNKNOWN),
+        time_base=str(stream.time_base),
+        frame_rate=str(Fraction(rate)) if rate else "0",
+        frame_count=count,
+        first_pts=first,
+        last_pts=last,
+        frame_durations=durations,
+    )
+
+
+def _ratio(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (FFmpeg attaches the stream's to each decoded frame)."""
+    for data in frame.side_data:
+        side: Any = data  # PyAV's stubs type the container's iteration as str
+        if side.type.name == "DISPLAYMATRIX":
+            return tuple(struct.unpack("<9i", bytes(side)))
+    return None
+
+
+def _timing(
+    container: av.container.InputContainer, stream: av.video.VideoStream
+) -> tuple[int, int | None, int | None, tuple[int, ...]]:
+    """Frame count, first and last presentation timestamps and distinct frame gaps.
+
+    With a complete frame index (QuickTime, MP4, MXF) the gaps come from the index and only the
+    last group of pictures is read, for the last presentation time; otherwise every video
+    packet's header is read (MPEG-TS, Matroska, AVI).
+    """
+    entries = stream.index_entries
+    if stream.frames > 0 and len(entries) == stream.frames:
+        stamps = [entry.timestamp for entry in entries]
+        keys = [i for i, entry in enumerate(entries) if entry.is_keyframe] or [0]
+        container.seek(stamps[keys[-1]], stream=stream, backward=True, any_frame=False)
+        tail = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
+        # Fewer packets after the last keyframe than the index lists: the file is cut short
+        # (an index written first, the data not all there). No last time then.
+        last = max(tail) if len(tail) >= len(entries) - keys[-1] else None
+        return stream.frames, stream.start_time, last, _gaps(stamps)
+    pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+    if not pts:
+        return 0, None, None, ()
+    return len(pts), pts[0], pts[-1], _gaps(pts)
+
+
+def _gaps(stamps: list[int]) -> tuple[int, ...]:
+    ordered = sorted(stamps)
+    return tuple(sorted({b - a for a, b in itertools.pairwise(ordered)}))
+
+
+def _audio(stream: av.audio.AudioStream) -> AudioStream:
+    codec = stream.codec_context
+    return AudioStream(
+        index=stream.index,
+        codec=codec.codec.canonical_name,
+        channels=codec.channels,
+        layout=codec.layout.name,
+        sample_rate=codec.sample_rate,
+        sample_fmt=codec.format.name if codec.format is not None else UNKNOWN,
+        time_base=str(stream.time_base),
+        first_pts=stream.start_time,
+    )
 
 
 def _is_attached_picture(stream: av.stream.Stream) -> bool:

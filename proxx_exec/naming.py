@@ -6,7 +6,7 @@ import string
 import unicodedata
 from pathlib import PurePosixPath
 
-from proxx_exec.failures import Reason, invalid
+from proxx_exec.failures import Reason, clip_label, invalid
 
 TOKENS = ("source_stem", "source_name", "index", "job_id")
 MAX_NAME_BYTES = 255
@@ -65,7 +65,9 @@ def output_name(template: str, *, source: str, index: int, job_id: str, extensio
     problem = _name_problem(name)
     if problem:
         reason, words = problem
-        raise invalid(reason, f"clip {index}: output name {name!r} {words}", clip_index=index)
+        raise invalid(
+            reason, f"{clip_label(index)}: output name {name!r} {words}", clip_index=index
+        )
     return name
 
 

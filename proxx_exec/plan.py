@@ -1,17 +1,19 @@
 """The plan: one exact argv per clip, a pure function of JobSpec, profile, engine and sources.
 
 Nothing here reads the clock, the environment, the working directory or the machine's load.
+What each clip's proxy must be is decided in `shape`; this module writes it as FFmpeg argv.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.media import AudioTrack, MediaInfo
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.profiles import Profile
+from proxx_exec.shape import ClipShape, Decision, ExpectedOutput
 
 ENGINE_PROGRAM = "ffmpeg"
 # Shared by the encode and the verification decode: quiet, machine-readable progress on stdout,
@@ -26,44 +28,35 @@ _COMMON_INPUT_ARGS = (
     "-progress",
     "pipe:1",
 )
-_BITEXACT = ("-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact")
+_BITEXACT_MUXING = ("-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact")
 
-
-class ExpectedOutput(BaseModel):
-    """What verification demands of one proxy."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    major_brand: str
-    video_codec: str
-    video_profile: str
-    pix_fmt: str
-    width: int
-    height: int
-    frame_rate: str
-    frame_count: int
-    audio: tuple[AudioTrack, ...]
-    timecode: str | None
-    reel_name: str | None
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class ClipPlan(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _FROZEN
 
     index: int = Field(description="0-based position in the JobSpec's sources.")
     source: str
     output: str = Field(description="Final path of the proxy after the commit.")
     staged_output: str = Field(description="Where the engine writes before the commit.")
     argv: tuple[str, ...] = Field(
-        description="The encode command; argv[0] is the engine's "
-        "program name, the binary is the job's engine."
+        description="The encode command; argv[0] is the engine's program name, the binary is "
+        "the job's engine, and the last argument is the staged output."
     )
     verify_argv: tuple[str, ...] = Field(description="The full-decode verification command.")
     expected: ExpectedOutput
+    decisions: tuple[Decision, ...] = Field(
+        description="What was found in the source and what the plan decided, per property."
+    )
+    cpu_dependent: tuple[str, ...] = Field(
+        description="Stages whose bytes may differ between CPUs; empty when the whole clip is "
+        "bit-exact on every x86-64 machine."
+    )
 
 
 class JobPlan(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = _FROZEN
 
     job_id: str
     spec_fingerprint: str
@@ -72,45 +65,33 @@ class JobPlan(BaseModel):
     staging_dir: str
     clips: tuple[ClipPlan, ...]
 
-
-def scaled_size(width: int, height: int, divisor: int) -> tuple[int, int]:
-    """Divide, then round each side down to an even number (chroma subsampling needs it)."""
-    return max(2, width // divisor // 2 * 2), max(2, height // divisor // 2 * 2)
-
-
-def expected_output(profile: Profile, source: MediaInfo) -> ExpectedOutput:
-    width, height = scaled_size(source.width, source.height, profile.scale_divisor)
-    timecode = source.timecode if profile.carry_timecode else None
-    return ExpectedOutput(
-        major_brand=profile.container_brand,
-        video_codec=profile.decoded_codec,
-        video_profile=profile.decoded_profile,
-        pix_fmt=profile.pix_fmt,
-        width=width,
-        height=height,
-        frame_rate=source.frame_rate,
-        frame_count=source.frame_count,
-        audio=source.audio,
-        timecode=timecode,
-        reel_name=source.reel_name if profile.carry_reel_name and timecode else None,
-    )
+    @property
+    def bitexact(self) -> bool:
+        return not any(clip.cpu_dependent for clip in self.clips)
 
 
 def encode_argv(
-    profile: Profile, source_path: str, staged: str, expected: ExpectedOutput
+    profile: Profile, shape: ClipShape, source_path: str, staged: str
 ) -> tuple[str, ...]:
-    argv: list[str] = [ENGINE_PROGRAM, *_COMMON_INPUT_ARGS, "-i", "file:" + source_path]
-    # Every stream mapped explicitly: the first video stream and every audio track, in order.
-    argv += ["-map", "0:v:0"]
-    for track in range(len(expected.audio)):
-        argv += ["-map", f"0:a:{track}"]
+    expected = shape.expected
+    argv: list[str] = [ENGINE_PROGRAM, *_COMMON_INPUT_ARGS, *shape.input_args]
+    argv += ["-i", "file:" + source_path]
+    # Every stream mapped by its index in the file: the video stream, then each audio track.
+    argv += ["-map", f"0:{shape.video_stream}"]
+    for stream in shape.audio_streams:
+        argv += ["-map", f"0:{stream}"]
     # Source metadata is dropped wholesale and what must survive is written back explicitly.
     argv += ["-map_metadata", "-1", "-map_chapters", "-1"]
     argv += [
-        "-vf",
-        f"scale={expected.width}:{expected.height}:flags={profile.scaler},format={profile.pix_fmt}",
+        "-filter:v",
+        shape.video_filter,
+        # Each frame keeps its timestamp, counted in the source's own time base.
         "-fps_mode",
         "passthrough",
+        "-enc_time_base:v",
+        "demux",
+        "-video_track_timescale",
+        str(expected.time_scale),
         "-c:v",
         profile.video_codec,
         "-profile:v",
@@ -119,18 +100,21 @@ def encode_argv(
         profile.pix_fmt,
         "-threads",
         str(profile.threads),
+        *bitexact.ENCODER_OPTIONS.get(profile.video_codec, ()),
     ]
     if profile.video_codec == "libx264":
         argv += ["-preset", str(profile.preset), "-crf", str(profile.crf), "-g", str(profile.gop)]
-    if expected.audio:
-        argv += ["-c:a", profile.audio_codec]
+    if shape.audio_streams:
+        argv += ["-c:a", profile.audio_codec, "-sample_fmt:a", shape.audio_sample_fmt]
+        for track, audio in enumerate(expected.audio):
+            argv += [f"-ar:a:{track}", str(audio.sample_rate)]
         if profile.audio_bitrate_kbps is not None:
             argv += ["-b:a", f"{profile.audio_bitrate_kbps}k"]
     if expected.timecode is not None:
         argv += ["-timecode", expected.timecode]
     if expected.reel_name is not None:
         argv += ["-metadata:s:v:0", f"reel_name={expected.reel_name}"]
-    argv += [*_BITEXACT, "-f", profile.container, "file:" + staged]
+    argv += [*_BITEXACT_MUXING, "-f", profile.container, "file:" + staged]
     return tuple(argv)
 
 
@@ -153,35 +137,36 @@ def decode_argv(staged: str) -> tuple[str, ...]:
     )
 
 
-def plan_job(
+def plan_clip(
     spec: JobSpec,
     profile: Profile,
-    engine: EngineIdentity,
-    sources: tuple[MediaInfo, ...],
-    output_names: tuple[str, ...],
+    index: int,
+    shape: ClipShape,
+    name: str,
+) -> ClipPlan:
+    source_path = spec.sources[index]
+    staged = staged_path(spec.output_dir, spec.job_id, name)
+    return ClipPlan(
+        index=index,
+        source=source_path,
+        output=final_path(spec.output_dir, name),
+        staged_output=staged,
+        argv=encode_argv(profile, shape, source_path, staged),
+        verify_argv=decode_argv(staged),
+        expected=shape.expected,
+        decisions=shape.decisions,
+        cpu_dependent=shape.cpu_dependent,
+    )
+
+
+def plan_job(
+    spec: JobSpec, profile: Profile, engine: EngineIdentity, clips: tuple[ClipPlan, ...]
 ) -> JobPlan:
-    clips = []
-    for index, (source_path, info, name) in enumerate(
-        zip(spec.sources, sources, output_names, strict=True)
-    ):
-        expected = expected_output(profile, info)
-        staged = staged_path(spec.output_dir, spec.job_id, name)
-        clips.append(
-            ClipPlan(
-                index=index,
-                source=source_path,
-                output=final_path(spec.output_dir, name),
-                staged_output=staged,
-                argv=encode_argv(profile, source_path, staged, expected),
-                verify_argv=decode_argv(staged),
-                expected=expected,
-            )
-        )
     return JobPlan(
         job_id=spec.job_id,
         spec_fingerprint=spec.fingerprint,
         profile=profile,
         engine=engine,
         staging_dir=staging_dir(spec.output_dir, spec.job_id),
-        clips=tuple(clips),
+        clips=clips,
     )

@@ -34,6 +34,7 @@ _CONTAINER_CODECS: dict[str, frozenset[str]] = {
     "mp4": frozenset({"libx264", "aac"}),
 }
 CONTAINER_BRANDS: dict[str, str] = {"mov": "qt  ", "mp4": "isom"}
+_AUDIO_SAMPLE_FORMATS: dict[str, str] = {"pcm_s16le": "s16", "pcm_s24le": "s32", "aac": "fltp"}
 # Smallest picture an encoder accepts (FFmpeg's DNxHR encoder refuses anything below 256x120).
 _MIN_SIZE: dict[str, tuple[int, int]] = {"dnxhd": (256, 120)}
 # MP4's timecode track has no place for a reel name; only QuickTime carries it.
@@ -108,6 +109,11 @@ class Profile(BaseModel):
     def container_brand(self) -> str:
         return CONTAINER_BRANDS[self.container]
 
+    @property
+    def audio_sample_fmt(self) -> str:
+        """The sample format the audio encoder takes, converted to explicitly."""
+        return _AUDIO_SAMPLE_FORMATS[self.audio_codec]
+
 
 def profile_problems(profile: Profile) -> list[str]:
     """Every reason this combination of settings cannot produce a valid proxy."""
@@ -160,8 +166,9 @@ def _builtin(**fields: object) -> Profile:
     return Profile.model_validate(fields)
 
 
+# Every built-in profile writes 16-bit PCM: FFmpeg's AAC encoder gives different bytes on
+# different CPUs (see bitexact.py), and PCM in QuickTime relinks in every NLE.
 _PCM = {"audio_codec": "pcm_s16le"}
-_AAC = {"audio_codec": "aac", "audio_bitrate_kbps": 192}
 _X264 = {
     "video_codec": "libx264",
     "codec_profile": "high",
@@ -215,7 +222,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 scaler="bicubic",
                 threads=2,
                 **_X264,
-                **_AAC,
+                **_PCM,
             ),
             _builtin(
                 name="h264_quarter",
@@ -224,7 +231,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 scaler="bicubic",
                 threads=2,
                 **_X264,
-                **_AAC,
+                **_PCM,
             ),
         )
     }

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec.canonical import fingerprint
 from proxx_exec.engines import EngineIdentity
-from proxx_exec.failures import FailureClass, Reason
+from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.profiles import Profile
+from proxx_exec.shape import Decision, ExpectedOutput
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -52,11 +53,23 @@ class Failure(BaseModel):
     message: str
     stderr_tail: str | None
 
+    @classmethod
+    def of(cls, error: JobFailure) -> Failure:
+        return cls.model_validate(
+            {
+                "class": error.failure_class,
+                "reason": error.reason,
+                "clip_index": error.clip_index,
+                "message": error.message,
+                "stderr_tail": error.stderr_tail,
+            }
+        )
+
 
 class ClipResult(BaseModel):
     model_config = _FROZEN
 
-    index: int
+    index: int = Field(description="0-based position in the JobSpec's sources.")
     source: str
     output: str | None = Field(description="Final path of the proxy (exists only if COMMITTED).")
     state: ClipState = Field(
@@ -71,7 +84,19 @@ class ClipResult(BaseModel):
     output_bytes: int | None
     output_sha256: str | None
     frame_count: int | None
-    duration_s: float | None = Field(description="Frames divided by frame rate.")
+    duration_s: float | None = Field(
+        description="From the first to the last frame's time plus one nominal frame."
+    )
+    expected: ExpectedOutput | None = Field(
+        description="What verification demanded of the proxy (None: the job was not planned)."
+    )
+    decisions: tuple[Decision, ...] = Field(
+        description="What was found in the source and what the plan decided, per property."
+    )
+    cpu_dependent: tuple[str, ...] = Field(
+        description="Stages whose bytes may differ between CPUs; empty: bit-exact on every "
+        "x86-64 machine with the same engine."
+    )
 
 
 class ClipTiming(BaseModel):
@@ -104,7 +129,7 @@ class Host(BaseModel):
 class ExecutionResult(BaseModel):
     model_config = _FROZEN
 
-    result_version: Literal["1"] = "1"
+    result_version: Literal["2"] = "2"
     proxx_version: str
     job_id: str | None
     spec_fingerprint: str = Field(
@@ -139,15 +164,20 @@ def compute_digest(fields: dict[str, Any]) -> str:
     return fingerprint(kept)
 
 
-def seal(fields: dict[str, Any]) -> ExecutionResult:
-    """Build a result from its JSON-mode fields and stamp its digest."""
-    draft = ExecutionResult.model_validate({**fields, "digest": ""})
-    as_json = draft.model_dump(mode="json", by_alias=True)
-    return draft.model_copy(update={"digest": compute_digest(as_json)})
+def seal(draft: ExecutionResult) -> ExecutionResult:
+    """Stamp a result's digest over its JSON form (whatever `digest` the draft carries)."""
+    return draft.model_copy(
+        update={"digest": compute_digest(draft.model_dump(mode="json", by_alias=True))}
+    )
 
 
 def digest_matches(result: ExecutionResult) -> bool:
     return compute_digest(result.model_dump(mode="json", by_alias=True)) == result.digest
+
+
+def document_digest_matches(document: dict[str, Any]) -> bool:
+    """The same check on a result file's parsed JSON, whatever proxx version wrote it."""
+    return compute_digest(document) == document.get("digest")
 
 
 def write_result(result: ExecutionResult, path: Path) -> None:

@@ -1,6 +1,7 @@
 """The job: validate, then for each clip in order run the engine once and verify, then commit.
 
-The first failure stops the job. Nothing is retried. Whatever happens, one ExecutionResult.
+The first failure stops the job. Nothing is retried. Whatever happens, one ExecutionResult,
+built from a typed outcome per clip.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import importlib.metadata
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from proxx_exec.canonical import sha256_hex
 from proxx_exec.commit import (
@@ -25,7 +25,7 @@ from proxx_exec.commit import (
     staging_problem,
 )
 from proxx_exec.engines import engine_binary
-from proxx_exec.failures import FailureClass, JobFailure, Reason
+from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
 from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
 from proxx_exec.naming import result_path
 from proxx_exec.plan import ClipPlan, JobPlan
@@ -36,7 +36,10 @@ from proxx_exec.result import (
     ClipState,
     ClipTiming,
     ExecutionResult,
+    Failure,
+    Host,
     Status,
+    Timing,
     seal,
     write_result,
 )
@@ -48,7 +51,10 @@ log = logging.getLogger("proxx_exec")
 
 @dataclass(frozen=True)
 class ClipProgress:
-    """One progress event. Observers get copies; nothing they do reaches the job."""
+    """One progress event. Observers get copies; nothing they do reaches the job.
+
+    `number` counts clips from 1, as people, messages and the {index} naming token do.
+    """
 
     index: int
     clip_count: int
@@ -56,6 +62,10 @@ class ClipProgress:
     frames_done: int
     frames_total: int
     phase: str  # "encode", "verify" or "done"
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
 
 
 ProgressCallback = Callable[[ClipProgress], None]
@@ -70,24 +80,33 @@ def _notify(callback: ProgressCallback | None, event: ClipProgress) -> None:
         log.exception("progress callback failed; execution continues unchanged")
 
 
-@dataclass
-class _ClipRecord:
-    """What happened to one clip that was started."""
+@dataclass(frozen=True)
+class ClipOutcome:
+    """What happened to one started clip. `failure` set: this clip stopped the job."""
 
     exit_code: int | None = None
-    checks: list[Check] = field(default_factory=list)
+    checks: tuple[Check, ...] = ()
     frame_count: int | None = None
     output_bytes: int | None = None
     output_sha256: str | None = None
-    verified: bool = False
+    timing: ClipTiming | None = None
+    failure: JobFailure | None = None
 
 
-@dataclass
-class _Journal:
-    """What happened so far: the raw material of the result."""
+class Stopwatch:
+    """The only clock reads of a job: wall-clock facts for the result's `timing` block."""
 
-    clips: dict[int, _ClipRecord] = field(default_factory=dict)
-    timings: list[ClipTiming] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.started = datetime.now(UTC)
+        self._clock = time.perf_counter()
+
+    def timing(self, outcomes: list[ClipOutcome]) -> Timing:
+        return Timing(
+            started_at=self.started.isoformat(),
+            finished_at=datetime.now(UTC).isoformat(),
+            duration_s=time.perf_counter() - self._clock,
+            clips=[o.timing for o in outcomes if o.timing is not None],
+        )
 
 
 def proxx_version() -> str:
@@ -97,15 +116,15 @@ def proxx_version() -> str:
 def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> ExecutionResult:
     """Run one JobSpec to its ExecutionResult. Never raises for a job's own failure."""
     watch = Stopwatch()
-    journal = _Journal()
+    outcomes: list[ClipOutcome] = []
     validated: ValidatedJob | None = None
     failure: JobFailure | None = None
     try:
         validated = validate_job(spec)
-        _run_validated(validated, journal, on_progress)
+        _run_validated(validated, outcomes, on_progress)
     except JobFailure as error:
         failure = error
-    result = _build_result(spec, validated=validated, journal=journal, failure=failure, watch=watch)
+    result = _result(spec, validated, outcomes, failure, watch)
     _write_beside_outputs(result, spec)
     return result
 
@@ -135,13 +154,17 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
 
 
 def _run_validated(
-    job: ValidatedJob, journal: _Journal, on_progress: ProgressCallback | None
+    job: ValidatedJob, outcomes: list[ClipOutcome], on_progress: ProgressCallback | None
 ) -> None:
+    """Every clip in order, each run once; the first failed clip stops the job; then commit."""
     plan = job.plan
     staging = create_staging(plan)
     try:
         for clip in plan.clips:
-            _run_clip(job, staging, clip, journal, on_progress)
+            outcome = _run_clip(job, staging, clip, on_progress)
+            outcomes.append(outcome)
+            if outcome.failure is not None:
+                raise outcome.failure
         commit_outputs(plan, staging)
     except JobFailure as failure:
         leftover = remove_staging(staging)
@@ -154,68 +177,80 @@ def _run_validated(
 
 
 def _run_clip(
-    job: ValidatedJob,
-    staging: Staging,
-    clip: ClipPlan,
-    journal: _Journal,
-    on_progress: ProgressCallback | None,
-) -> None:
-    plan = job.plan
+    job: ValidatedJob, staging: Staging, clip: ClipPlan, on_progress: ProgressCallback | None
+) -> ClipOutcome:
+    """Input check, run the engine once, verify, fingerprint: one clip's whole life."""
     total = clip.expected.frame_count
 
     def event(frames: int, phase: str) -> ClipProgress:
-        return ClipProgress(clip.index, len(plan.clips), clip.source, frames, total, phase)
+        return ClipProgress(clip.index, len(job.plan.clips), clip.source, frames, total, phase)
 
     def on_engine_progress(block: dict[str, str]) -> None:
         frames = block.get("frame", "0")
         _notify(on_progress, event(int(frames) if frames.isdigit() else 0, "encode"))
 
-    record = journal.clips[clip.index] = _ClipRecord()
+    try:
+        _check_inputs(staging, clip)
+    except JobFailure as failure:
+        return ClipOutcome(failure=failure)
+    _notify(on_progress, event(0, "encode"))
+    began = time.perf_counter()
+    engine = run_engine(job.engine_binary, clip.argv, job.spec.clip_timeout_s, on_engine_progress)
+    encoded = time.perf_counter()
+    problem = _engine_failure(clip, engine, job.spec.clip_timeout_s, staging)
+    if problem is not None:
+        return ClipOutcome(exit_code=engine.exit_code, failure=problem)
+    _notify(on_progress, event(total, "verify"))
+    verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
+    timing = ClipTiming(
+        index=clip.index, encode_s=encoded - began, verify_s=time.perf_counter() - encoded
+    )
+    if verification.failed_reason is not None:
+        failed = [c.name for c in verification.checks if not c.passed]
+        return ClipOutcome(
+            exit_code=engine.exit_code,
+            checks=verification.checks,
+            frame_count=verification.frame_count,
+            timing=timing,
+            failure=JobFailure(
+                FailureClass.VERIFICATION,
+                verification.failed_reason,
+                f"{clip_label(clip.index)}: output failed verification: {', '.join(failed)}",
+                clip_index=clip.index,
+                stderr_tail=verification.decode_stderr,
+            ),
+        )
+    staged = Path(clip.staged_output)
+    with staged.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        size = handle.tell()
+    _notify(on_progress, event(total, "done"))
+    return ClipOutcome(
+        exit_code=engine.exit_code,
+        checks=verification.checks,
+        frame_count=verification.frame_count,
+        output_bytes=size,
+        output_sha256=digest,
+        timing=timing,
+    )
+
+
+def _check_inputs(staging: Staging, clip: ClipPlan) -> None:
     problem = staging_problem(staging, after_failure=False)
     if problem is not None:
         raise JobFailure(
             FailureClass.EXECUTION,
             problem[0],
-            f"clip {clip.index}: {problem[1]}",
+            f"{clip_label(clip.index)}: {problem[1]}",
             clip_index=clip.index,
         )
     if not Path(clip.source).is_file():
         raise JobFailure(
             FailureClass.EXECUTION,
             Reason.SOURCE_VANISHED,
-            f"clip {clip.index}: source {clip.source} disappeared after validation",
+            f"{clip_label(clip.index)}: source {clip.source} disappeared after validation",
             clip_index=clip.index,
         )
-    _notify(on_progress, event(0, "encode"))
-    began = time.perf_counter()
-    outcome = run_engine(job.engine_binary, clip.argv, job.spec.clip_timeout_s, on_engine_progress)
-    encoded = time.perf_counter()
-    record.exit_code = outcome.exit_code
-    _raise_for_outcome(clip, outcome, job.spec.clip_timeout_s, staging)
-    _notify(on_progress, event(total, "verify"))
-    verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
-    journal.timings.append(
-        ClipTiming(
-            index=clip.index, encode_s=encoded - began, verify_s=time.perf_counter() - encoded
-        )
-    )
-    record.checks = verification.checks
-    record.frame_count = verification.frame_count
-    if verification.failed_reason is not None:
-        failed = [c.name for c in verification.checks if not c.passed]
-        raise JobFailure(
-            FailureClass.VERIFICATION,
-            verification.failed_reason,
-            f"clip {clip.index}: output failed verification: {', '.join(failed)}",
-            clip_index=clip.index,
-            stderr_tail=verification.decode_stderr,
-        )
-    staged = Path(clip.staged_output)
-    with staged.open("rb") as handle:
-        record.output_sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-    record.output_bytes = staged.stat().st_size
-    record.verified = True
-    _notify(on_progress, event(total, "done"))
 
 
 # What a signal most likely means for an encode, for the message.
@@ -228,28 +263,32 @@ _SIGNAL_MEANING = {
 }
 
 
-def _raise_for_outcome(
+def _engine_failure(
     clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int, staging: Staging
-) -> None:
+) -> JobFailure | None:
+    """The failure an engine run amounts to, named from what happened (never from stderr)."""
+
     def fail(reason: Reason, message: str) -> JobFailure:
         return JobFailure(
             FailureClass.EXECUTION,
             reason,
-            f"clip {clip.index}: {message}",
+            f"{clip_label(clip.index)}: {message}",
             clip_index=clip.index,
             stderr_tail=outcome.stderr_tail or None,
         )
 
     if outcome.start_error is not None:
-        raise fail(Reason.ENGINE_START_FAILED, f"the engine could not start: {outcome.start_error}")
+        return fail(
+            Reason.ENGINE_START_FAILED, f"the engine could not start: {outcome.start_error}"
+        )
     if outcome.timed_out:
-        raise fail(
+        return fail(
             Reason.TIMEOUT,
             f"the engine ran longer than clip_timeout_s={timeout_s} and "
             "its process group was killed",
         )
     if outcome.succeeded:
-        return
+        return None
     ending = (
         f"the engine was killed by {outcome.signal_name}"
         if outcome.signal_name
@@ -257,145 +296,124 @@ def _raise_for_outcome(
     )
     problem = staging_problem(staging, after_failure=True)
     if problem is not None:  # the output side failed: name that cause
-        raise fail(problem[0], f"{problem[1]}; {ending}")
+        return fail(problem[0], f"{problem[1]}; {ending}")
     if outcome.signal_name is not None:
         meaning = _SIGNAL_MEANING.get(outcome.signal_name, "killed by a signal")
-        raise fail(Reason.SIGNALED, f"{ending}: {meaning}")
-    raise fail(Reason.NONZERO_EXIT, ending)
+        return fail(Reason.SIGNALED, f"{ending}: {meaning}")
+    return fail(Reason.NONZERO_EXIT, ending)
 
 
-def _unplanned_clips(spec: JobSpec) -> list[dict[str, Any]]:
-    """A job that failed validation: every source listed, none run."""
-    return [
-        ClipResult(
-            index=index,
-            source=source,
-            output=None,
-            state=ClipState.NOT_RUN,
-            argv=[],
-            verify_argv=[],
-            exit_code=None,
-            checks=[],
-            output_bytes=None,
-            output_sha256=None,
-            frame_count=None,
-            duration_s=None,
-        ).model_dump(mode="json")
-        for index, source in enumerate(spec.sources)
-    ]
+def _clip_state(position: int, outcomes: list[ClipOutcome], job_failed: bool) -> ClipState:
+    if position >= len(outcomes):
+        return ClipState.NOT_RUN
+    if outcomes[position].failure is not None:
+        return ClipState.FAILED
+    return ClipState.DISCARDED if job_failed else ClipState.COMMITTED
 
 
-def _clip_results(
-    plan: JobPlan, journal: _Journal, failure: JobFailure | None
-) -> list[dict[str, Any]]:
-    rows = []
-    for clip in plan.clips:
-        record = journal.clips.get(clip.index)
-        if record is None:
-            state = ClipState.NOT_RUN
-            record = _ClipRecord()
-        elif not record.verified:
-            state = ClipState.FAILED
-        else:
-            state = ClipState.COMMITTED if failure is None else ClipState.DISCARDED
-        rows.append(
-            ClipResult(
-                index=clip.index,
-                source=clip.source,
-                output=clip.output,
-                state=state,
-                argv=list(clip.argv),
-                verify_argv=list(clip.verify_argv),
-                exit_code=record.exit_code,
-                checks=record.checks,
-                output_bytes=record.output_bytes,
-                output_sha256=record.output_sha256,
-                frame_count=record.frame_count,
-                duration_s=_duration(record.frame_count, clip.expected.frame_rate),
-            ).model_dump(mode="json")
-        )
-    return rows
-
-
-def _duration(frames: int | None, frame_rate: str) -> float | None:
-    if frames is None:
+def _duration(clip: ClipPlan, outcome: ClipOutcome) -> float | None:
+    """First to last frame plus one nominal frame, for a clip that verified."""
+    if outcome.output_sha256 is None:
         return None
-    return round(float(frames / Fraction(frame_rate)), 6)
+    expected = clip.expected
+    nominal = Fraction(expected.frame_rate) if expected.frame_rate else None
+    span = Fraction(expected.last_time) - Fraction(expected.first_time)
+    return round(float(span + (1 / nominal if nominal else 0)), 6)
 
 
-def _failure_fields(failure: JobFailure | None) -> dict[str, Any] | None:
-    if failure is None:
-        return None
-    return {
-        "class": failure.failure_class.value,
-        "reason": failure.reason.value,
-        "clip_index": failure.clip_index,
-        "message": failure.message,
-        "stderr_tail": failure.stderr_tail,
-    }
+def _clip_result(clip: ClipPlan, outcomes: list[ClipOutcome], job_failed: bool) -> ClipResult:
+    outcome = outcomes[clip.index] if clip.index < len(outcomes) else ClipOutcome()
+    return ClipResult(
+        index=clip.index,
+        source=clip.source,
+        output=clip.output,
+        state=_clip_state(clip.index, outcomes, job_failed),
+        argv=list(clip.argv),
+        verify_argv=list(clip.verify_argv),
+        exit_code=outcome.exit_code,
+        checks=list(outcome.checks),
+        output_bytes=outcome.output_bytes,
+        output_sha256=outcome.output_sha256,
+        frame_count=outcome.frame_count,
+        duration_s=_duration(clip, outcome),
+        expected=clip.expected,
+        decisions=clip.decisions,
+        cpu_dependent=clip.cpu_dependent,
+    )
 
 
-class Stopwatch:
-    """Wall-clock facts for the result's `timing` block; the only clock reads in a job."""
+def _unplanned_clip(index: int, source: str) -> ClipResult:
+    """A source of a job that failed validation: listed, never run."""
+    return ClipResult(
+        index=index,
+        source=source,
+        output=None,
+        state=ClipState.NOT_RUN,
+        argv=[],
+        verify_argv=[],
+        exit_code=None,
+        checks=[],
+        output_bytes=None,
+        output_sha256=None,
+        frame_count=None,
+        duration_s=None,
+        expected=None,
+        decisions=(),
+        cpu_dependent=(),
+    )
 
-    def __init__(self) -> None:
-        self.started = datetime.now(UTC)
-        self._clock = time.perf_counter()
 
-    def timing(self, clips: list[ClipTiming]) -> dict[str, Any]:
-        return {
-            "started_at": self.started.isoformat(),
-            "finished_at": datetime.now(UTC).isoformat(),
-            "duration_s": time.perf_counter() - self._clock,
-            "clips": [c.model_dump() for c in clips],
-        }
-
-
-def _build_result(
+def _result(
     spec: JobSpec,
-    *,
     validated: ValidatedJob | None,
-    journal: _Journal,
+    outcomes: list[ClipOutcome],
     failure: JobFailure | None,
     watch: Stopwatch,
 ) -> ExecutionResult:
-    plan = validated.plan if validated else None
+    plan: JobPlan | None = validated.plan if validated else None
     try:
         binary: str | None = str(engine_binary(spec.engine))
     except JobFailure:
         binary = None
+    clips = (
+        [_clip_result(clip, outcomes, failure is not None) for clip in plan.clips]
+        if plan
+        else [_unplanned_clip(index, source) for index, source in enumerate(spec.sources)]
+    )
     return seal(
-        {
-            "proxx_version": proxx_version(),
-            "job_id": spec.job_id,
-            "spec_fingerprint": spec.fingerprint,
-            "spec": spec.canonical(),
-            "profile": plan.profile.model_dump(mode="json") if plan else None,
-            "engine": plan.engine.model_dump(mode="json") if plan else None,
-            "status": Status.FAILED if failure else Status.COMPLETED,
-            "failure": _failure_fields(failure),
-            "clips": _clip_results(plan, journal, failure) if plan else _unplanned_clips(spec),
-            "timing": watch.timing(journal.timings),
-            "host": {"engine_binary": binary},
-        }
+        ExecutionResult(
+            proxx_version=proxx_version(),
+            job_id=spec.job_id,
+            spec_fingerprint=spec.fingerprint,
+            spec=spec,
+            profile=plan.profile if plan else None,
+            engine=plan.engine if plan else None,
+            status=Status.FAILED if failure else Status.COMPLETED,
+            failure=Failure.of(failure) if failure else None,
+            clips=clips,
+            timing=watch.timing(outcomes),
+            host=Host(engine_binary=binary),
+            digest="",
+        )
     )
 
 
 def _unparsed_failure(raw: bytes, failure: JobFailure, watch: Stopwatch) -> ExecutionResult:
     return seal(
-        {
-            "proxx_version": proxx_version(),
-            "job_id": None,
-            "spec_fingerprint": sha256_hex(raw),
-            "spec": None,
-            "profile": None,
-            "engine": None,
-            "status": Status.FAILED,
-            "failure": _failure_fields(failure),
-            "clips": [],
-            "timing": watch.timing([]),
-            "host": {"engine_binary": None},
-        }
+        ExecutionResult(
+            proxx_version=proxx_version(),
+            job_id=None,
+            spec_fingerprint=sha256_hex(raw),
+            spec=None,
+            profile=None,
+            engine=None,
+            status=Status.FAILED,
+            failure=Failure.of(failure),
+            clips=[],
+            timing=watch.timing([]),
+            host=Host(engine_binary=None),
+            digest="",
+        )
     )
 
 

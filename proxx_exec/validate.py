@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxx_exec.engines import identify_engine
-from proxx_exec.failures import Reason, invalid
+from proxx_exec.failures import Reason, clip_label, invalid
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.media import MediaInfo, NotMedia, NoVideo, probe
+from proxx_exec.media import MediaInfo, NotMedia, probe
 from proxx_exec.naming import (
     check_template,
     collision_key,
@@ -18,8 +18,9 @@ from proxx_exec.naming import (
     result_path,
     staging_dir,
 )
-from proxx_exec.plan import JobPlan, plan_job, scaled_size
+from proxx_exec.plan import JobPlan, plan_clip, plan_job
 from proxx_exec.profiles import BUILTIN_PROFILES, Profile
+from proxx_exec.shape import decide
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
     check_template(spec.naming)
     _check_output_dir(spec)
     engine, binary = identify_engine(spec.engine)
-    infos = tuple(_probe_source(index, path, profile) for index, path in enumerate(spec.sources))
+    shapes = tuple(
+        decide(profile, _probe_source(index, path), index, path)
+        for index, path in enumerate(spec.sources)
+    )
     names = tuple(
         output_name(
             spec.naming, source=source, index=index, job_id=spec.job_id, extension=profile.extension
@@ -55,7 +59,11 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
         for index, source in enumerate(spec.sources)
     )
     _check_outputs(spec, names)
-    plan = plan_job(spec, profile, engine, infos, names)
+    clips = tuple(
+        plan_clip(spec, profile, index, shape, name)
+        for index, (shape, name) in enumerate(zip(shapes, names, strict=True))
+    )
+    plan = plan_job(spec, profile, engine, clips)
     return ValidatedJob(spec=spec, plan=plan, engine_binary=binary)
 
 
@@ -85,62 +93,34 @@ def _check_output_dir(spec: JobSpec) -> None:
         )
 
 
-def _probe_source(index: int, path: str, profile: Profile) -> MediaInfo:
+def _probe_source(index: int, path: str) -> MediaInfo:
     source = Path(path)
     if not source.exists():
         raise invalid(
-            Reason.SOURCE_MISSING, f"clip {index}: source {path} does not exist", clip_index=index
+            Reason.SOURCE_MISSING,
+            f"{clip_label(index)}: source {path} does not exist",
+            clip_index=index,
         )
     if not source.is_file() or not os.access(source, os.R_OK):
         raise invalid(
             Reason.SOURCE_UNREADABLE,
-            f"clip {index}: source {path} is not a readable file",
+            f"{clip_label(index)}: source {path} is not a readable file",
             clip_index=index,
         )
     if source.stat().st_size == 0:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
-            f"clip {index}: source {path} is empty (0 bytes)",
+            f"{clip_label(index)}: source {path} is empty (0 bytes)",
             clip_index=index,
         )
     try:
-        info = probe(source)
+        return probe(source)
     except NotMedia as error:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
-            f"clip {index}: source {path} is not readable as media ({error})",
+            f"{clip_label(index)}: source {path} is not readable as media ({error})",
             clip_index=index,
         ) from None
-    except NoVideo:
-        raise invalid(
-            Reason.SOURCE_NO_VIDEO,
-            f"clip {index}: source {path} has no video stream",
-            clip_index=index,
-        ) from None
-    problem = _unsupported(info, profile)
-    if problem:
-        raise invalid(
-            Reason.SOURCE_UNSUPPORTED, f"clip {index}: source {path} {problem}", clip_index=index
-        )
-    return info
-
-
-def _unsupported(info: MediaInfo, profile: Profile) -> str | None:
-    if info.width <= 0 or info.height <= 0:
-        return "has no picture size"
-    if info.frame_rate_fraction <= 0:
-        return "has no frame rate"
-    if info.frame_count <= 0:
-        return "has no video frames"
-    width, height = scaled_size(info.width, info.height, profile.scale_divisor)
-    min_width, min_height = max(profile.min_size[0], 4), max(profile.min_size[1], 4)
-    if width < min_width or height < min_height:
-        return (
-            f"is too small ({info.width}x{info.height}): profile {profile.name} would make "
-            f"{width}x{height}, below {profile.video_codec}'s minimum "
-            f"{min_width}x{min_height}"
-        )
-    return None
 
 
 def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:
@@ -150,7 +130,7 @@ def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:
         if key in seen:
             raise invalid(
                 Reason.OUTPUT_COLLISION,
-                f"clips {seen[key]} and {index} would both write {name!r} (names "
+                f"clips {seen[key] + 1} and {index + 1} would both write {name!r} (names "
                 "are compared ignoring case and Unicode normalisation); change the "
                 "naming template, e.g. add {index}",
                 clip_index=index,
@@ -160,6 +140,6 @@ def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:
         if os.path.lexists(output):
             raise invalid(
                 Reason.OUTPUT_EXISTS,
-                f"clip {index}: output {output} already exists; proxx never overwrites",
+                f"{clip_label(index)}: output {output} already exists; proxx never overwrites",
                 clip_index=index,
             )

@@ -80,7 +80,7 @@ def test_multiprocess_batch_fails_only_the_bad_jobspec(
     ]
     missing = tmp_path / "missing.mov"
     assert outcome.message == (
-        f"1 of 3 JobSpecs failed (002_cam_c: VALIDATION SOURCE_MISSING: clip 0: source {missing} "
+        f"1 of 3 JobSpecs failed (002_cam_c: VALIDATION SOURCE_MISSING: clip 1: source {missing} "
         "does not exist), 2 completed"
     )
     encodes = [args for _, args in engine_calls(tmp_path) if "-c:v" in args]

@@ -214,7 +214,7 @@ def test_two_clips_one_output(make_spec: SpecFactory, media: Media, tmp_path: Pa
     twin.mkdir()
     copy = twin / media.standard.name
     copy.write_bytes(media.standard.read_bytes())
-    run_invalid(make_spec([media.standard, copy]), Reason.OUTPUT_COLLISION, "clips 0 and 1")
+    run_invalid(make_spec([media.standard, copy]), Reason.OUTPUT_COLLISION, "clips 1 and 2")
 
 
 def test_case_only_collision(make_spec: SpecFactory, media: Media, tmp_path: Path) -> None:
