@@ -19,9 +19,10 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.dagster.helpers import events
-from tests.dagster.processes import BIN, REPO, background, wait_for
+from tests.dagster.processes import BIN, REPO, background
 from tests.dagster.services import postgres_schema
-from tests.helpers import Media
+from tests.helpers import Media, clear
+from tests.processes import wait_for
 
 REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
 
@@ -62,8 +63,7 @@ def test_nightly_and_inbox_through_the_daemon(
     # Alone, one after another, straight through proxx_exec.
     alone = {f["job_id"]: execute(JobSpec.model_validate(f)) for f in fields}
     assert all(r.status is Status.COMPLETED for r in alone.values())
-    for entry in out_dir.iterdir():
-        entry.unlink()
+    clear(out_dir)
 
     inbox, nightly = tmp_path / "inbox", tmp_path / "nightly"
     inbox.mkdir()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from proxx_exec import ExecutionResult, Status
-from tests.helpers import Media
-
-PROXX = str(Path(sys.executable).parent / "proxx")
+from tests.helpers import PROXX, Media
 
 
 def proxx(*args: str) -> subprocess.CompletedProcess[str]:

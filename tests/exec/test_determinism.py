@@ -16,14 +16,7 @@ from proxx_exec import ExecutionResult, JobSpec, Status, digest_matches, execute
 from proxx_exec.samples import SampleClip
 from proxx_exec.validate import validate_job
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, write_engine_wrapper
-
-PROXX = Path(sys.executable).parent / "proxx"
-
-
-def clear_outputs(folder: Path) -> None:
-    for entry in folder.iterdir():
-        entry.unlink()
+from tests.helpers import PROXX, Media, clear, engine_calls, write_engine_wrapper
 
 
 def run_cli(spec_file: Path, cwd: Path, env: dict[str, str], cpus: str | None) -> ExecutionResult:
@@ -34,7 +27,7 @@ def run_cli(spec_file: Path, cwd: Path, env: dict[str, str], cpus: str | None) -
             os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
 
     completed = subprocess.run(
-        [str(PROXX), "run", str(spec_file)],
+        [PROXX, "run", str(spec_file)],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -75,7 +68,7 @@ def test_same_spec_same_everything_under_perturbation(
         ),
     ]
     for env, cwd, cpus in runs:
-        clear_outputs(out_dir)
+        clear(out_dir)
         again = run_cli(spec_file, cwd, {**env, "HOME": str(tmp_path)}, cpus)
         assert again.digest == baseline.digest
         assert [c.argv for c in again.clips] == [c.argv for c in baseline.clips]

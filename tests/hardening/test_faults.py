@@ -9,7 +9,6 @@ import json
 import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,8 @@ import pytest
 from proxx_exec import ClipProgress, ExecutionResult, FailureClass, Reason, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
 
-PROXX = str(Path(sys.executable).parent / "proxx")
 RESULT = "test-job.proxx-result.json"
 
 

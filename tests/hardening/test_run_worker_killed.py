@@ -14,8 +14,9 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from proxx_exec import JobSpec, Reason, execute
 from tests.dagster.helpers import run_config
-from tests.dagster.processes import BIN, REPO, background, wait_for
-from tests.helpers import Media, encoder_pid, engine_calls, parent_of, write_engine_wrapper
+from tests.dagster.processes import BIN, REPO, background
+from tests.helpers import Media, engine_calls, write_engine_wrapper
+from tests.processes import encoder_pid, parent_of, wait_for
 
 
 def test_killed_run_worker_is_reported_failed_not_resumed(media: Media, tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ def test_no_shell_and_no_overwrite_flag() -> None:
 
 def test_one_module_decides_names_and_one_commits() -> None:
     """Output paths are built only in naming.py; files are renamed, linked or removed only in
-    commit.py (and the result file's atomic write in result.py)."""
+    commit.py (and in files.py, the atomic write of the result file)."""
     moves = {"os.link", "os.rename", "os.replace", "shutil.rmtree", "shutil.move"}
     where = {(name, c) for name, tree in modules() for c in calls(tree) if c in moves}
-    assert {name for name, _ in where} <= {"commit.py", "result.py"}
+    assert {name for name, _ in where} <= {"commit.py", "files.py"}

@@ -8,16 +8,14 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
-from tests.invariants.harness import clear, fingerprint_of_run
+from tests.helpers import PROXX, Media, clear, engine_calls, listing, write_engine_wrapper
+from tests.invariants.harness import fingerprint_of_run
 
-PROXX = str(Path(sys.executable).parent / "proxx")
 HANG_ON_ENCODE = 'case "$*" in *-c:v*) exec /bin/sleep 60;; esac\nexec "$REAL" "$@"'
 
 

@@ -7,7 +7,6 @@ import contextlib
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,10 @@ import pytest
 from proxx_exec import JobSpec, Status, execute, validate_job
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import Media
+from tests.helpers import PROXX, Media, clear
 from tests.invariants.harness import (
     Perturbation,
     busy_cpus,
-    clear,
     faked_clock_env,
     fingerprint_of_run,
     run_perturbed,
@@ -57,7 +55,7 @@ def another_job_beside(media: Media, folder: Path) -> Iterator[object]:
     spec_file = folder / "beside.json"
     spec_file.write_text(other.model_dump_json())
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "proxx"), "run", str(spec_file)],
+        [PROXX, "run", str(spec_file)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
