@@ -4,6 +4,8 @@ that every process a test starts is gone when it ends."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import JobSpec
-from tests.helpers import Media
+from tests.helpers import Media, unavailable
 from tests.processes import SUITE_MARK, Proc, kill, leftovers
 
 # Set before any test runs, so every process the suite starts carries it (see tests/processes).
@@ -22,11 +24,16 @@ os.environ[SUITE_MARK] = SUITE_TOKEN
 # How long a process that was told to stop may take to go, before it counts as left behind.
 STOPPING_GRACE_S = 15.0
 _LEFT_BEHIND: list[tuple[str, list[Proc]]] = []
+_SESSION_FOLDER: list[Path] = []  # pytest's temporary folder of this session, once known
 
 
 def _still_running() -> list[Proc]:
+    if not _SESSION_FOLDER:
+        return []
     deadline = time.monotonic() + STOPPING_GRACE_S
-    while (found := leftovers(os.getpid(), SUITE_TOKEN)) and time.monotonic() < deadline:
+    while (found := leftovers(os.getpid(), SUITE_TOKEN, _SESSION_FOLDER[0])) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     return found
 
@@ -42,8 +49,12 @@ def _left_behind(where: str) -> list[Proc]:
 
 
 @pytest.fixture(autouse=True)
-def no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+def no_process_left_behind(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """After each test (its other fixtures torn down first): nothing it started still runs."""
+    if not _SESSION_FOLDER:
+        _SESSION_FOLDER.append(tmp_path_factory.getbasetemp())
     yield
     found = _left_behind(request.node.nodeid)
     if found:
@@ -81,6 +92,39 @@ def out_dir(tmp_path: Path) -> Path:
 
 
 SpecFactory = Callable[..., JobSpec]
+
+
+@pytest.fixture(scope="session")
+def turkish_locale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment variables selecting tr_TR.UTF-8 (dotless i, comma as decimal point), a
+    locale few machines have installed: compiled here into a folder of the session (LOCPATH),
+    and checked to take effect, so a perturbation with it is a real one."""
+    folder = tmp_path_factory.mktemp("locales")
+    compiled = subprocess.run(
+        ["localedef", "-i", "tr_TR", "-f", "UTF-8", str(folder / "tr_TR.UTF-8")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    env = {"LOCPATH": str(folder), "LANG": "tr_TR.UTF-8", "LC_ALL": "tr_TR.UTF-8"}
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import locale; locale.setlocale(locale.LC_ALL, ''); "
+            "print(locale.localeconv()['decimal_point'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.stdout.strip() != ",":
+        unavailable(
+            f"cannot make the tr_TR.UTF-8 locale (localedef: {compiled.stderr.strip()[-300:]}; "
+            f"probe: {probe.stderr.strip()[-300:]}); install the `locales` package"
+        )
+    return env
 
 
 @pytest.fixture

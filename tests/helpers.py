@@ -8,13 +8,23 @@ import shutil
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.samples import SampleClip, make_sample
 
 REAL_ENGINE = default_engine_binary()
 PROXX = str(Path(sys.executable).parent / "proxx")  # the `proxx` command of this venv
+
+
+def unavailable(message: str) -> NoReturn:
+    """A test that cannot run here: skipped with the reason, but failed under CI=true, where
+    everything a test needs must be there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must provide it", pytrace=False)
+    pytest.skip(message)
 
 
 class Media:

@@ -50,6 +50,16 @@ def alive(pid: int) -> bool:
     return proc is not None and proc.state != "Z"
 
 
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether the process is gone (or dead, a zombie) within `seconds` from now."""
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def parent_of(pid: int) -> int:
     proc = _read(pid)
     assert proc is not None, f"no process {pid}"
@@ -106,11 +116,16 @@ def descendants(root: int) -> list[Proc]:
     return found
 
 
-def leftovers(root: int, token: str) -> list[Proc]:
-    """Processes the suite started that are still alive: below the pytest process, or carrying
-    the suite's token. The machine's services (PostgreSQL, Redis, RabbitMQ, ...) are neither."""
+def leftovers(root: int, token: str, folder: Path) -> list[Proc]:
+    """Processes the suite started that are still alive: below the pytest process, carrying the
+    suite's token, or naming a path in the session's own temporary folder (an engine has a
+    fixed environment of its own, and an orphan is no longer below pytest). The machine's
+    services (PostgreSQL, Redis, RabbitMQ, ...) are none of these."""
     found = {proc.pid: proc for proc in descendants(root)}
-    found.update((proc.pid, proc) for proc in marked(SUITE_MARK, token) if proc.pid != root)
+    found.update((proc.pid, proc) for proc in marked(SUITE_MARK, token))
+    inside = str(folder)
+    found.update((p.pid, p) for p in processes() if any(inside in arg for arg in p.argv))
+    found.pop(root, None)
     return sorted(found.values(), key=lambda proc: proc.pid)
 
 

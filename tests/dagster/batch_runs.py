@@ -121,34 +121,38 @@ def celery_workers(
         yield sorted(nodes)
 
 
-def start_batch(
+@contextlib.contextmanager
+def running_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
-) -> subprocess.Popen[str]:
-    """One proxx_batch run through `dagster job execute` (that process orchestrates)."""
+) -> Iterator[subprocess.Popen[str]]:
+    """One proxx_batch run through `dagster job execute` (that process orchestrates); killed
+    on the way out if it has not ended (`finish` waits for it)."""
     config_file = folder / f"batch-{uuid.uuid4().hex[:8]}.yaml"
     config_file.write_text(yaml.safe_dump(run_config))
-    return subprocess.Popen(
+    with subprocess.Popen(
         [str(BIN / "dagster"), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
         cwd=REPO,
         env=dagster_env(home, **extra_env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
+    ) as batch:
+        try:
+            yield batch
+        finally:
+            if batch.poll() is None:
+                batch.kill()
+                batch.wait()
 
 
 def finish(batch: subprocess.Popen[str]) -> tuple[int, str]:
     """Wait (bounded) for a started batch; its exit code and combined output."""
-    try:
-        output, _ = batch.communicate(timeout=600)
-    finally:
-        if batch.poll() is None:
-            batch.kill()
-            batch.wait()
+    output, _ = batch.communicate(timeout=600)
     return batch.returncode, output
 
 
 def execute_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
 ) -> tuple[int, str]:
-    return finish(start_batch(home, run_config, folder, **extra_env))
+    with running_batch(home, run_config, folder, **extra_env) as batch:
+        return finish(batch)

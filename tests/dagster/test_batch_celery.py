@@ -22,12 +22,12 @@ from tests.dagster.batch_runs import (
     celery_workers,
     execute_batch,
     finish,
-    start_batch,
+    running_batch,
 )
 from tests.dagster.helpers import events, spec_fields, stored_results
 from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, clear, engine_calls, listing, write_engine_wrapper
-from tests.processes import encoder_pid, parent_of, wait_for
+from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 Outcome = dict[str, tuple[Status, str, dict[str, str]]]
 
@@ -171,15 +171,14 @@ def test_worker_killed_mid_jobspec_fails_that_job_only_and_is_never_redelivered(
     # app pins both off, so the killed task must still not come back.
     late_acks = {"task_acks_late": True, "task_reject_on_worker_lost": True}
     with celery_workers(redis, dagster_home, tmp_path, ["left", "right"], settings=late_acks):
-        batch = start_batch(
-            dagster_home, batch_config([victim, *others], redis.execution()), tmp_path, **redis.env
-        )
-        wait_for(lambda: encoder_pid("VICTIM.mov") is not None, 120, "the victim's encode")
-        encoder = encoder_pid("VICTIM.mov")
-        assert encoder is not None
-        os.kill(parent_of(encoder), signal.SIGKILL)  # the Celery worker process running it
-        code, output = finish(batch)
-        wait_for(lambda: encoder_pid("VICTIM.mov") is None, 120, "the orphaned encode to end")
+        config = batch_config([victim, *others], redis.execution())
+        with running_batch(dagster_home, config, tmp_path, **redis.env) as batch:
+            wait_for(lambda: encoder_pid("VICTIM.mov") is not None, 120, "the victim's encode")
+            encoder = encoder_pid("VICTIM.mov")
+            assert encoder is not None
+            os.kill(parent_of(encoder), signal.SIGKILL)  # the Celery worker process running it
+            assert ends_within(encoder, 1.0), "the encode outlived its Celery worker"
+            code, output = finish(batch)
     assert code != 0
     assert "WorkerLostError" in output and "signal 9 (SIGKILL)" in output
     worker_log = (tmp_path / "worker-left.log").read_text()
