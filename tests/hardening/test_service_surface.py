@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
