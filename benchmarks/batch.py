@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, clip_folder, measured
-from proxx_dagster.batch import PLAN_OP
+from proxx_dagster.names import PLAN_OP
 from proxx_exec import JobSpec, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from tests.dagster.batch_runs import CeleryBroker, celery_workers, execute_batch

@@ -18,24 +18,25 @@ from dagster import (
     multi_asset_check,
 )
 
+from proxx_dagster.names import ASSET_GROUP, CHECKS_DEFINITION, JOB_PARTITIONS
 from proxx_dagster.translator import ProxxTranslator
 
-JOB_PARTITIONS = DynamicPartitionsDefinition(name="proxx_jobs")
+JOB_PARTITIONS_DEF = DynamicPartitionsDefinition(name=JOB_PARTITIONS)
 
 
 def asset_specs(translator: ProxxTranslator) -> list[AssetSpec]:
     sources = AssetSpec(
         translator.source_media_key(),
         description="Camera clips named by JobSpecs; observed (path list) by each proxx job.",
-        partitions_def=JOB_PARTITIONS,
-        group_name="proxx",
+        partitions_def=JOB_PARTITIONS_DEF,
+        group_name=ASSET_GROUP,
     )
     proxies = AssetSpec(
         translator.proxies_key(),
         description="Verified editing proxies, one partition per JobSpec job_id.",
         deps=[sources.key],
-        partitions_def=JOB_PARTITIONS,
-        group_name="proxx",
+        partitions_def=JOB_PARTITIONS_DEF,
+        group_name=ASSET_GROUP,
         metadata={"proxx/partitioned_by": "JobSpec job_id"},
     )
     return [sources, proxies]
@@ -52,7 +53,7 @@ def declared_checks(translator: ProxxTranslator) -> AssetChecksDefinition:
         for name in translator.check_names()
     ]
 
-    @multi_asset_check(specs=specs, name="proxx_verification")
+    @multi_asset_check(specs=specs, name=CHECKS_DEFINITION)
     def proxx_verification() -> Iterator[AssetCheckResult]:
         raise Failure(
             description="proxx checks are reported by proxx_job from each ExecutionResult and "

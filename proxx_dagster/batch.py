@@ -34,17 +34,21 @@ from pydantic import BaseModel, ConfigDict
 from proxx_dagster.config import jobspec_config_schema
 from proxx_dagster.executors import proxx_batch_executor
 from proxx_dagster.io import ExecutionResultType
-from proxx_dagster.no_retry import NO_RETRY_TAGS, PROXX_OP_TAG
-from proxx_dagster.ops import RESULT_IO_MANAGER_KEY, proxx_resources, run_document
+from proxx_dagster.names import (
+    BATCH_JOB,
+    BATCH_SIZE_TAG,
+    EXECUTE_BATCH_OP,
+    PLAN_OP,
+    PROXX_OP_TAG,
+    RESULT_IO_MANAGER_KEY,
+)
+from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_dagster.ops import proxx_resources, run_document
 from proxx_dagster.spec_files import SPEC_SUFFIXES, list_spec_files, read_spec
 from proxx_dagster.translator import ProxxTranslator
 from proxx_exec import ExecutionResult
 from proxx_exec.canonical import canonical_json
 
-BATCH_JOB = "proxx_batch"
-PLAN_OP = "plan_batch"
-EXECUTE_OP = "execute_batch_jobspec"
-BATCH_SIZE_TAG = "proxx/batch_size"
 _KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_]+")
 
 
@@ -67,7 +71,7 @@ class BatchEntry(BaseModel):
 
 def _refuse(message: str) -> Failure:
     return Failure(
-        description=f"proxx_batch refused: {message}. Nothing was started.", allow_retries=False
+        description=f"{BATCH_JOB} refused: {message}. Nothing was started.", allow_retries=False
     )
 
 
@@ -156,7 +160,7 @@ def build_execute_batch_op(translator: ProxxTranslator | None = None) -> OpDefin
     names = translator or ProxxTranslator()
 
     @op(
-        name=EXECUTE_OP,
+        name=EXECUTE_BATCH_OP,
         description="Run one JobSpec of the batch with proxx_exec, exactly once. Yields its "
         "ExecutionResult; fails exactly when the result is FAILED, leaving the others alone.",
         ins={"entry": In(BatchEntry)},
@@ -175,8 +179,27 @@ def build_execute_batch_op(translator: ProxxTranslator | None = None) -> OpDefin
 def build_batch_job(
     translator: ProxxTranslator | None = None, executor_def: ExecutorDefinition | None = None
 ) -> JobDefinition:
-    """The batch job; pass another executor (e.g. dagster-k8s's `k8s_job_executor`, configured
-    with retries disabled) to run the same steps elsewhere."""
+    """`proxx_batch`: many JobSpecs in one run, one step each. The default executor is chosen
+    under `execution` in the run config (in process, multiprocess, Celery); pass another
+    executor, configured with retries disabled, to run the same steps elsewhere.
+
+    .. code-block:: python
+
+        from dagster import Definitions, multiprocess_executor
+        from proxx_dagster import (
+            NO_RETRY_EXECUTOR_CONFIG,
+            assert_no_retries,
+            build_batch_job,
+            proxx_resources,
+        )
+
+        batch = build_batch_job(
+            executor_def=multiprocess_executor.configured(
+                {**NO_RETRY_EXECUTOR_CONFIG, "max_concurrent": 4}
+            )
+        )
+        defs = assert_no_retries(Definitions(jobs=[batch], resources=proxx_resources()))
+    """
     execute = build_execute_batch_op(translator)
 
     @job(

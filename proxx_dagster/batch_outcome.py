@@ -20,10 +20,15 @@ from dagster import (
     run_failure_sensor,
 )
 
-from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP
+from proxx_dagster.names import (
+    BATCH_COMPLETED_TAG,
+    BATCH_FAILED_TAG,
+    BATCH_JOB,
+    BATCH_OUTCOME_SENSOR,
+    BATCH_SIZE_TAG,
+    EXECUTE_BATCH_OP,
+)
 
-FAILED_TAG = "proxx/batch_failed"
-COMPLETED_TAG = "proxx/batch_completed"
 NO_RESULT = "no result: its step ended without one (its worker was lost)"
 _STEP_EVENTS = (
     DagsterEventType.STEP_START,
@@ -79,7 +84,7 @@ def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
             entry = record.event_log_entry
             step = entry.step_key or ""
             event = entry.dagster_event
-            if event is None or not step.startswith(f"{EXECUTE_OP}["):
+            if event is None or not step.startswith(f"{EXECUTE_BATCH_OP}["):
                 continue
             if event_type is DagsterEventType.STEP_START:
                 started.add(step)
@@ -93,12 +98,12 @@ def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
 
 
 def _mapping_key(step_key: str) -> str:
-    return step_key.removeprefix(f"{EXECUTE_OP}[").removesuffix("]")
+    return step_key.removeprefix(f"{EXECUTE_BATCH_OP}[").removesuffix("]")
 
 
 def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
     @run_failure_sensor(
-        name="proxx_batch_outcome",
+        name=BATCH_OUTCOME_SENSOR,
         monitored_jobs=[batch_job],
         default_status=DefaultSensorStatus.RUNNING,
         description="Writes into each failed proxx_batch run how many of its JobSpecs failed "
@@ -109,8 +114,11 @@ def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
         outcome = batch_outcome(context.instance, run.run_id)
         context.instance.add_run_tags(
             run.run_id,
-            {FAILED_TAG: str(len(outcome.failed)), COMPLETED_TAG: str(len(outcome.completed))},
+            {
+                BATCH_FAILED_TAG: str(len(outcome.failed)),
+                BATCH_COMPLETED_TAG: str(len(outcome.completed)),
+            },
         )
-        context.instance.report_engine_event(f"proxx_batch: {outcome.message}", run)
+        context.instance.report_engine_event(f"{BATCH_JOB}: {outcome.message}", run)
 
     return proxx_batch_outcome

@@ -10,6 +10,7 @@ from dagster import Definitions, JobDefinition, in_process_executor, job
 from proxx_dagster.assets import asset_specs, declared_checks
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
+from proxx_dagster.names import DOCUMENT_JOB, PROXX_JOB
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
     build_execute_document_op,
@@ -20,21 +21,31 @@ from proxx_dagster.orphans import build_orphan_sensor
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.schedules import build_nightly_schedule
 from proxx_dagster.sensors import build_inbox_sensor
-from proxx_dagster.spec_files import DOCUMENT_JOB
 from proxx_dagster.translator import ProxxTranslator
 
 # `dagster job execute` arguments that run a job of ours (EXECUTE_DEFS_JOB + name) or proxx_job
 # with the calling process as orchestrator (no daemon); add `-c RUN_CONFIG`. The command takes
 # -m/-f, not -w.
 EXECUTE_DEFS_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j")
-EXECUTE_PROXX_JOB = (*EXECUTE_DEFS_JOB, "proxx_job")
+EXECUTE_PROXX_JOB = (*EXECUTE_DEFS_JOB, PROXX_JOB)
 
 
 def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
+    """`proxx_job`: one JobSpec, pasted as the op config, run in process with retries disabled.
+
+    .. code-block:: python
+
+        from dagster import Definitions
+        from proxx_dagster import assert_no_retries, build_proxx_job, proxx_resources
+
+        defs = assert_no_retries(
+            Definitions(jobs=[build_proxx_job()], resources=proxx_resources())
+        )
+    """
     execute_jobspec = build_execute_jobspec_op(translator)
 
     @job(
-        name="proxx_job",
+        name=PROXX_JOB,
         description="Make verified editing proxies for one JobSpec (paste it as the op config).",
         tags=dict(NO_RETRY_TAGS),
         executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
@@ -66,9 +77,21 @@ def build_document_job(translator: ProxxTranslator | None = None) -> JobDefiniti
 def build_definitions(
     translator: ProxxTranslator | None = None, automation: ProxxAutomation | None = None
 ) -> Definitions:
-    """Everything proxx contributes to a code location, checked for retry configuration.
+    """Everything proxx contributes to a code location, checked for retry configuration:
+    `proxx_job`, `proxx_batch`, the document job, the assets and checks, the nightly schedule,
+    the inbox, orphan and batch-outcome sensors and their resources.
 
     `automation` defaults to the PROXX_* environment variables of the code location.
+
+    .. code-block:: python
+
+        from proxx_dagster import ProxxTranslator, build_definitions
+        from proxx_dagster.resources import ProxxAutomation
+
+        defs = build_definitions(
+            translator=ProxxTranslator(),
+            automation=ProxxAutomation(inbox_folder="/proxies/inbox", timezone="Europe/Berlin"),
+        )
     """
     names = translator or ProxxTranslator()
     settings = automation or ProxxAutomation.from_environment()
@@ -90,4 +113,4 @@ def build_definitions(
 
 
 defs = build_definitions()
-proxx_job = defs.resolve_job_def("proxx_job")
+proxx_job = defs.resolve_job_def(PROXX_JOB)

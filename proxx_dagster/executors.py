@@ -28,10 +28,10 @@ from dagster import (
     multiple_process_executor_requirements,
     multiprocess_executor,
 )
-from dagster._core.definitions.reconstruct import ReconstructableJob
-from dagster._serdes import ConfigurableClassData
 from dagster_celery import celery_executor
 
+from proxx_dagster.dagster_internals import instance_class_modules, job_module
+from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
 
 # Settings that keep Celery from ever running a started task a second time.
@@ -51,18 +51,23 @@ PINNED_CELERY_SETTINGS: Mapping[str, object] = {
 
 PINNED_SETTING = Enum("ProxxPinnedCelerySetting", [EnumValue("PINNED_BY_PROXX")])
 
+
+def _dagster_celery_field(name: str) -> Field:
+    """A field of dagster-celery's own executor config, so its meaning stays theirs."""
+    field = celery_executor.config_field
+    fields: Mapping[str, Field] = getattr(field.config_type, "fields", {}) if field else {}
+    return fields[name]
+
+
+# dagster-celery's config without `retries`, with a required broker (dagster-celery would
+# otherwise fall back to a broker on localhost) and with the pinned settings refused.
 CELERY_CONFIG = {
     "broker": Field(
         StringSource,
         description="Broker URL, e.g. redis://host:6379/0 or pyamqp://guest:guest@host:5672//.",
     ),
-    "backend": Field(
-        StringSource,
-        is_required=False,
-        default_value="rpc://",
-        description="Celery result backend (rpc:// sends results back through the broker).",
-    ),
-    "include": Field([str], is_required=False, description="Modules every worker imports."),
+    "backend": _dagster_celery_field("backend"),
+    "include": _dagster_celery_field("include"),
     "config_source": Field(
         # The pinned settings are declared with a type no value of theirs can pass, so a run
         # config that names one is refused before the run is created.
@@ -123,15 +128,10 @@ def _start_method_config(method: str, init_context: InitExecutorContext) -> dict
     if method != "forkserver":
         return {}
     modules = ["dagster", "proxx_dagster"]
-    job = init_context.job
-    if isinstance(job, ReconstructableJob) and (module := job.get_module()):
+    if module := job_module(init_context):
         modules.append(module)
     if init_context.instance.is_persistent:
-        modules += [
-            value.module_name
-            for value in init_context.instance.get_ref()._asdict().values()
-            if isinstance(value, ConfigurableClassData)
-        ]
+        modules += instance_class_modules(init_context.instance)
     return {"preload_modules": list(dict.fromkeys(modules))}
 
 
@@ -140,7 +140,7 @@ def _requirements(config: Mapping[str, Any]) -> Sequence[ExecutorRequirement]:
 
 
 @executor(
-    name="proxx_batch_executor",
+    name=BATCH_EXECUTOR,
     config_schema=BATCH_EXECUTOR_CONFIG,
     requirements=_requirements,
 )

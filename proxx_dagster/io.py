@@ -16,7 +16,9 @@ from dagster import (
 )
 from pydantic import Field
 
+from proxx_dagster.translator import DIGEST_KEY, STATUS_KEY
 from proxx_exec import ExecutionResult, digest_matches
+from proxx_exec.files import write_new_file
 
 
 def _check_result(_: TypeCheckContext, value: object) -> TypeCheck:
@@ -30,10 +32,11 @@ def _check_result(_: TypeCheckContext, value: object) -> TypeCheck:
         )
     return TypeCheck(
         success=True,
-        metadata={"proxx/status": value.status.value, "proxx/result_digest": value.digest},
+        metadata={STATUS_KEY: value.status.value, DIGEST_KEY: value.digest},
     )
 
 
+# The op output's Dagster type: an ExecutionResult whose digest matches its content.
 ExecutionResultType = DagsterType(
     name="ExecutionResult",
     description="A proxx_exec ExecutionResult whose digest matches its content.",
@@ -43,7 +46,34 @@ ExecutionResultType = DagsterType(
 
 
 class ExecutionResultIOManager(ConfigurableIOManager):
-    """Stores each result as `<base_dir>/<run_id>/<step_key>/<output>.json` and reads it back."""
+    """Stores each result as `<base_dir>/<run_id>/<step_key>/<output>.json` and reads it back.
+
+    Each file is written once, whole or not at all, and never replaced. Our jobs use it under
+    the key `proxx_result_io_manager` (`proxx_resources()`); a job of yours that wraps our op
+    can keep the results elsewhere:
+
+    .. code-block:: python
+
+        from dagster import Definitions, in_process_executor, job
+        from proxx_dagster import (
+            NO_RETRY_EXECUTOR_CONFIG,
+            NO_RETRY_TAGS,
+            ExecutionResultIOManager,
+            build_execute_jobspec_op,
+        )
+
+        execute_jobspec = build_execute_jobspec_op()
+
+        @job(
+            tags=dict(NO_RETRY_TAGS),
+            executor_def=in_process_executor.configured(dict(NO_RETRY_EXECUTOR_CONFIG)),
+        )
+        def proxies() -> None:
+            execute_jobspec()
+
+        results = ExecutionResultIOManager(base_dir="/srv/proxx-results")
+        defs = Definitions(jobs=[proxies], resources={"proxx_result_io_manager": results})
+    """
 
     base_dir: str | None = Field(
         default=None,
@@ -61,9 +91,7 @@ class ExecutionResultIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: ExecutionResult) -> None:
         path = self._path(context.step_context.instance, context)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(obj.to_json(), encoding="utf-8")
-        temporary.replace(path)  # a step writes its own output once; the rename makes it whole
+        write_new_file(path, obj.to_json())  # a step writes its own output once
         context.add_output_metadata({"proxx/result_path": MetadataValue.path(str(path))})
 
     def load_input(self, context: InputContext) -> ExecutionResult:

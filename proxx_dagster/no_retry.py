@@ -25,17 +25,17 @@ from dagster import (
     OpDefinition,
     OpExecutionContext,
 )
-from dagster._config import ConfigType
-from dagster._core.definitions.definition_config_schema import ConfiguredDefinitionConfigSchema
-from dagster._core.events import DagsterEventType
 
-MAX_RETRIES_TAG = "dagster/max_retries"
-RETRY_ON_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
-RETRY_NUMBER_TAG = "dagster/retry_number"
-NO_RETRY_TAGS: Mapping[str, str] = {MAX_RETRIES_TAG: "0", RETRY_ON_FAILURE_TAG: "false"}
+from proxx_dagster.names import (
+    MAX_RETRIES_TAG,
+    PROXX_OP_TAG,
+    RETRY_NUMBER_TAG,
+    RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
+)
+
+NO_RETRY_TAGS: Mapping[str, str] = {MAX_RETRIES_TAG: "0", RETRY_ON_ASSET_OR_OP_FAILURE_TAG: "false"}
 NO_RETRY_EXECUTOR_CONFIG: Mapping[str, object] = {"retries": {"disabled": {}}}
-# Marks op definitions that run proxx_exec; the load-time check looks for jobs that contain one.
-PROXX_OP_TAG = "proxx/executes_jobspec"
+REFUSED_KEY = "proxx/refused"  # metadata of a refusal
 
 
 class RetryConfigurationError(DagsterInvalidDefinitionError):
@@ -47,9 +47,9 @@ def _retry_tag_problems(tags: Mapping[str, str]) -> list[str]:
     raw = tags.get(MAX_RETRIES_TAG)
     if raw is not None and raw.strip() != "0":
         problems.append(f"tag {MAX_RETRIES_TAG}={raw!r} (must be '0')")
-    raw = tags.get(RETRY_ON_FAILURE_TAG)
+    raw = tags.get(RETRY_ON_ASSET_OR_OP_FAILURE_TAG)
     if raw is not None and raw.strip().lower() != "false":
-        problems.append(f"tag {RETRY_ON_FAILURE_TAG}={raw!r} (must be 'false')")
+        problems.append(f"tag {RETRY_ON_ASSET_OR_OP_FAILURE_TAG}={raw!r} (must be 'false')")
     return problems
 
 
@@ -63,7 +63,7 @@ def _ops(graph: GraphDefinition, prefix: str = "") -> Iterator[tuple[str, OpDefi
             yield path, node.definition, node.retry_policy is not None
 
 
-def _retries_field(config_type: ConfigType) -> bool:
+def _retries_field(config_type: object) -> bool:
     """Whether run config can set a `retries` field anywhere under this config type."""
     fields: Mapping[str, Field] = getattr(config_type, "fields", None) or {}
     return any(
@@ -86,13 +86,14 @@ def _executor_problems(job: JobDefinition) -> list[str]:
     executor = job.executor_def
     name = f"executor {executor.name!r} of job {job.name!r}"
     fix = "build it with .configured(NO_RETRY_EXECUTOR_CONFIG)"
-    if isinstance(executor.config_schema, ConfiguredDefinitionConfigSchema):
-        resolved = executor.apply_config_mapping({})
-        if not resolved.success:
-            return [f"{name} needs run config, so its retries cannot be checked; {fix}"]
-        if _retries_enabled(resolved.value):
-            return [f"{name} has retries enabled; {fix}"]
-        return []
+    # What the executor runs with when run config gives it nothing: for an executor built with
+    # .configured(...), its configured values (defaults filled in); for any other, {}.
+    resolved = executor.apply_config_mapping({})
+    if not resolved.success:
+        return [f"{name} needs run config, so its retries cannot be checked; {fix}"]
+    if _retries_enabled(resolved.value):
+        return [f"{name} has retries enabled; {fix}"]
+    # What run config may still set (a configured executor takes no run config of its own).
     field = executor.config_field
     if field is not None and _retries_field(field.config_type):
         return [f"{name} lets run config enable retries; {fix}"]
@@ -119,7 +120,29 @@ def retry_problems(job: JobDefinition) -> list[str]:
 def assert_no_retries(defs: Definitions) -> Definitions:
     """Refuse definitions in which any job that runs a proxx op could be retried.
 
-    Call it on your own Definitions when you wrap our ops; it returns them unchanged.
+    Call it on your own Definitions when you wrap our ops; it returns them unchanged, or raises
+    RetryConfigurationError naming every offender. Jobs without proxx ops are left alone.
+
+    .. code-block:: python
+
+        from dagster import Definitions, RetryPolicy, job
+        from proxx_dagster import (
+            RetryConfigurationError,
+            assert_no_retries,
+            build_execute_jobspec_op,
+            proxx_resources,
+        )
+
+        retried = build_execute_jobspec_op().with_retry_policy(RetryPolicy(max_retries=2))
+
+        @job
+        def nightly() -> None:
+            retried()
+
+        try:
+            assert_no_retries(Definitions(jobs=[nightly], resources=proxx_resources()))
+        except RetryConfigurationError as error:
+            print(error)  # ... op 'execute_jobspec' in job 'nightly' has a retry policy ...
     """
     problems = []
     for job in defs.resolve_all_job_defs():
@@ -161,19 +184,18 @@ def refuse_retry(context: OpExecutionContext) -> None:
         reasons.append(f"automatic run retry {raw_number} ({RETRY_NUMBER_TAG})")
     if run.parent_run_id is not None:
         reasons.append(f"re-execution of run {run.parent_run_id}")
-    step_starts = context.instance.get_records_for_run(
-        run.run_id, of_type=DagsterEventType.STEP_START
-    ).records
     step_key = context.get_step_execution_context().step.key
-    earlier = [r for r in step_starts if r.event_log_entry.step_key == step_key]
-    if len(earlier) > 1:
+    stats = context.instance.get_run_step_stats(run.run_id, step_keys=[step_key])
+    if any(
+        (step.attempts or 0) > 1 for step in stats
+    ):  # each start or restart of the step in this run
         reasons.append("resumed attempt: this step already started once in this run")
     if reasons:
         raise Failure(
             description="proxx refuses to run a JobSpec again (" + "; ".join(reasons) + "). "
             "Nothing was started. To re-run a failed job, launch it as a new job with a new "
             "job_id and retried_from set to the failed job's id.",
-            metadata={"proxx/refused": "; ".join(reasons)},
+            metadata={REFUSED_KEY: "; ".join(reasons)},
             allow_retries=False,
         )
 

@@ -16,20 +16,25 @@ from dagster import (
     op,
 )
 
-from proxx_dagster.assets import JOB_PARTITIONS
 from proxx_dagster.config import jobspec_config_schema
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
-from proxx_dagster.no_retry import PROXX_OP_TAG, pin_no_retry_tags, refuse_retry
+from proxx_dagster.names import (
+    DOCUMENT_OP,
+    EXECUTE_OP,
+    JOB_PARTITIONS,
+    PROXX_OP_TAG,
+    RESULT_IO_MANAGER_KEY,
+)
+from proxx_dagster.no_retry import pin_no_retry_tags, refuse_retry
 from proxx_dagster.orphans import record_worker
 from proxx_dagster.translator import ProxxTranslator
 from proxx_exec import ClipProgress, ExecutionResult, execute_document
 from proxx_exec.canonical import canonical_json
 
-RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
-
 
 def proxx_resources() -> dict[str, Any]:
-    """Resources a job needs to run our ops; pass them to your Definitions when you wrap them."""
+    """Resources a job needs to run our ops (the result IO manager); pass them to your
+    Definitions when you wrap the ops (example: `build_execute_jobspec_op`)."""
     return {RESULT_IO_MANAGER_KEY: ExecutionResultIOManager()}
 
 
@@ -57,16 +62,13 @@ def _report_assets(
 ) -> None:
     if result.job_id is None or result.spec is None:
         return  # an unparseable JobSpec names no partition; the result still says why
-    if not context.instance.has_dynamic_partition(JOB_PARTITIONS.name or "", result.job_id):
-        context.instance.add_dynamic_partitions(JOB_PARTITIONS.name or "", [result.job_id])
+    if not context.instance.has_dynamic_partition(JOB_PARTITIONS, result.job_id):
+        context.instance.add_dynamic_partitions(JOB_PARTITIONS, [result.job_id])
     context.log_event(
         AssetObservation(
             asset_key=translator.source_media_key(),
             partition=result.job_id,
-            metadata={
-                "proxx/sources": list(result.spec.sources),
-                "proxx/spec_fingerprint": result.spec_fingerprint,
-            },
+            metadata=translator.observation_metadata(result),
         )
     )
     if result.completed:
@@ -95,18 +97,42 @@ def run_document(
         failure = result.failure
         raise Failure(
             description=f"{failure.failure_class.value} {failure.reason.value}: {failure.message}",
-            metadata={
-                **names.summary_metadata(result),
-                "proxx/stderr_tail": failure.stderr_tail or "",
-            },
+            metadata=names.failure_metadata(result),
             allow_retries=False,
         )
 
 
 def build_execute_jobspec_op(
-    translator: ProxxTranslator | None = None, name: str = "execute_jobspec"
+    translator: ProxxTranslator | None = None, name: str = EXECUTE_OP
 ) -> OpDefinition:
-    """The op that runs one JobSpec. Use your own translator to rename assets or metadata."""
+    """The op that runs one JobSpec (its config) exactly once: it refuses to run as any kind of
+    retry, yields the ExecutionResult and fails exactly when the result is FAILED. Use your own
+    translator to rename assets or metadata, and keep the load-time retry check:
+
+    .. code-block:: python
+
+        from dagster import Definitions, in_process_executor, job
+        from proxx_dagster import (
+            NO_RETRY_EXECUTOR_CONFIG,
+            NO_RETRY_TAGS,
+            assert_no_retries,
+            build_execute_jobspec_op,
+            proxx_resources,
+        )
+
+        execute_jobspec = build_execute_jobspec_op()
+
+        @job(
+            tags=dict(NO_RETRY_TAGS),
+            executor_def=in_process_executor.configured(dict(NO_RETRY_EXECUTOR_CONFIG)),
+        )
+        def camera_a_proxies() -> None:
+            execute_jobspec()
+
+        defs = assert_no_retries(
+            Definitions(jobs=[camera_a_proxies], resources=proxx_resources())
+        )
+    """
     names = translator or ProxxTranslator()
 
     @op(
@@ -125,7 +151,7 @@ def build_execute_jobspec_op(
 
 
 def build_execute_document_op(
-    translator: ProxxTranslator | None = None, name: str = "execute_jobspec_document"
+    translator: ProxxTranslator | None = None, name: str = DOCUMENT_OP
 ) -> OpDefinition:
     """The op behind the schedule and the sensor: the JobSpec file's exact bytes in, so a file
     that cannot even be parsed still ends in a FAILED VALIDATION result that Dagster shows."""

@@ -22,11 +22,8 @@ from dagster import (
     sensor,
 )
 
+from proxx_dagster.names import ORPHAN_SENSOR, WORKER_HOST_TAG, WORKER_PID_TAG, WORKER_STARTED_TAG
 from proxx_dagster.resources import ProxxAutomation
-
-HOST_TAG = "proxx/worker_host"
-PID_TAG = "proxx/worker_pid"
-STARTED_TAG = "proxx/worker_started"
 
 
 def process_start_ticks(pid: int) -> str | None:
@@ -42,9 +39,9 @@ def record_worker(context: OpExecutionContext) -> None:
     context.instance.add_run_tags(
         context.run_id,
         {
-            HOST_TAG: socket.gethostname(),
-            PID_TAG: str(os.getpid()),
-            STARTED_TAG: process_start_ticks(os.getpid()) or "unknown",
+            WORKER_HOST_TAG: socket.gethostname(),
+            WORKER_PID_TAG: str(os.getpid()),
+            WORKER_STARTED_TAG: process_start_ticks(os.getpid()) or "unknown",
         },
     )
 
@@ -60,7 +57,7 @@ def worker_alive(pid: int, started: str) -> bool:
 
 def build_orphan_sensor(automation: ProxxAutomation) -> SensorDefinition:
     @sensor(
-        name="proxx_orphaned_runs",
+        name=ORPHAN_SENSOR,
         minimum_interval_seconds=automation.orphan_interval_s,
         default_status=DefaultSensorStatus.RUNNING,
         description="Reports started proxx runs on this host whose run worker has died as "
@@ -69,12 +66,12 @@ def build_orphan_sensor(automation: ProxxAutomation) -> SensorDefinition:
     def proxx_orphaned_runs(context: SensorEvaluationContext) -> Iterator[SkipReason]:
         host = socket.gethostname()
         started = context.instance.get_runs(
-            RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={HOST_TAG: host})
+            RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={WORKER_HOST_TAG: host})
         )
         reported = []
         for run in started:
-            pid = run.tags.get(PID_TAG, "")
-            if pid.isdigit() and not worker_alive(int(pid), run.tags.get(STARTED_TAG, "")):
+            pid = run.tags.get(WORKER_PID_TAG, "")
+            if pid.isdigit() and not worker_alive(int(pid), run.tags.get(WORKER_STARTED_TAG, "")):
                 context.instance.report_run_failed(
                     run,
                     message=f"the run worker (pid {pid} on {host}) died while the run was "

@@ -14,13 +14,9 @@ from dagster import (
     schedule,
 )
 
+from proxx_dagster.names import DOCUMENT_JOB, NIGHTLY_SCHEDULE
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import (
-    DOCUMENT_JOB,
-    launched_run_keys,
-    read_specs,
-    run_request,
-)
+from proxx_dagster.spec_files import launched_run_keys, read_specs, run_request
 from proxx_exec.naming import result_path
 
 DATE_TOKEN = "{date}"  # noqa: S105 - a template token, not a secret
@@ -28,7 +24,7 @@ DATE_TOKEN = "{date}"  # noqa: S105 - a template token, not a secret
 
 def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> ScheduleDefinition:
     @schedule(
-        name="proxx_nightly",
+        name=NIGHTLY_SCHEDULE,
         job=job,
         cron_schedule=automation.cron,
         execution_timezone=automation.timezone,

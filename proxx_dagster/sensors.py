@@ -19,18 +19,14 @@ from dagster import (
     sensor,
 )
 
+from proxx_dagster.names import DOCUMENT_JOB, INBOX_SENSOR
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import (
-    DOCUMENT_JOB,
-    launched_run_keys,
-    read_specs,
-    run_request,
-)
+from proxx_dagster.spec_files import launched_run_keys, read_specs, run_request
 
 
 def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:
     @sensor(
-        name="proxx_inbox",
+        name=INBOX_SENSOR,
         job=job,
         minimum_interval_seconds=automation.inbox_interval_s,
         default_status=DefaultSensorStatus.STOPPED,

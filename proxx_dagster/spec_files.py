@@ -11,15 +11,19 @@ from pathlib import Path
 
 from dagster import DagsterInstance, RunRequest, RunsFilter
 
+from proxx_dagster.names import (
+    DOCUMENT_OP,
+    JOB_ID_TAG,
+    RUN_KEY_TAG,
+    SPEC_FILE_TAG,
+    TRIGGER_TAG,
+    VOLUME_TAG,
+)
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_exec import JobFailure, JobSpec, load_jobspec_bytes
-from proxx_exec.jobspec import MAX_SPEC_BYTES
+from proxx_exec.jobspec import read_spec_file
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
-RUN_KEY_TAG = "dagster/run_key"
-DOCUMENT_JOB = "proxx_document_job"
-DOCUMENT_OP = "execute_jobspec_document"
-VOLUME_TAG = "proxx/output_volume"
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class SpecFile:
     path: Path
     raw: bytes
     spec: JobSpec | None  # None: not a valid JobSpec; its run ends in a VALIDATION result
-    modified: float  # the file's mtime, from the handle that was read
+    modified: float  # the file's mtime, taken just before it was read
 
     @property
     def content_fingerprint(self) -> str:
@@ -49,9 +53,11 @@ def list_spec_files(folder: Path) -> list[Path]:
 
 
 def read_spec(path: Path, substitutions: dict[str, str] | None = None) -> SpecFile:
-    with path.open("rb") as handle:
-        modified = os.fstat(handle.fileno()).st_mtime
-        raw = handle.read(MAX_SPEC_BYTES + 1)
+    """The file read by proxx_exec's own reader. Its mtime is taken first: a file replaced in
+    between has a later mtime than the one recorded, so the sensor's look-back (from the oldest
+    mtime) can only grow, never miss the run of the bytes it read."""
+    modified = path.stat().st_mtime
+    raw = read_spec_file(path)
     for token, value in (substitutions or {}).items():
         raw = raw.replace(token.encode(), value.encode())
     try:
@@ -102,12 +108,12 @@ def launched_run_keys(instance: DagsterInstance, job_name: str, since: datetime)
 def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
     tags = {
         **NO_RETRY_TAGS,
-        "proxx/spec_file": str(spec_file.path),
-        "proxx/trigger": source,
+        SPEC_FILE_TAG: str(spec_file.path),
+        TRIGGER_TAG: source,
         VOLUME_TAG: output_volume(spec_file.spec),
     }
     if spec_file.spec is not None:
-        tags["proxx/job_id"] = spec_file.spec.job_id
+        tags[JOB_ID_TAG] = spec_file.spec.job_id
     return RunRequest(
         run_key=run_key,
         run_config={

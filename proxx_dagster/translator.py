@@ -22,6 +22,10 @@ from proxx_exec.naming import result_path
 from proxx_exec.verify import CHECK_NAMES
 
 COMPLETED_CHECK = "job_completed"
+# Metadata keys used in more than one place.
+STATUS_KEY = "proxx/status"
+DIGEST_KEY = "proxx/result_digest"
+FINGERPRINT_KEY = "proxx/spec_fingerprint"
 CLIP_COLUMNS = TableSchema(
     columns=[
         TableColumn("index", "int"),
@@ -37,7 +41,25 @@ CLIP_COLUMNS = TableSchema(
 
 
 class ProxxTranslator:
-    """Names and metadata of proxx assets. Subclass and pass to `build_definitions`."""
+    """Names and metadata of proxx assets and checks, all derived from the ExecutionResult.
+
+    Subclass it to rename or add, and pass the subclass to `build_definitions` (or to
+    `build_proxx_job`, `build_batch_job`, `build_execute_jobspec_op`):
+
+    .. code-block:: python
+
+        from dagster import AssetKey
+        from proxx_dagster import ProxxTranslator, build_definitions
+
+        class StudioTranslator(ProxxTranslator):
+            def proxies_key(self) -> AssetKey:
+                return AssetKey(["studio", "editing_proxies"])
+
+            def check_names(self) -> tuple[str, ...]:
+                return ("job_completed", "frame_count", "decode")  # report only these
+
+        defs = build_definitions(translator=StudioTranslator())
+    """
 
     def proxies_key(self) -> AssetKey:
         return AssetKey(["proxx", "proxies"])
@@ -46,15 +68,17 @@ class ProxxTranslator:
         return AssetKey(["proxx", "source_media"])
 
     def check_names(self) -> tuple[str, ...]:
+        """The asset checks declared on the proxies and reported after each job: `job_completed`
+        and proxx's verification checks. The only source of check names."""
         return (COMPLETED_CHECK, *CHECK_NAMES)
 
     def summary_metadata(self, result: ExecutionResult) -> dict[str, Any]:
         engine = result.engine
         metadata: dict[str, Any] = {
-            "proxx/status": result.status.value,
+            STATUS_KEY: result.status.value,
             "proxx/job_id": result.job_id or "",
-            "proxx/spec_fingerprint": result.spec_fingerprint,
-            "proxx/result_digest": result.digest,
+            FINGERPRINT_KEY: result.spec_fingerprint,
+            DIGEST_KEY: result.digest,
             "proxx/engine": f"{engine.name} · {engine.version_line} · sha256 {engine.sha256}"
             if engine
             else "not resolved",
@@ -69,6 +93,18 @@ class ProxxTranslator:
             metadata["proxx/failure_reason"] = result.failure.reason.value
             metadata["proxx/failure_message"] = result.failure.message
         return metadata
+
+    def failure_metadata(self, result: ExecutionResult) -> dict[str, Any]:
+        """Metadata of the step failure of a FAILED result: the summary and the stderr tail."""
+        tail = result.failure.stderr_tail if result.failure else None
+        return {**self.summary_metadata(result), "proxx/stderr_tail": tail or ""}
+
+    def observation_metadata(self, result: ExecutionResult) -> dict[str, Any]:
+        """Metadata of the source-media observation: the sources the JobSpec names."""
+        return {
+            "proxx/sources": list(result.spec.sources) if result.spec else [],
+            FINGERPRINT_KEY: result.spec_fingerprint,
+        }
 
     def materialization_metadata(self, result: ExecutionResult) -> dict[str, Any]:
         rows = [
@@ -92,21 +128,22 @@ class ProxxTranslator:
         }
 
     def check_evaluations(self, result: ExecutionResult) -> list[AssetCheckEvaluation]:
-        """One evaluation per check the result holds: passed only if it passed on every clip."""
+        """One evaluation per declared check (`check_names`) that the result holds: passed
+        only if it passed on every clip; `job_completed` passes exactly when it COMPLETED."""
         key = self.proxies_key()
-        evaluations = [
-            AssetCheckEvaluation(
-                asset_key=key,
-                check_name=COMPLETED_CHECK,
-                passed=result.completed,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={
-                    "proxx/status": result.status.value,
-                    "proxx/result_digest": result.digest,
-                },
-            )
-        ]
-        for name in CHECK_NAMES:
+        evaluations = []
+        for name in self.check_names():
+            if name == COMPLETED_CHECK:
+                evaluations.append(
+                    AssetCheckEvaluation(
+                        asset_key=key,
+                        check_name=COMPLETED_CHECK,
+                        passed=result.completed,
+                        severity=AssetCheckSeverity.ERROR,
+                        metadata={STATUS_KEY: result.status.value, DIGEST_KEY: result.digest},
+                    )
+                )
+                continue
             per_clip = [
                 (clip.index, check)
                 for clip in result.clips

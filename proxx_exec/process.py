@@ -1,4 +1,5 @@
-"""Run one engine process: argv only, no shell, fixed environment, bounded time and output.
+"""Run one engine process: argv only, no shell, fixed environment, bounded time and output,
+and never outliving the process that started it.
 
 This is the only place that starts the engine for encoding or decoding.
 """
@@ -6,10 +7,12 @@ This is the only place that starts the engine for encoding or decoding.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +24,57 @@ STDERR_TAIL_BYTES = 8192
 ENGINE_ENVIRONMENT = {"LC_ALL": "C"}
 
 ProgressSink = Callable[[dict[str, str]], None]
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's prctl(2), resolved once at import (never in a forked child); Linux only."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """What the forked engine runs just before exec: ask the kernel to SIGKILL it when its
+    parent dies, so a worker killed mid-encode (SIGKILL, OOM) takes its FFmpeg along instead of
+    leaving it to encode into the staging folder of a job already reported dead.
+
+    Why this way: nothing runs in a SIGKILLed worker, so only the kernel can end its engine; a
+    watchdog process per engine would be one more process to outlive. The setting survives
+    exec (the engine is not set-uid) and is not inherited by the engine's own children (FFmpeg
+    starts none; the timeout still kills the whole process group).
+
+    Thread safety: Python warns that `preexec_fn` may deadlock in a child forked from a
+    threaded process (Dagster and Celery workers have threads) when the function takes a lock
+    another thread held at fork time. This one takes none: it calls an already-resolved libc
+    function and getppid(2), and imports, logs and allocates nothing beyond small integers.
+
+    The kernel sends the signal when the *thread* that forked the engine ends, not the process.
+    That thread is the one inside `run_engine`, which returns only after the engine has been
+    reaped, so the thread outlives the engine unless the whole process dies. Dagster runs a step
+    in the thread that executes it (in process: the run worker's; multiprocess: the step
+    process's main thread; Celery: the pool process's main thread), and so does the `proxx` CLI.
+
+    Elsewhere than Linux there is no such signal and the engine is left as before.
+    """
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+
+    def in_child() -> None:
+        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            # Popen raises SubprocessError in the parent: the engine did not start.
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return in_child
 
 
 @dataclass(frozen=True)
@@ -78,8 +132,9 @@ def run_engine(
             env=ENGINE_ENVIRONMENT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_dies_with(os.getpid()),  # noqa: PLW1509 - safe here, see _dies_with
         )
-    except OSError as error:
+    except (OSError, subprocess.SubprocessError) as error:
         return ProcessOutcome(None, None, False, "", {}, start_error=str(error))
     progress = _ProgressReader(on_progress)
     stderr_tail = bytearray()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from proxx_exec.canonical import fingerprint
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.failures import FailureClass, JobFailure, Reason
+from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.profiles import Profile
 from proxx_exec.shape import Decision, ExpectedOutput
@@ -182,13 +181,4 @@ def document_digest_matches(document: dict[str, Any]) -> bool:
 
 def write_result(result: ExecutionResult, path: Path) -> None:
     """Write atomically and never replace an existing file (FileExistsError if one is there)."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".proxx-result-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(result.to_json())
-            stream.flush()
-            os.fchmod(stream.fileno(), 0o644)
-            os.fsync(stream.fileno())
-        os.link(temp_name, path)  # fails rather than clobbers
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
+    write_new_file(path, result.to_json())

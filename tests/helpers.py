@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.samples import SampleClip, make_sample
 
 REAL_ENGINE = default_engine_binary()
+PROXX = str(Path(sys.executable).parent / "proxx")  # the `proxx` command of this venv
+
+
+def unavailable(message: str) -> NoReturn:
+    """A test that cannot run here: skipped with the reason, but failed under CI=true, where
+    everything a test needs must be there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must provide it", pytrace=False)
+    pytest.skip(message)
 
 
 class Media:
@@ -78,25 +91,14 @@ def listing(folder: Path) -> list[str]:
     return sorted(os.listdir(folder))
 
 
+def clear(folder: Path) -> None:
+    """Empty a folder (files and folders alike), keeping the folder itself."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
-
-
-def encoder_pid(staged_name: str) -> int | None:
-    """The running encoder (any engine process with -c:v) writing `staged_name`, if any."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if (
-                any(arg.endswith(staged_name.encode()) and arg.startswith(b"file:") for arg in argv)
-                and b"-c:v" in argv
-            ):
-                return int(entry.name)
-    return None
-
-
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

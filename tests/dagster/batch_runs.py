@@ -16,10 +16,11 @@ from dagster import DagsterInstance
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
-from proxx_dagster.batch import BATCH_JOB
 from proxx_dagster.definitions import EXECUTE_DEFS_JOB
 from proxx_dagster.executors import celery_config_source
-from tests.dagster.processes import BIN, REPO, background, dagster_env, wait_for
+from proxx_dagster.names import BATCH_JOB
+from tests.dagster.processes import BIN, REPO, background, dagster_env
+from tests.processes import wait_for
 
 REDIS = "redis://127.0.0.1:6379/0"
 RABBITMQ = "pyamqp://guest:guest@127.0.0.1:5672//"
@@ -120,34 +121,38 @@ def celery_workers(
         yield sorted(nodes)
 
 
-def start_batch(
+@contextlib.contextmanager
+def running_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
-) -> subprocess.Popen[str]:
-    """One proxx_batch run through `dagster job execute` (that process orchestrates)."""
+) -> Iterator[subprocess.Popen[str]]:
+    """One proxx_batch run through `dagster job execute` (that process orchestrates); killed
+    on the way out if it has not ended (`finish` waits for it)."""
     config_file = folder / f"batch-{uuid.uuid4().hex[:8]}.yaml"
     config_file.write_text(yaml.safe_dump(run_config))
-    return subprocess.Popen(
+    with subprocess.Popen(
         [str(BIN / "dagster"), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
         cwd=REPO,
         env=dagster_env(home, **extra_env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    )
+    ) as batch:
+        try:
+            yield batch
+        finally:
+            if batch.poll() is None:
+                batch.kill()
+                batch.wait()
 
 
 def finish(batch: subprocess.Popen[str]) -> tuple[int, str]:
     """Wait (bounded) for a started batch; its exit code and combined output."""
-    try:
-        output, _ = batch.communicate(timeout=600)
-    finally:
-        if batch.poll() is None:
-            batch.kill()
-            batch.wait()
+    output, _ = batch.communicate(timeout=600)
     return batch.returncode, output
 
 
 def execute_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
 ) -> tuple[int, str]:
-    return finish(start_batch(home, run_config, folder, **extra_env))
+    with running_batch(home, run_config, folder, **extra_env) as batch:
+        return finish(batch)

@@ -1,4 +1,5 @@
-"""Dagster's own processes (webserver, daemon) for tests: started, awaited, always stopped."""
+"""Dagster's own processes (webserver, daemon, workers) for tests: started, awaited, always
+stopped, with every process they started in turn."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+from tests.processes import marked, stop
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -22,14 +25,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll a condition until it holds; fail with `what` when the bounded wait runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"gave up after {seconds:.0f}s waiting for {what}")
+# Marks everything a `background` process starts, also what leaves its process group: the
+# daemon's `dagster api grpc` code server, for one, runs in a session of its own.
+STARTED_BY = "PROXX_TEST_STARTED_BY"
 
 
 def dagster_env(home: Path, **extra: str) -> dict[str, str]:
@@ -43,11 +41,14 @@ def dagster_env(home: Path, **extra: str) -> dict[str, str]:
 def background(
     argv: list[str], home: Path, log: Path, **extra_env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in a session of its own; on the way out it is stopped (SIGTERM to its group,
+    SIGKILL after 20 s), and so is every process it started in turn, wherever that one runs."""
+    mark = uuid.uuid4().hex
     with log.open("wb") as sink:
         process = subprocess.Popen(
             argv,
             cwd=REPO,
-            env=dagster_env(home, **extra_env),
+            env={**dagster_env(home, **extra_env), STARTED_BY: mark},
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -60,8 +61,10 @@ def background(
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            stop(marked(STARTED_BY, mark))
 
 
 def daemon(

@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg2
-import pytest
+
+from tests.helpers import unavailable
 
 
 def require_tcp_service(name: str, port: int) -> None:
@@ -17,10 +18,7 @@ def require_tcp_service(name: str, port: int) -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             return
     except OSError as error:
-        message = f"{name} is not reachable on 127.0.0.1:{port} ({error})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}; CI must provide it")
-    pytest.skip(message)
+        unavailable(f"{name} is not reachable on 127.0.0.1:{port} ({error})")
 
 
 @contextlib.contextmanager

@@ -8,20 +8,25 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from proxx_dagster.names import INBOX_SENSOR
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.dagster.helpers import events
-from tests.dagster.processes import BIN, REPO, background, wait_for
+from tests.dagster.processes import BIN, REPO, background
 from tests.dagster.services import postgres_schema
-from tests.helpers import Media
+from tests.helpers import Media, clear
+from tests.processes import wait_for
 
 REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
 
@@ -47,6 +52,13 @@ def spec(media_file: Path, out_dir: Path, job_id: str) -> dict[str, Any]:
     }
 
 
+def far_from_midnight() -> str:
+    """A fixed-offset time zone in which it is about noon now, so that the schedule's night (its
+    date) cannot change while the test runs, whenever it runs."""
+    offset = 12 - datetime.now(UTC).hour  # -11 .. +12 hours
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
+
+
 def test_nightly_and_inbox_through_the_daemon(
     instance_yaml: str, media: Media, tmp_path: Path
 ) -> None:
@@ -62,8 +74,7 @@ def test_nightly_and_inbox_through_the_daemon(
     # Alone, one after another, straight through proxx_exec.
     alone = {f["job_id"]: execute(JobSpec.model_validate(f)) for f in fields}
     assert all(r.status is Status.COMPLETED for r in alone.values())
-    for entry in out_dir.iterdir():
-        entry.unlink()
+    clear(out_dir)
 
     inbox, nightly = tmp_path / "inbox", tmp_path / "nightly"
     inbox.mkdir()
@@ -75,10 +86,12 @@ def test_nightly_and_inbox_through_the_daemon(
     night = {**spec(clips[0], out_dir, "night-{date}"), "naming": "{source_stem}_{job_id}"}
     (nightly / "night.yaml").write_text(yaml.safe_dump(night))
 
+    zone = far_from_midnight()
     env = {
         "PROXX_INBOX_FOLDER": str(inbox),
         "PROXX_NIGHTLY_FOLDER": str(nightly),
         "PROXX_NIGHTLY_CRON": "* * * * *",
+        "PROXX_TIMEZONE": zone,
         "PROXX_INBOX_INTERVAL_S": "5",
     }
     os.environ.update(env)
@@ -117,10 +130,14 @@ def test_nightly_and_inbox_through_the_daemon(
                     240,
                     "four inbox runs and one nightly run to finish",
                 )
-                # One more look by the sensor must not launch anything again.
-                ticks_before = len(document_runs())
-                wait_for(lambda: _sensor_ticks(instance) >= 2, 60, "more sensor ticks")
-                assert len(document_runs()) == ticks_before
+                # Looks by the sensor after every run finished must launch nothing again.
+                runs_before, finished_at = len(document_runs()), time.time()
+                wait_for(
+                    lambda: _sensor_looks_since(instance, finished_at) >= 2,
+                    60,
+                    "two more looks by the inbox sensor",
+                )
+                assert len(document_runs()) == runs_before
             runs = document_runs()
             by_file: dict[str, list[Any]] = {}
             for run in runs:
@@ -150,11 +167,14 @@ def test_nightly_and_inbox_through_the_daemon(
         queued = ExecutionResult.from_json((out_dir / f"{job_id}.proxx-result.json").read_text())
         assert queued.digest == before.digest
         assert [c.output_sha256 for c in queued.clips] == [c.output_sha256 for c in before.clips]
+    tonight = datetime.now(ZoneInfo(zone)).date().isoformat()
     nights = sorted(p.name for p in out_dir.glob("night-*.proxx-result.json"))
-    assert len(nights) == 1
+    assert nights == [f"night-{tonight}.proxx-result.json"]
 
 
-def _sensor_ticks(instance: DagsterInstance) -> int:
+def _sensor_looks_since(instance: DagsterInstance, since: float) -> int:
+    """Evaluations of the inbox sensor that began after `since` and have ended."""
     states = instance.all_instigator_state()
-    sensor = next(s for s in states if s.name == "proxx_inbox")
-    return len(instance.get_ticks(sensor.instigator_origin_id, sensor.selector_id))
+    sensor = next(s for s in states if s.name == INBOX_SENSOR)
+    ticks = instance.get_ticks(sensor.instigator_origin_id, sensor.selector_id)
+    return sum(tick.timestamp > since and tick.status.value != "STARTED" for tick in ticks)

@@ -22,18 +22,27 @@ from dagster import (
 )
 from dagster._core.executor.multiprocess import MultiprocessExecutor
 
-from proxx_dagster.batch import BATCH_SIZE_TAG, EXECUTE_OP, PLAN_OP, BatchEntry
-from proxx_dagster.batch_outcome import COMPLETED_TAG, FAILED_TAG, batch_outcome
+from proxx_dagster.batch import BatchEntry
+from proxx_dagster.batch_outcome import batch_outcome
 from proxx_dagster.definitions import defs
 from proxx_dagster.executors import PINNED_CELERY_SETTINGS, proxx_batch_executor
 from proxx_dagster.executors import celery_config_source as pinned
+from proxx_dagster.names import (
+    BATCH_COMPLETED_TAG,
+    BATCH_FAILED_TAG,
+    BATCH_JOB,
+    BATCH_OUTCOME_SENSOR,
+    BATCH_SIZE_TAG,
+    EXECUTE_BATCH_OP,
+    PLAN_OP,
+)
 from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
 from tests.dagster.processes import REPO
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 
-batch_job = defs.resolve_job_def("proxx_batch")
+batch_job = defs.resolve_job_def(BATCH_JOB)
 
 
 def batch_config(jobspecs: list[dict[str, Any]], **execution: Any) -> dict[str, Any]:
@@ -68,8 +77,12 @@ def test_multiprocess_batch_fails_only_the_bad_jobspec(
         assert run.tags[BATCH_SIZE_TAG] == "3"
         succeeded = step_keys(instance, run.run_id, DagsterEventType.STEP_SUCCESS)
         failed = step_keys(instance, run.run_id, DagsterEventType.STEP_FAILURE)
-        assert succeeded == [f"{EXECUTE_OP}[000_cam_a]", f"{EXECUTE_OP}[001_cam_b]", PLAN_OP]
-        assert failed == [f"{EXECUTE_OP}[002_cam_c]"]
+        assert succeeded == [
+            f"{EXECUTE_BATCH_OP}[000_cam_a]",
+            f"{EXECUTE_BATCH_OP}[001_cam_b]",
+            PLAN_OP,
+        ]
+        assert failed == [f"{EXECUTE_BATCH_OP}[002_cam_c]"]
         # every step, the failed one included, stored its typed result
         stored = stored_results(instance, run.run_id)
         outcome = batch_outcome(instance, run.run_id)
@@ -106,7 +119,7 @@ def test_folder_batch_runs_files_in_name_order_and_reports_a_broken_file(
     assert not outcome.success
     results = {
         key: value
-        for key, value in outcome.output_for_node(EXECUTE_OP).items()
+        for key, value in outcome.output_for_node(EXECUTE_BATCH_OP).items()
         if isinstance(value, ExecutionResult)
     }
     assert sorted(results) == ["000_a_broken", "001_second"]
@@ -128,7 +141,7 @@ def test_outcome_sensor_writes_counts_into_the_failed_run(
     run = instance.get_run_by_id(outcome.run_id)
     assert run is not None and run.status is DagsterRunStatus.FAILURE
     [failure] = events(instance, run.run_id, DagsterEventType.RUN_FAILURE)
-    sensor = defs.resolve_sensor_def("proxx_batch_outcome")
+    sensor = defs.resolve_sensor_def(BATCH_OUTCOME_SENSOR)
     context = build_run_status_sensor_context(
         sensor_name=sensor.name,
         dagster_instance=instance,
@@ -138,7 +151,7 @@ def test_outcome_sensor_writes_counts_into_the_failed_run(
     sensor(context)
     tagged = instance.get_run_by_id(run.run_id)
     assert tagged is not None
-    assert (tagged.tags[FAILED_TAG], tagged.tags[COMPLETED_TAG]) == ("1", "1")
+    assert (tagged.tags[BATCH_FAILED_TAG], tagged.tags[BATCH_COMPLETED_TAG]) == ("1", "1")
     messages = [e.message for e in events(instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
     expected = "proxx_batch: 1 of 2 JobSpecs failed (001_bad: VALIDATION PROFILE_UNKNOWN: "
     assert [m for m in messages if m.startswith(expected) and m.endswith("), 1 completed")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -15,27 +14,20 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from proxx_dagster.batch import EXECUTE_OP, PLAN_OP
 from proxx_dagster.batch_outcome import NO_RESULT, batch_outcome
+from proxx_dagster.names import EXECUTE_BATCH_OP, PLAN_OP
 from proxx_exec import JobSpec, Reason, Status, execute
 from tests.dagster.batch_runs import (
     CeleryBroker,
     celery_workers,
     execute_batch,
     finish,
-    start_batch,
+    running_batch,
 )
 from tests.dagster.helpers import events, spec_fields, stored_results
-from tests.dagster.processes import wait_for
 from tests.dagster.services import require_tcp_service
-from tests.helpers import (
-    Media,
-    encoder_pid,
-    engine_calls,
-    listing,
-    parent_of,
-    write_engine_wrapper,
-)
+from tests.helpers import Media, clear, engine_calls, listing, write_engine_wrapper
+from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 Outcome = dict[str, tuple[Status, str, dict[str, str]]]
 
@@ -86,11 +78,6 @@ def identities(folder: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
 
 
-def empty(folder: Path) -> None:
-    for entry in folder.iterdir():
-        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-
-
 def test_same_results_in_process_multiprocess_and_on_celery_workers(
     redis: CeleryBroker,
     rabbitmq: CeleryBroker,
@@ -115,7 +102,7 @@ def test_same_results_in_process_multiprocess_and_on_celery_workers(
         code, output = execute_batch(dagster_home, batch_config(jobspecs, execution), tmp_path)
         assert code == 0, output
         outcomes[name], _ = run_outcome(dagster_home, out_dir)
-        empty(out_dir)
+        clear(out_dir)
     for name, broker, workers in [
         ("redis, 1 worker", redis, ["solo"]),
         ("redis, 2 workers", CeleryBroker.redis(), ["left", "right"]),
@@ -149,7 +136,7 @@ def test_same_results_in_process_multiprocess_and_on_celery_workers(
                 assert set(reasons.values()) == {Reason.OUTPUT_EXISTS}
                 after = identities(out_dir)
                 assert {name: after[name] for name in before} == before  # nothing overwritten
-        empty(out_dir)
+        clear(out_dir)
 
     reference = outcomes["in_process"]
     assert {status for status, _, _ in reference.values()} == {Status.COMPLETED}
@@ -177,22 +164,21 @@ def test_worker_killed_mid_jobspec_fails_that_job_only_and_is_never_redelivered(
         result = execute(JobSpec.model_validate(fields))
         assert result.status is Status.COMPLETED
         reference[result.job_id] = (result.digest, sha256(Path(str(result.clips[0].output))))
-    empty(out_dir)
+    clear(out_dir)
     (tmp_path / "engine-calls.log").unlink()
 
     # The workers' config asks for late acknowledgement and requeue on worker loss; the proxx
     # app pins both off, so the killed task must still not come back.
     late_acks = {"task_acks_late": True, "task_reject_on_worker_lost": True}
     with celery_workers(redis, dagster_home, tmp_path, ["left", "right"], settings=late_acks):
-        batch = start_batch(
-            dagster_home, batch_config([victim, *others], redis.execution()), tmp_path, **redis.env
-        )
-        wait_for(lambda: encoder_pid("VICTIM.mov") is not None, 120, "the victim's encode")
-        encoder = encoder_pid("VICTIM.mov")
-        assert encoder is not None
-        os.kill(parent_of(encoder), signal.SIGKILL)  # the Celery worker process running it
-        code, output = finish(batch)
-        wait_for(lambda: encoder_pid("VICTIM.mov") is None, 120, "the orphaned encode to end")
+        config = batch_config([victim, *others], redis.execution())
+        with running_batch(dagster_home, config, tmp_path, **redis.env) as batch:
+            wait_for(lambda: encoder_pid("VICTIM.mov") is not None, 120, "the victim's encode")
+            encoder = encoder_pid("VICTIM.mov")
+            assert encoder is not None
+            os.kill(parent_of(encoder), signal.SIGKILL)  # the Celery worker process running it
+            assert ends_within(encoder, 1.0), "the encode outlived its Celery worker"
+            code, output = finish(batch)
     assert code != 0
     assert "WorkerLostError" in output and "signal 9 (SIGKILL)" in output
     worker_log = (tmp_path / "worker-left.log").read_text()
@@ -206,7 +192,7 @@ def test_worker_killed_mid_jobspec_fails_that_job_only_and_is_never_redelivered(
         victim_starts = [
             e
             for e in events(instance, run.run_id, DagsterEventType.STEP_START)
-            if e.step_key == f"{EXECUTE_OP}[000_victim]"
+            if e.step_key == f"{EXECUTE_BATCH_OP}[000_victim]"
         ]
     assert outcome.failed == {"000_victim": NO_RESULT}
     assert outcome.completed == ["001_other_1", "002_other_2"]

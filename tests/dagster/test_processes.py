@@ -15,8 +15,9 @@ from dagster_graphql import DagsterGraphQLClient
 
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB
 from tests.dagster.helpers import run_config, spec_fields
-from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, wait_for, webserver
+from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, webserver
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.processes import wait_for
 
 PROXIES = AssetKey(["proxx", "proxies"])
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from proxx_exec import ExecutionResult, Status
-from tests.helpers import Media
-
-PROXX = str(Path(sys.executable).parent / "proxx")
+from tests.helpers import PROXX, REAL_ENGINE, Media
 
 
 def proxx(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,10 +41,12 @@ def test_validate_plan_run(tmp_path: Path, media: Media, out_dir: Path) -> None:
     assert planned.returncode == 0
     command = [line for line in planned.stdout.splitlines() if not line.startswith("#")]
     assert len(command) == 1 and "-c:v libx264" in command[0]
-    assert command[0].split()[0].endswith("ffmpeg-linux-x86_64-v9.0.2") or "ffmpeg" in command[0]
+    assert shlex.split(command[0])[0] == str(REAL_ENGINE)  # the locked wheel's binary, run as is
 
     as_json = json.loads(proxx("plan", str(spec), "--json").stdout)
     assert as_json["clips"][0]["argv"][0] == "ffmpeg"
+    assert as_json["engine_binary"] == str(REAL_ENGINE)
+    assert shlex.split(command[0])[1:] == as_json["clips"][0]["argv"][1:]
 
     result_file = tmp_path / "result.json"
     ran = proxx("run", str(spec), "--result", str(result_file))

@@ -13,7 +13,14 @@ import pytest
 from proxx_exec import FailureClass, JobSpec, Reason, Status, engines, execute, execute_document
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import REAL_ENGINE, Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import (
+    REAL_ENGINE,
+    Media,
+    engine_calls,
+    listing,
+    unavailable,
+    write_engine_wrapper,
+)
 
 
 def assert_invalid(result_status: Status, failure: object, reason: Reason, *words: str) -> None:
@@ -178,7 +185,7 @@ def test_output_dir_missing(make_spec: SpecFactory, media: Media, tmp_path: Path
 def test_output_dir_not_writable(make_spec: SpecFactory, media: Media) -> None:
     # /proc/sys is read-only even for root, so this holds whoever runs the suite.
     if os.access("/proc/sys", os.W_OK):
-        pytest.skip("/proc/sys is writable on this machine; no read-only folder to use")
+        unavailable("/proc/sys is writable on this machine; no read-only folder to use")
     run_invalid(make_spec([media.standard], output_dir="/proc/sys"), Reason.OUTPUT_DIR_NOT_WRITABLE)
 
 

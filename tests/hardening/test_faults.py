@@ -9,18 +9,15 @@ import json
 import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from proxx_exec import ClipProgress, ExecutionResult, FailureClass, Reason, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, listing, unavailable, write_engine_wrapper
+from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
-PROXX = str(Path(sys.executable).parent / "proxx")
 RESULT = "test-job.proxx-result.json"
 
 
@@ -44,7 +41,7 @@ def mounted(*argv: str) -> Iterator[None]:
     target = argv[-1]
     completed = subprocess.run(["mount", *argv], capture_output=True, check=False)
     if completed.returncode != 0:
-        pytest.skip(f"cannot mount here ({completed.stderr.decode().strip()})")
+        unavailable(f"cannot mount here ({completed.stderr.decode().strip()})")
     try:
         yield
     finally:
@@ -192,3 +189,26 @@ def test_no_engine_process_outlives_a_failed_job(
     assert result.failure is not None and result.failure.reason is Reason.TIMEOUT
     status = Path(f"/proc/{int(pid_file.read_text())}/status")
     assert not status.exists() or "\nState:\tZ" in status.read_text()
+
+
+def test_the_engine_dies_within_a_second_of_the_process_that_started_it(
+    make_spec: SpecFactory, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    """`proxx run` SIGKILLed mid-encode (as the OOM killer would): its FFmpeg goes with it,
+    rather than encoding on into the staging folder of a job nobody waits for."""
+    spec_file = tmp_path / "job.json"
+    clip = media.h264_clip("ORPHANED.mov")  # an encode of several seconds
+    spec_file.write_text(json.dumps(make_spec([clip], profile="prores_lt").canonical()))
+    runner = subprocess.Popen(
+        [PROXX, "run", str(spec_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    staged = str(out_dir / ".proxx-staging-test-job" / "ORPHANED.mov")
+    try:
+        wait_for(lambda: encoder_pid(staged) is not None, 120, "the encode", 0.05)
+        encoder = encoder_pid(staged)
+        assert encoder is not None and parent_of(encoder) == runner.pid
+    finally:
+        runner.kill()
+        runner.wait()
+    assert ends_within(encoder, 1.0), "the engine outlived the process that started it"
+    assert listing(out_dir) == [".proxx-staging-test-job"]  # named by the next validation

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 import yaml
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
-from tests.dagster.processes import REPO, free_port, wait_for
+from tests.dagster.processes import REPO, free_port
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media
+from tests.processes import wait_for
 
 SECRET = "Pr0xx-S3cret-Passw0rd"
 

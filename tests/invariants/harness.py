@@ -19,8 +19,7 @@ from pathlib import Path
 import libfaketime
 
 from proxx_exec import ExecutionResult, JobSpec
-
-PROXX = str(Path(sys.executable).parent / "proxx")
+from tests.helpers import PROXX
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,6 @@ def run_perturbed(spec: JobSpec, spec_file: Path, perturbation: Perturbation) ->
         )
     assert completed.stdout, completed.stderr.decode()
     return ExecutionResult.from_json(completed.stdout)
-
-
-def clear(folder: Path) -> None:
-    for entry in folder.iterdir():
-        if entry.is_file():
-            entry.unlink()
 
 
 def fingerprint_of_run(result: ExecutionResult) -> tuple[object, ...]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "proxx_exec"
+from tests.invariants.source import called_name, calls, modules
+
 # Orchestration, concurrency, scheduling, networking, randomness: none belongs in execution.
 FORBIDDEN_IMPORTS = {
     "dagster",
@@ -29,17 +29,6 @@ FORBIDDEN_IMPORTS = {
     "tenacity",
     "functools",
 }
-
-
-def modules() -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted(PACKAGE.glob("*.py")):
-        yield path.name, ast.parse(path.read_text(), filename=str(path))
-
-
-def calls(tree: ast.AST) -> Iterator[str]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            yield ast.unparse(node.func)
 
 
 def test_execution_imports_no_orchestration_concurrency_or_network() -> None:
@@ -95,25 +84,127 @@ def test_clock_reads_are_confined_to_timing_and_the_timeout() -> None:
     assert used <= allowed
 
 
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's body, without those of the functions defined inside it."""
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _known_functions(tree: ast.Module) -> dict[str, str]:
+    """Names by which a module refers to functions of proxx_exec: its own, and those it
+    imports from other proxx_exec modules (local name -> the function's name)."""
+    known = {
+        node.name: node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("proxx_exec"):
+            known.update((alias.asname or alias.name, alias.name) for alias in node.names)
+    return known
+
+
+def _uses(
+    function: ast.AST, known: dict[str, str], names: set[str]
+) -> Iterator[tuple[str, ast.AST]]:
+    """Where a function calls one of `names`, or hands one on as a value (a callback)."""
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func.attr if node.func.attr in known.values() else None
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            target = known.get(node.id)
+        else:
+            target = None
+        if target in names:
+            yield target, node
+
+
+def _repeats(site: ast.AST, function: ast.AST, parents: dict[ast.AST, ast.AST]) -> list[ast.AST]:
+    """What could run `site` more than once within `function`: the loops around it (their
+    iterable) and the exception handlers around it."""
+    found: list[ast.AST] = []
+    child, node = site, parents[site]
+    while node is not function:
+        if isinstance(node, ast.For | ast.AsyncFor) and child is not node.iter:
+            found.append(node.iter)
+        elif isinstance(node, ast.While | ast.ExceptHandler):
+            found.append(node)
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            found += [generator.iter for generator in node.generators]
+        child, node = node, parents[node]
+    return found
+
+
+def _describe(repeat: ast.AST) -> str:
+    return (
+        f"a loop over {ast.unparse(repeat)}"
+        if isinstance(repeat, ast.expr)
+        else type(repeat).__name__
+    )
+
+
 def test_the_engine_is_started_in_exactly_two_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py) and once for the decode check (verify.py);
-    neither call sits inside a loop or an exception handler that could repeat it."""
-    sites = []
-    for name, tree in modules():
+    """run_engine: once for the encode (run.py) and once for the decode check (verify.py). Every
+    chain of calls from any function of proxx_exec down to it passes through one loop at most,
+    the loop over the plan's clips; no other loop, no `while`, no exception handler that could
+    run it again, however many functions stand between (a retry loop around the clip step is
+    caught as well as one around run_engine itself)."""
+    trees = dict(modules())
+    parents = {name: _parents(tree) for name, tree in trees.items()}
+    functions: dict[str, list[tuple[str, ast.AST]]] = {}
+    for name, tree in trees.items():
         for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
-                child.parent = node  # type: ignore[attr-defined]
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "run_engine":
-                sites.append(name)
-                parent: ast.AST | None = node
-                while (parent := getattr(parent, "parent", None)) is not None:
-                    assert not isinstance(parent, ast.While | ast.For | ast.ExceptHandler), (
-                        f"{name}: run_engine inside {type(parent).__name__}"
-                    )
-                    if isinstance(parent, ast.FunctionDef):
-                        break
-    assert sorted(sites) == ["run.py", "verify.py"]
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                functions.setdefault(node.name, []).append((name, node))
+    sites = sorted(
+        name
+        for name, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and called_name(node) == "run_engine"
+    )
+    assert sites == ["run.py", "verify.py"]
+
+    known = {name: _known_functions(tree) for name, tree in trees.items()}
+
+    def reaches(fn: str, names: set[str]) -> bool:
+        return any(any(_uses(d, known[module], names)) for module, d in functions[fn])
+
+    reaching = {"run_engine"}  # the functions from which run_engine can be reached
+    while grown := {fn for fn in functions if reaches(fn, reaching)} - reaching:
+        reaching |= grown
+    problems: list[str] = []
+
+    def loops_down(fn: str, chain: tuple[str, ...]) -> int:
+        """The most loops on any chain from `fn` down to run_engine."""
+        if fn == "run_engine":
+            return 0
+        if fn in chain:
+            problems.append(f"recursion: {' -> '.join((*chain, fn))}")
+            return 0
+        most = 0
+        for module, function in functions.get(fn, []):
+            for callee, site in _uses(function, known[module], reaching):
+                repeats = _repeats(site, function, parents[module])
+                problems.extend(
+                    f"{module}: {callee} in {fn} inside {_describe(r)}"
+                    for r in repeats
+                    if not (isinstance(r, ast.expr) and "clips" in ast.unparse(r))
+                )
+                most = max(most, len(repeats) + loops_down(callee, (*chain, fn)))
+        return most
+
+    for fn in sorted(reaching):
+        if (loops := loops_down(fn, ())) > 1:
+            problems.append(f"{fn}: {loops} loops on the way to run_engine (one clip loop only)")
+    assert problems == []
 
 
 def test_no_shell_and_no_overwrite_flag() -> None:
@@ -125,7 +216,7 @@ def test_no_shell_and_no_overwrite_flag() -> None:
 
 def test_one_module_decides_names_and_one_commits() -> None:
     """Output paths are built only in naming.py; files are renamed, linked or removed only in
-    commit.py (and the result file's atomic write in result.py)."""
+    commit.py (and in files.py, the atomic write of the result file)."""
     moves = {"os.link", "os.rename", "os.replace", "shutil.rmtree", "shutil.move"}
     where = {(name, c) for name, tree in modules() for c in calls(tree) if c in moves}
-    assert {name for name, _ in where} <= {"commit.py", "result.py"}
+    assert {name for name, _ in where} <= {"commit.py", "files.py"}

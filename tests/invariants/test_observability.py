@@ -15,8 +15,8 @@ from proxx_exec import ExecutionResult, Status, digest_matches, execute
 from tests.conftest import SpecFactory
 from tests.dagster.conftest import INSTANCE_YAML
 from tests.dagster.helpers import events, run_config
-from tests.helpers import Media, write_engine_wrapper
-from tests.invariants.harness import clear, fingerprint_of_run
+from tests.helpers import Media, clear, write_engine_wrapper
+from tests.invariants.harness import fingerprint_of_run
 
 
 def test_the_result_alone_decides(make_spec: SpecFactory, media: Media, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import contextlib
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,10 @@ import pytest
 from proxx_exec import JobSpec, Status, execute, validate_job
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import Media
+from tests.helpers import PROXX, Media, clear
 from tests.invariants.harness import (
     Perturbation,
     busy_cpus,
-    clear,
     faked_clock_env,
     fingerprint_of_run,
     run_perturbed,
@@ -57,7 +55,7 @@ def another_job_beside(media: Media, folder: Path) -> Iterator[object]:
     spec_file = folder / "beside.json"
     spec_file.write_text(other.model_dump_json())
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "proxx"), "run", str(spec_file)],
+        [PROXX, "run", str(spec_file)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -67,7 +65,9 @@ def another_job_beside(media: Media, folder: Path) -> Iterator[object]:
         process.wait(timeout=300)
 
 
-def perturbations(media: Media, tmp: Path, fake_path: Path) -> list[Perturbation]:
+def perturbations(
+    media: Media, tmp: Path, fake_path: Path, locale: dict[str, str]
+) -> list[Perturbation]:
     elsewhere = tmp / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
     return [
@@ -76,8 +76,7 @@ def perturbations(media: Media, tmp: Path, fake_path: Path) -> list[Perturbation
             "environment",
             env={
                 "TZ": "Pacific/Kiritimati",
-                "LANG": "tr_TR.UTF-8",
-                "LC_ALL": "tr_TR.UTF-8",
+                **locale,
                 "OMP_NUM_THREADS": "13",
                 "FFREPORT": f"file={tmp}/ffreport.log",
                 "AV_LOG_FORCE_NOCOLOR": "1",
@@ -100,6 +99,7 @@ def test_one_jobspec_one_outcome_under_every_perturbation(
     out_dir: Path,
     tmp_path: Path,
     fake_ffmpeg_on_path: Path,
+    turkish_locale: dict[str, str],
 ) -> None:
     sources = [
         media.standard,
@@ -109,7 +109,7 @@ def test_one_jobspec_one_outcome_under_every_perturbation(
     baseline = execute(spec)
     assert baseline.status is Status.COMPLETED
     expected = fingerprint_of_run(baseline)
-    for perturbation in perturbations(media, tmp_path, fake_ffmpeg_on_path):
+    for perturbation in perturbations(media, tmp_path, fake_ffmpeg_on_path, turkish_locale):
         clear(out_dir)
         result = run_perturbed(spec, tmp_path / "job.json", perturbation)
         assert fingerprint_of_run(result) == expected, perturbation.name

@@ -1,0 +1,52 @@
+"""Every use of Dagster's private modules (`dagster._…`), in one place, each with its reason.
+
+Dagster's public API (`import dagster`) lacks these; the rest of proxx_dagster uses the public
+API only. When a Dagster upgrade moves one of them, this is the only module to change.
+"""
+
+from __future__ import annotations
+
+from dagster import DagsterInstance, InitExecutorContext
+
+# The executor's init context holds its job as a ReconstructableJob when the job was loaded from
+# code; only that class knows the module, and no public accessor exposes it.
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+# Dagster's own run tags. Dagster publishes no constants for its system tags, and proxx both sets
+# them (a run that can never be retried) and reads them (a run that is a retry, a run's key).
+from dagster._core.storage.tags import (
+    MAX_RETRIES_TAG,
+    RETRY_NUMBER_TAG,
+    RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
+    RUN_KEY_TAG,
+    WILL_RETRY_TAG,
+)
+
+# What an instance's dagster.yaml configures (storage, compute logs, run launcher, ...) is held
+# as ConfigurableClassData in its InstanceRef; the public API has the objects, not their modules.
+from dagster._serdes import ConfigurableClassData
+
+__all__ = [
+    "MAX_RETRIES_TAG",
+    "RETRY_NUMBER_TAG",
+    "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
+    "RUN_KEY_TAG",
+    "WILL_RETRY_TAG",
+    "instance_class_modules",
+    "job_module",
+]
+
+
+def job_module(init_context: InitExecutorContext) -> str | None:
+    """The module the executor's job was loaded from, if it was loaded from a module."""
+    job = init_context.job
+    return job.get_module() if isinstance(job, ReconstructableJob) else None
+
+
+def instance_class_modules(instance: DagsterInstance) -> list[str]:
+    """The modules of the classes the instance's dagster.yaml configures, in its order."""
+    return [
+        value.module_name
+        for value in instance.get_ref()
+        if isinstance(value, ConfigurableClassData)
+    ]

@@ -1,0 +1,84 @@
+"""Every name proxx shows in Dagster, defined once: jobs, ops, schedules, sensors, resources and
+run tags. Asset keys, check names and metadata keys belong to `ProxxTranslator` (overridable).
+"""
+
+from __future__ import annotations
+
+# Dagster's own run tags, which proxx sets and reads, come from Dagster through the adapter.
+from proxx_dagster.dagster_internals import (
+    MAX_RETRIES_TAG,
+    RETRY_NUMBER_TAG,
+    RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
+    RUN_KEY_TAG,
+)
+
+__all__ = [
+    "ASSET_GROUP",
+    "BATCH_COMPLETED_TAG",
+    "BATCH_EXECUTOR",
+    "BATCH_FAILED_TAG",
+    "BATCH_JOB",
+    "BATCH_OUTCOME_SENSOR",
+    "BATCH_SIZE_TAG",
+    "CHECKS_DEFINITION",
+    "DOCUMENT_JOB",
+    "DOCUMENT_OP",
+    "EXECUTE_BATCH_OP",
+    "EXECUTE_OP",
+    "INBOX_SENSOR",
+    "JOB_ID_TAG",
+    "JOB_PARTITIONS",
+    "MAX_RETRIES_TAG",
+    "NIGHTLY_SCHEDULE",
+    "ORPHAN_SENSOR",
+    "PLAN_OP",
+    "PROXX_JOB",
+    "PROXX_OP_TAG",
+    "RESULT_IO_MANAGER_KEY",
+    "RETRY_NUMBER_TAG",
+    "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
+    "RUN_KEY_TAG",
+    "SPEC_FILE_TAG",
+    "TRIGGER_TAG",
+    "VOLUME_TAG",
+    "WORKER_HOST_TAG",
+    "WORKER_PID_TAG",
+    "WORKER_STARTED_TAG",
+]
+
+# Jobs and their ops.
+PROXX_JOB = "proxx_job"
+EXECUTE_OP = "execute_jobspec"
+DOCUMENT_JOB = "proxx_document_job"  # launched by the schedule and the sensor
+DOCUMENT_OP = "execute_jobspec_document"
+BATCH_JOB = "proxx_batch"
+PLAN_OP = "plan_batch"
+EXECUTE_BATCH_OP = "execute_batch_jobspec"
+BATCH_EXECUTOR = "proxx_batch_executor"
+
+# Schedules, sensors, the asset group, the asset checks' definition, the partitions, resources.
+NIGHTLY_SCHEDULE = "proxx_nightly"
+INBOX_SENSOR = "proxx_inbox"
+ORPHAN_SENSOR = "proxx_orphaned_runs"
+BATCH_OUTCOME_SENSOR = "proxx_batch_outcome"
+ASSET_GROUP = "proxx"
+CHECKS_DEFINITION = "proxx_verification"
+JOB_PARTITIONS = "proxx_jobs"
+RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
+# The automation resource's key is also the parameter name of the schedule and sensor functions
+# that take it (Dagster matches them by name): `proxx_automation`.
+
+# Op tag marking the ops that run proxx_exec; the load-time retry check looks for it.
+PROXX_OP_TAG = "proxx/executes_jobspec"
+
+# Run tags set by proxx.
+JOB_ID_TAG = "proxx/job_id"
+SPEC_FILE_TAG = "proxx/spec_file"
+TRIGGER_TAG = "proxx/trigger"  # "nightly" or "inbox"
+VOLUME_TAG = "proxx/output_volume"  # the run queue's per-volume limit keys on it
+BATCH_SIZE_TAG = "proxx/batch_size"
+BATCH_FAILED_TAG = "proxx/batch_failed"
+BATCH_COMPLETED_TAG = "proxx/batch_completed"
+WORKER_HOST_TAG = "proxx/worker_host"
+WORKER_PID_TAG = "proxx/worker_pid"
+WORKER_STARTED_TAG = "proxx/worker_started"
