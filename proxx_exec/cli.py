@@ -22,7 +22,7 @@ from proxx_exec.plan import JobPlan
 from proxx_exec.profiles import BUILTIN_PROFILES
 from proxx_exec.result import ExecutionResult, write_result
 from proxx_exec.run import ClipProgress, execute_file
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.samples import make_card
 from proxx_exec.validate import ValidatedJob, validate_job
 
 app = typer.Typer(
@@ -183,43 +183,47 @@ def profiles(
     if as_json:
         typer.echo(json.dumps(dumped, indent=2))
         return
+    # One row per setting, grouped by profile: it fits any terminal width without breaking a
+    # name or a value in the middle.
     table = Table(title="built-in profiles")
-    table.add_column("setting", overflow="fold")
-    for name in BUILTIN_PROFILES:
-        table.add_column(name, overflow="fold")
-    for setting in dumped[0]:
-        if setting != "name":
-            table.add_row(
-                setting, *("-" if d[setting] is None else str(d[setting]) for d in dumped)
-            )
+    table.add_column("profile", no_wrap=True, style="bold")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    for profile in dumped:
+        settings = [(k, v) for k, v in profile.items() if k != "name" and v is not None]
+        for row, (setting, value) in enumerate(settings):
+            table.add_row(profile["name"] if row == 0 else "", setting, str(value))
+        table.add_section()
     Console(emoji=False, highlight=False).print(table)
 
 
 @app.command()
 def samples(
     folder: Annotated[
-        Path, typer.Argument(help="Existing folder for the clips.", file_okay=False, exists=True)
+        Path, typer.Argument(help="Folder for the clips (made if missing).", file_okay=False)
     ],
     count: Annotated[int, typer.Option(min=1, max=100, help="How many clips.")] = 3,
     seconds: Annotated[float, typer.Option(min=0.2, max=600, help="Length of each.")] = 2.0,
 ) -> None:
-    """Make synthetic camera clips (ProRes HQ, timecode, reel name, two audio tracks) to try on."""
-    for index in range(count):
-        reel = f"A{index + 1:03d}"
-        path = folder.resolve() / f"{reel}C001.mov"
-        if path.exists():
-            err.print(f"[red]{path} exists; samples never overwrite[/]")
-            raise typer.Exit(1)
-        make_sample(
-            path,
-            SampleClip(
-                duration_s=seconds,
-                reel_name=reel,
-                audio_channels=(2, 1),
-                timecode=f"{10 + index:02d}:00:00:00",
-            ),
+    """Make synthetic camera clips (ProRes HQ, timecode, reel name, two audio tracks) and a
+    JobSpec for them, to try proxx on."""
+    try:
+        card = make_card(folder.resolve(), count, seconds)
+    except FileExistsError as error:
+        err.print(f"[red]{error.filename} exists; samples never overwrite[/]")
+        raise typer.Exit(1) from None
+    except OSError as error:
+        err.print(f"[red]cannot write into {folder}: {error.strerror or error}[/]")
+        raise typer.Exit(1) from None
+    for clip in card.clips:
+        typer.echo(str(clip))
+    err.print(f"a JobSpec for these clips: {card.jobspec}")
+    err.print("try it (no line breaks in these commands):", markup=False)
+    program = shlex.quote(sys.argv[0])  # the proxx the user ran, e.g. .venv/bin/proxx
+    for command in ("plan", "run"):
+        err.print(
+            f"  {program} {command} {shlex.quote(str(card.jobspec))}", markup=False, soft_wrap=True
         )
-        typer.echo(str(path))
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ def create_staging(plan: JobPlan) -> Staging:
     """Claim the job's staging folder atomically; refuse if any run of the job holds it."""
     path = Path(plan.staging_dir)
     try:
+        # The output folder is made (with its parents) by a job that starts, never by a refusal.
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         path.mkdir(mode=0o755)
         status = path.lstat()
     except FileExistsError:

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Va
 from proxx_exec.canonical import fingerprint
 from proxx_exec.failures import Reason, invalid
 from proxx_exec.profiles import Profile
+from proxx_exec.refusals import describe
 
 DEFAULT_ENGINE = "imageio-ffmpeg"
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -99,20 +100,13 @@ def jobspec_schema() -> dict[str, Any]:
     return JobSpec.model_json_schema()
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem, each naming the field path, e.g. ``sources.1: ...``."""
-    lines = []
-    for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"]) or "(document)"
-        lines.append(f"{path}: {item['msg']}")
-    return "\n".join(lines)
-
-
 def parse_jobspec(data: Any) -> JobSpec:
-    """Validate already-decoded JSON data; schema errors become SPEC_INVALID."""
+    """Validate already-decoded JSON data; schema errors become SPEC_INVALID in plain words."""
     if not isinstance(data, dict):
         raise invalid(
-            Reason.SPEC_INVALID, f"a JobSpec must be a mapping of fields, got {type(data).__name__}"
+            Reason.SPEC_INVALID,
+            "a JobSpec is a set of fields (spec_version, job_id, sources, output_dir, "
+            f"profile, ...), but this document is {_kind(data)}",
         )
     try:
         return JobSpec.model_validate(data)
@@ -121,7 +115,15 @@ def parse_jobspec(data: Any) -> JobSpec:
         only_profile = all(item["loc"][:1] == ("profile",) for item in error.errors())
         custom = isinstance(data.get("profile"), dict)
         reason = Reason.PROFILE_INVALID if only_profile and custom else Reason.SPEC_INVALID
-        raise invalid(reason, describe_validation_error(error)) from None
+        raise invalid(reason, describe(error, JobSpec, data)) from None
+
+
+def _kind(data: Any) -> str:
+    if data is None:
+        return "empty"
+    if isinstance(data, list):
+        return "a list"
+    return f"a single value ({type(data).__name__})"
 
 
 class _PlainLoader(yaml.SafeLoader):

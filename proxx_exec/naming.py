@@ -12,6 +12,7 @@ TOKENS = ("source_stem", "source_name", "index", "job_id")
 MAX_NAME_BYTES = 255
 STAGING_PREFIX = ".proxx-staging-"
 RESULT_SUFFIX = ".proxx-result.json"
+REFUSAL_INFIX = ".proxx-refused-"
 
 
 def staging_dir(output_dir: str, job_id: str) -> str:
@@ -20,7 +21,15 @@ def staging_dir(output_dir: str, job_id: str) -> str:
 
 
 def result_path(output_dir: str, job_id: str) -> str:
+    """The result of a job that ran (COMPLETED or FAILED). Its existence means the job_id is
+    spent: a job runs once."""
     return str(PurePosixPath(output_dir) / f"{job_id}{RESULT_SUFFIX}")
+
+
+def refusal_path(output_dir: str, job_id: str, digest: str) -> str:
+    """Where a VALIDATION refusal stays on record. It started nothing, so it does not spend the
+    job_id; the same refusal twice has the same digest, hence the same name."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{REFUSAL_INFIX}{digest[:16]}.json")
 
 
 def check_template(template: str) -> None:

@@ -13,6 +13,7 @@ from proxx_exec.engines import EngineIdentity
 from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
+from proxx_exec.naming import refusal_path, result_path
 from proxx_exec.profiles import Profile
 from proxx_exec.shape import Decision, ExpectedOutput
 
@@ -177,6 +178,16 @@ def digest_matches(result: ExecutionResult) -> bool:
 def document_digest_matches(document: dict[str, Any]) -> bool:
     """The same check on a result file's parsed JSON, whatever proxx version wrote it."""
     return compute_digest(document) == document.get("digest")
+
+
+def record_path(result: ExecutionResult) -> str | None:
+    """Where the result is kept beside the proxies: a refusal under a name that does not spend
+    the job_id, any other result under the job's result name. None: no JobSpec was read."""
+    if result.spec is None:
+        return None
+    if result.failure is not None and result.failure.failure_class is FailureClass.VALIDATION:
+        return refusal_path(result.spec.output_dir, result.spec.job_id, result.digest)
+    return result_path(result.spec.output_dir, result.spec.job_id)
 
 
 def write_result(result: ExecutionResult, path: Path) -> None:

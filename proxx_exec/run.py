@@ -27,7 +27,6 @@ from proxx_exec.commit import (
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
 from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
-from proxx_exec.naming import result_path
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
 from proxx_exec.result import (
@@ -40,6 +39,7 @@ from proxx_exec.result import (
     Host,
     Status,
     Timing,
+    record_path,
     seal,
     write_result,
 )
@@ -125,7 +125,7 @@ def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> Execu
     except JobFailure as error:
         failure = error
     result = _result(spec, validated, outcomes, failure, watch)
-    _write_beside_outputs(result, spec)
+    _write_beside_outputs(result)
     return result
 
 
@@ -417,12 +417,16 @@ def _unparsed_failure(raw: bytes, failure: JobFailure, watch: Stopwatch) -> Exec
     )
 
 
-def _write_beside_outputs(result: ExecutionResult, spec: JobSpec) -> None:
-    """Keep the result with the proxies. An existing result file is never replaced."""
-    target = Path(result_path(spec.output_dir, spec.job_id))
-    if not target.parent.is_dir():
+def _write_beside_outputs(result: ExecutionResult) -> None:
+    """Keep the result with the proxies, once: an existing record is never replaced (the same
+    refusal twice is the same record)."""
+    where = record_path(result)
+    if where is None:
+        return
+    target = Path(where)
+    if not target.parent.is_dir() or target.exists():
         return
     try:
         write_result(result, target)
     except OSError as error:
-        log.warning("result not written beside the outputs at %s: %s", target, error)
+        log.warning("result not written beside the outputs at %s: %s", target, error.strerror)

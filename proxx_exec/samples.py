@@ -6,6 +6,7 @@ same kind of media: QuickTime files with a timecode track, a reel name and sever
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,3 +80,44 @@ def make_sample(output: Path, clip: SampleClip | None = None) -> Path:
         message = completed.stderr.decode("utf-8", "replace").strip()
         raise RuntimeError(f"could not make sample {output}: {message}")
     return output
+
+
+@dataclass(frozen=True)
+class SampleCard:
+    clips: tuple[Path, ...]
+    jobspec: Path  # a ready JobSpec for the clips, proxies into <folder>/proxies
+
+
+def make_card(folder: Path, count: int = 3, seconds: float = 2.0) -> SampleCard:
+    """A camera card's worth of clips (A001C001.mov, A002C001.mov, ...: ProRes HQ, 10:00:00:00,
+    11:00:00:00, ... timecode, the reel named like the clip, a stereo and a mono track) and a
+    JobSpec that makes their proxies. The folder is made if missing; nothing is overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for index in range(count):
+        reel = f"A{index + 1:03d}"
+        path = folder / f"{reel}C001.mov"
+        if path.exists():
+            raise FileExistsError(17, "exists", str(path))
+        clips.append(
+            make_sample(
+                path,
+                SampleClip(
+                    duration_s=seconds,
+                    reel_name=reel,
+                    audio_channels=(2, 1),
+                    timecode=f"{10 + index:02d}:00:00:00",
+                ),
+            )
+        )
+    jobspec = folder / "proxx-job.json"
+    document = {
+        "spec_version": "1",
+        "job_id": f"samples-{folder.name}"[:128],
+        "sources": [str(clip) for clip in clips],
+        "output_dir": str(folder / "proxies"),
+        "profile": "h264_half",
+    }
+    with jobspec.open("x", encoding="utf-8") as stream:  # never overwrites
+        stream.write(json.dumps(document, indent=2) + "\n")
+    return SampleCard(clips=tuple(clips), jobspec=jobspec)

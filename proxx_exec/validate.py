@@ -20,6 +20,7 @@ from proxx_exec.naming import (
 )
 from proxx_exec.plan import JobPlan, plan_clip, plan_job
 from proxx_exec.profiles import BUILTIN_PROFILES, Profile
+from proxx_exec.refusals import closest
 from proxx_exec.shape import decide
 
 
@@ -36,9 +37,13 @@ def resolve_profile(spec: JobSpec) -> Profile:
     try:
         return BUILTIN_PROFILES[spec.profile]
     except KeyError:
+        guess = closest(spec.profile, BUILTIN_PROFILES)
         raise invalid(
             Reason.PROFILE_UNKNOWN,
-            f"unknown profile {spec.profile!r}; built-in profiles: {', '.join(BUILTIN_PROFILES)}",
+            f"unknown profile {spec.profile!r}"
+            + (f"; did you mean {guess}?" if guess else "")
+            + f" The built-in profiles are {', '.join(BUILTIN_PROFILES)} (`proxx profiles` "
+            "shows every setting).",
         ) from None
 
 
@@ -48,6 +53,7 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
     check_template(spec.naming)
     _check_output_dir(spec)
     engine, binary = identify_engine(spec.engine)
+    _check_sources_exist(spec)
     shapes = tuple(
         decide(profile, _probe_source(index, path), index, path)
         for index, path in enumerate(spec.sources)
@@ -68,13 +74,22 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
 
 
 def _check_output_dir(spec: JobSpec) -> None:
+    """The output folder, or the nearest folder above it when it is still to be made (the job
+    makes it when it starts, never on a refusal), must be a writable folder."""
     output_dir = Path(spec.output_dir)
-    if not output_dir.is_dir():
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
         raise invalid(
-            Reason.OUTPUT_DIR_MISSING, f"output_dir {output_dir} does not exist or is not a folder"
+            Reason.OUTPUT_DIR_MISSING,
+            f"output_dir {output_dir} cannot be made: {existing} is a file, not a folder",
         )
-    if not os.access(output_dir, os.W_OK | os.X_OK):
-        raise invalid(Reason.OUTPUT_DIR_NOT_WRITABLE, f"output_dir {output_dir} is not writable")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == output_dir else f" (nor can it be made in {existing})"
+        raise invalid(
+            Reason.OUTPUT_DIR_NOT_WRITABLE, f"output_dir {output_dir} is not writable{where}"
+        )
     staging = staging_dir(spec.output_dir, spec.job_id)
     if os.path.lexists(staging):
         raise invalid(
@@ -88,9 +103,23 @@ def _check_output_dir(spec: JobSpec) -> None:
     if os.path.lexists(result_file):
         raise invalid(
             Reason.OUTPUT_EXISTS,
-            f"result file {result_file} exists: job {spec.job_id} already ran. Re-run "
-            "it as a new job (new job_id, retried_from naming this one)",
+            f"job {spec.job_id} already ran (its result is {result_file}). A job runs once: "
+            "to run it again, give it a new job_id (and set retried_from to this one)",
         )
+
+
+def _check_sources_exist(spec: JobSpec) -> None:
+    """Every missing source at once: a wrong folder usually loses them all."""
+    missing = [(i, p) for i, p in enumerate(spec.sources) if not os.path.lexists(p)]
+    if not missing:
+        return
+    shown = "\n".join(f"  {clip_label(i)}: {p}" for i, p in missing[:20])
+    more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+    raise invalid(
+        Reason.SOURCE_MISSING,
+        f"{len(missing)} of {len(spec.sources)} source(s) do not exist:\n{shown}{more}",
+        clip_index=missing[0][0],
+    )
 
 
 def _probe_source(index: int, path: str) -> MediaInfo:

@@ -68,7 +68,7 @@ def test_invalid_spec_exit_1_without_traceback(tmp_path: Path, media: Media, out
         completed = proxx(command, str(spec))
         assert completed.returncode == 1
         assert "Traceback" not in completed.stderr + completed.stdout
-        assert "sources.0" in completed.stderr
+        assert "`sources` item 1" in completed.stderr
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

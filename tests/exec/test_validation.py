@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from proxx_exec import FailureClass, JobSpec, Reason, Status, engines, execute, execute_document
+from proxx_exec.naming import REFUSAL_INFIX
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import (
@@ -38,15 +39,17 @@ def run_invalid(spec: JobSpec, reason: Reason, *words: str) -> None:
     assert_invalid(result.status, result.failure, reason, *words)
     assert all(clip.state == "NOT_RUN" for clip in result.clips)
     if before is not None:
+        # Only the refusal's own record, under a name that does not spend the job_id.
         written = set(listing(Path(spec.output_dir))) - set(before)
-        assert written <= {f"{spec.job_id}.proxx-result.json"}
+        assert all(name.startswith(f"{spec.job_id}{REFUSAL_INFIX}") for name in written)
+        assert len(written) <= 1
 
 
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"colour": "red"}, ["colour", "Extra inputs"]),
-        ({"sources": ["relative/clip.mov"]}, ["sources.0", "absolute"]),
+        ({"colour": "red"}, ["`colour` is not a field here"]),
+        ({"sources": ["relative/clip.mov"]}, ["`sources` item 1", "absolute"]),
         ({"sources": []}, ["sources"]),
         ({"job_id": "../escape"}, ["job_id"]),
         ({"clip_timeout_s": 0}, ["clip_timeout_s"]),
@@ -174,11 +177,27 @@ def test_truncated_source_without_index_is_not_media(
     run_invalid(make_spec([source]), Reason.SOURCE_NOT_MEDIA)
 
 
-def test_output_dir_missing(make_spec: SpecFactory, media: Media, tmp_path: Path) -> None:
+def test_output_dir_is_made_by_a_job_that_runs_never_by_a_refusal(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    refused = tmp_path / "refused" / "day1"
     run_invalid(
-        make_spec([media.standard], output_dir=str(tmp_path / "absent")),
+        make_spec([media.standard, tmp_path / "gone.mov"], output_dir=str(refused)),
+        Reason.SOURCE_MISSING,
+    )
+    assert not (tmp_path / "refused").exists()
+    made = tmp_path / "proxies" / "day1"
+    result = execute(make_spec([media.standard], output_dir=str(made)))
+    assert result.status is Status.COMPLETED, result.failure
+    assert listing(made) == ["A001C001.mov", "test-job.proxx-result.json"]
+
+
+def test_output_dir_under_a_file(make_spec: SpecFactory, media: Media, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    run_invalid(
+        make_spec([media.standard], output_dir=str(tmp_path / "notes.txt" / "day1")),
         Reason.OUTPUT_DIR_MISSING,
-        "absent",
+        "notes.txt is a file",
     )
 
 
