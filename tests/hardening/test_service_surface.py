@@ -16,7 +16,14 @@ from dagster._serdes import serialize_value
 
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
-from tests.dagster.processes import REPO, free_port, wait_for
+from tests.dagster.processes import (
+    REPO,
+    command_line,
+    descendants,
+    free_port,
+    still_running,
+    wait_for,
+)
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media
 
@@ -56,12 +63,18 @@ def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
             except OSError:
                 return False
 
-        wait_for(up, 120, "dagster dev to listen")
+        wait_for(up, 120, "dg dev to listen")
         addresses = listening_addresses(port)
         assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, no 0.0.0.0 or ::
+        # everything dev.py started: dg dev, its webserver, daemon and code servers
+        started = descendants(process.pid)
+        commands = " ".join(command_line(pid) for pid, _ in started)
+        assert {"dagster_webserver", "dagster._daemon", "code-server"} <= set(commands.split())
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        os.killpg(process.pid, signal.SIGTERM)  # a scripted stop: SIGTERM, not Ctrl-C
+        code = process.wait(timeout=120)
+    assert code == 0  # stopped cleanly, nothing had to be killed
+    assert still_running(started) == set()
     config = yaml.safe_load((home / "dagster.yaml").read_text())
     assert config["telemetry"] == {"enabled": False}
 
