@@ -1,6 +1,6 @@
 """The code location: `proxx_job`, `proxx_batch`, the proxx assets and checks, the automation.
 
-`dagster dev` and `workspace.yaml` load `defs` from here.
+`dg dev` (through `workspace.yaml`) and `dg launch` load `defs` from here.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from proxx_dagster.sensors import build_inbox_sensor
 from proxx_dagster.spec_files import DOCUMENT_JOB
 from proxx_dagster.translator import ProxxTranslator
 
-# `dagster job execute` arguments that run a job of ours (EXECUTE_DEFS_JOB + name) or proxx_job
-# with the calling process as orchestrator (no daemon); add `-c RUN_CONFIG`. The command takes
-# -m/-f, not -w.
-EXECUTE_DEFS_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j")
+# The shell command that runs a job of ours (LAUNCHER, EXECUTE_DEFS_JOB + name) or proxx_job
+# (LAUNCHER, EXECUTE_PROXX_JOB) on the instance of $DAGSTER_HOME, with the calling process as
+# orchestrator (no daemon, no webserver); add `-c RUN_CONFIG_FILE`. `dg launch --job` runs the
+# job in process like the `dagster job execute` it supersedes, and exits 1 when the run fails.
+LAUNCHER = "dg"
+EXECUTE_DEFS_JOB = ("launch", "-m", __name__, "-a", "defs", "--job")
 EXECUTE_PROXX_JOB = (*EXECUTE_DEFS_JOB, "proxx_job")
 
 

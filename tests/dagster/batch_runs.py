@@ -1,5 +1,5 @@
 """proxx_batch for tests and the benchmark: Celery workers started from the shipped worker
-config, and batch runs through `dagster job execute`."""
+config, and batch runs through `dg launch`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
 from proxx_dagster.batch import BATCH_JOB
-from proxx_dagster.definitions import EXECUTE_DEFS_JOB
+from proxx_dagster.definitions import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.executors import celery_config_source
 from tests.dagster.processes import BIN, REPO, background, dagster_env, wait_for
 
@@ -123,11 +123,11 @@ def celery_workers(
 def start_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
 ) -> subprocess.Popen[str]:
-    """One proxx_batch run through `dagster job execute` (that process orchestrates)."""
+    """One proxx_batch run through `dg launch --job` (that process orchestrates)."""
     config_file = folder / f"batch-{uuid.uuid4().hex[:8]}.yaml"
     config_file.write_text(yaml.safe_dump(run_config))
     return subprocess.Popen(
-        [str(BIN / "dagster"), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
+        [str(BIN / LAUNCHER), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
         cwd=REPO,
         env=dagster_env(home, **extra_env),
         stdout=subprocess.PIPE,
