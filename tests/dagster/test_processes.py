@@ -21,9 +21,7 @@ from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 PROXIES = AssetKey(["proxx", "proxies"])
 
 
-def test_dg_launch_cli(
-    dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path
-) -> None:
+def test_dg_launch_cli(dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(run_config(spec_fields(media, out_dir, "cli-1"))))
     completed = subprocess.run(
