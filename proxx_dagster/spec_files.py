@@ -20,6 +20,7 @@ RUN_KEY_TAG = "dagster/run_key"
 DOCUMENT_JOB = "proxx_document_job"
 DOCUMENT_OP = "execute_jobspec_document"
 VOLUME_TAG = "proxx/output_volume"
+JOB_ID_TAG = "proxx/job_id"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
         VOLUME_TAG: output_volume(spec_file.spec),
     }
     if spec_file.spec is not None:
-        tags["proxx/job_id"] = spec_file.spec.job_id
+        tags[JOB_ID_TAG] = spec_file.spec.job_id
     return RunRequest(
         run_key=run_key,
         run_config={
