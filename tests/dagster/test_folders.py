@@ -50,13 +50,13 @@ def launch(
     instance: DagsterInstance,
     card_folder: Path,
     /,
-    tags: dict[str, str] | None = None,
+    run_tags: dict[str, str] | None = None,
     **change: Any,
 ) -> Any:
     return folder_job.execute_in_process(
         run_config=folder_config(card_folder, **change),
         instance=instance,
-        tags=tags,
+        tags=run_tags,
         raise_on_error=False,
     )
 
