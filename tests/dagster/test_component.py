@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from proxx_dagster.component import ProxxComponent
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation
 from tests.dagster.processes import BIN, dagster_env
 from tests.helpers import Media
 
@@ -142,3 +142,23 @@ def test_a_team_declares_proxx_in_yaml_and_dg_runs_it(
     output = broken.stdout + broken.stderr
     assert "unknown profile 'h265_tiny'" in output
     assert "attributes.profile" in output and "defs.yaml" in output
+
+
+def test_the_component_yaml_in_the_docs_is_valid() -> None:
+    """Every `type: proxx_dagster.ProxxComponent` block of the README and docs/dagster.md loads."""
+    repo = Path(__file__).resolve().parents[2]
+    blocks = []
+    for doc in (repo / "README.md", repo / "docs" / "dagster.md"):
+        for block in doc.read_text().split("```yaml\n")[1:]:
+            text = block.split("```", 1)[0]
+            if "type: proxx_dagster.ProxxComponent" in text:
+                blocks.append(yaml.safe_load(text))
+    assert len(blocks) == 2
+    for block in blocks:
+        settings = ProxxAutomation.model_validate(block["attributes"])
+        assert settings.watch_roots == ["/media/incoming"]
+
+
+def test_operations_doc_names_every_setting() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    assert [name for name in ENVIRONMENT.values() if f"`{name}`" not in text] == []
