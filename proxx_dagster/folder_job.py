@@ -3,6 +3,8 @@
 The launchpad asks for a folder, a profile and where the proxies go. The op builds the JobSpec
 with the same builder as the watch sensor (`folder_spec`), keeps it beside the results, shows it
 in the run's metadata, and runs it through `run_document`, the path every proxx op shares.
+
+(No `from __future__ import annotations` here: Dagster reads the op's context annotation.)
 """
 
 import json
@@ -32,7 +34,6 @@ from dagster import (
     op,
 )
 
-# No `from __future__ import annotations` here: Dagster reads the op's context annotation.
 from proxx_dagster.folder_spec import (
     DEFAULT_PROFILE,
     FolderJob,
