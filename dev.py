@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -51,11 +53,14 @@ def demo() -> None:
 
 
 UI_HOST = "127.0.0.1"  # never all interfaces: Dagster's webserver has no authentication
+UI_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+UI_STOP_WAIT_S = 60  # for `dg dev` to stop its webserver, daemon and code servers
+UI_LEFTOVER_WAIT_S = 15  # for code servers to notice their parent is gone
 
 
 def ui() -> None:
-    """The Dagster UI and daemon on 127.0.0.1 (port $PROXX_UI_PORT, default 3000), on
-    $DAGSTER_HOME (default .dagster_home)."""
+    """The Dagster UI and daemon (`dg dev`) on 127.0.0.1 (port $PROXX_UI_PORT, default 3000),
+    on $DAGSTER_HOME (default .dagster_home). Ctrl-C, SIGTERM and SIGHUP stop all of it."""
     setup()
     home = Path(os.environ.get("DAGSTER_HOME", ROOT / ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
@@ -63,17 +68,72 @@ def ui() -> None:
     if not config.exists():
         config.write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())
     port = os.environ.get("PROXX_UI_PORT", "3000")
-    run(
-        BIN / "dagster",
-        "dev",
-        "-h",
-        UI_HOST,
-        "-p",
-        port,
-        "-w",
-        ROOT / "workspace.yaml",
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-    )
+    argv = [BIN / "dg", "dev", "-h", UI_HOST, "-p", port, "-w", ROOT / "workspace.yaml"]
+    print("+", " ".join(str(a) for a in argv), flush=True)
+    sys.exit(supervise([str(a) for a in argv], {**os.environ, "DAGSTER_HOME": str(home)}))
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _kill_group(pgid: int, why: str) -> bool:
+    """SIGKILL a process group; False if it was already gone."""
+    print(why, flush=True)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def supervise(argv: list[str], env: dict[str, str]) -> int:
+    """Run a service tree in a process group of its own and take all of it down on a stop
+    signal: the tree's leader gets SIGINT (its clean shutdown), whatever is left of the group
+    after that gets SIGKILL.
+
+    Why not let the signal reach the tree directly: a background or scripted start leaves
+    SIGINT ignored, Dagster then ignores SIGTERM too (it maps SIGTERM to the SIGINT handler),
+    and a killed leader leaves its webserver, daemon and code servers running.
+    """
+    stop: dict[str, float] = {}
+    killed = False
+    child: list[subprocess.Popen[bytes]] = []
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if "at" not in stop:
+            stop["at"] = time.monotonic()
+            print(f"stopping ({signal.Signals(signum).name})", flush=True)
+            if child:
+                os.kill(child[0].pid, signal.SIGINT)
+
+    # Installed before the start, so the tree starts with default handling of these signals
+    # (an exec resets handled signals to default, but keeps ignored ones ignored).
+    for stop_signal in UI_STOP_SIGNALS:
+        signal.signal(stop_signal, request_stop)
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+    child.append(process)
+    if "at" in stop:
+        os.kill(process.pid, signal.SIGINT)
+    while process.poll() is None:
+        try:
+            process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            if "at" in stop and time.monotonic() - stop["at"] > UI_STOP_WAIT_S:
+                why = f"{argv[0]} did not stop in {UI_STOP_WAIT_S}s; killing it"
+                killed = _kill_group(process.pid, why) or killed
+    deadline = time.monotonic() + UI_LEFTOVER_WAIT_S
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _group_alive(process.pid):
+        killed = _kill_group(process.pid, "killing what is left of the service tree") or killed
+    if "at" not in stop:
+        return process.returncode or 1  # the tree ended by itself: that is a failure
+    return 1 if killed else 0
 
 
 def test() -> None:

@@ -2,7 +2,7 @@
 
 1. proxx against bare FFmpeg, per built-in profile: A = the exact encode argv from `proxx plan`,
    run bare; B = `proxx_exec.execute` end to end. Interleaved A B A B ...
-2. Dagster against the CLI: `dagster job execute` of proxx_job vs `proxx run`, 10-clip JobSpec.
+2. Dagster against the CLI: `dg launch --job proxx_job` vs `proxx run`, 10-clip JobSpec.
 3. Batch throughput: 8 JobSpecs through `proxx_batch` vs `xargs -P2` of the bare argv; the same
    batch on 1 vs 2 Celery workers.
 4. Planning at scale: `proxx validate` + `proxx plan --json` of a 1,000-clip JobSpec.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
 from benchmarks.common import REPO, clip_folder, machine, measured, timed_child
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import BUILTIN_PROFILES, JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
@@ -107,7 +107,7 @@ def dagster_vs_cli(root: Path, source: Path, reps: int) -> list[str]:
         dag.append(
             timed_child(
                 [
-                    str(bin_dir / "dagster"),
+                    str(bin_dir / LAUNCHER),
                     *EXECUTE_PROXX_JOB,
                     "-c",
                     str(config),
@@ -117,9 +117,9 @@ def dagster_vs_cli(root: Path, source: Path, reps: int) -> list[str]:
         )
         shutil.rmtree(out)
     ratio = statistics.median(dag) / statistics.median(cli)
-    print(f"dagster job execute vs proxx run, 10 clips: ratio {ratio:.3f}", flush=True)
+    print(f"dg launch vs proxx run, 10 clips: ratio {ratio:.3f}", flush=True)
     return [
-        f"| `proxx_job` via `dagster job execute` (SQLite) vs `proxx run`, 10-clip "
+        f"| `proxx_job` via `dg launch` (SQLite) vs `proxx run`, 10-clip "
         f"JobSpec, h264_half | {measured(dag)} vs {measured(cli)} | {ratio:.3f}x | <= 1.25x |"
     ]
 
@@ -256,7 +256,7 @@ SHA-256, commit and the result file. Per profile the two alternate (A B A B ...)
 the median wall time and the spread, (max - min) / median.
 
 Throughput: 8 one-clip JobSpecs as one `proxx_batch` run (multiprocess executor, 2 steps at a
-time, through `dagster job execute`, so run start and step processes are included) against
+time, through `dg launch --job`, so run start and step processes are included) against
 `xargs -P2` of the same bare encode commands; and the same batch on Celery (Redis) with one worker
 against two, each taking one task at a time (workers started before the clock starts). The
 ratio is bare time / proxx time (throughput of proxx relative to bare), and 1-worker time /
@@ -274,7 +274,7 @@ READING = """\
   between jobs (jobs share nothing) and none of it can be dropped without weakening what a
   result proves.
 - Batch throughput: each 10 s JobSpec is a few seconds of encode, and the batch run also pays
-  for its start (`dagster job execute`, the forkserver), a step process per JobSpec, the step's
+  for its start (`dg launch`, the forkserver), a step process per JobSpec, the step's
   event writes and the verification decode, on the same two cores that encode. Longer clips
   spread that over more encode time.
 - Celery, 2 workers vs 1 on this 2-core machine: each encode already uses both cores

@@ -71,7 +71,7 @@ def dagster_batch(
     folder: Path,
     extra_env: dict[str, str] | None = None,
 ) -> float:
-    """Wall time of one proxx_batch run through `dagster job execute`."""
+    """Wall time of one proxx_batch run through `dg launch --job`."""
     config = {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
     began = time.perf_counter()
     code, output = execute_batch(home, config, folder, **(extra_env or {}))
@@ -103,7 +103,7 @@ def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
     print(f"8 JobSpecs: xargs -P2 bare vs proxx_batch multiprocess: {ratio:.3f}", flush=True)
     return [
         f"| throughput, {BATCH_SIZE} one-clip JobSpecs ({PROFILE}): `proxx_batch` "
-        f"(multiprocess, 2 at a time, `dagster job execute`) vs `xargs -P2` of the bare argv "
+        f"(multiprocess, 2 at a time, `dg launch`) vs `xargs -P2` of the bare argv "
         f"| {measured(ours)} vs {measured(bare)} | {ratio:.3f}x | >= 0.90x |"
     ]
 

@@ -4,7 +4,10 @@ Orchestration (runs, queues, schedules, assets) lives here; execution stays in p
 """
 
 from proxx_dagster.batch import build_batch_job
+from proxx_dagster.component import ProxxComponent
 from proxx_dagster.definitions import build_definitions, build_proxx_job
+from proxx_dagster.folder_job import build_proxx_folder_job
+from proxx_dagster.folder_spec import FolderProblem, build_folder_job
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.no_retry import (
     NO_RETRY_EXECUTOR_CONFIG,
@@ -13,6 +16,7 @@ from proxx_dagster.no_retry import (
     assert_no_retries,
 )
 from proxx_dagster.ops import build_execute_jobspec_op, proxx_resources
+from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import ProxxTranslator
 
 __all__ = [
@@ -20,12 +24,17 @@ __all__ = [
     "NO_RETRY_TAGS",
     "ExecutionResultIOManager",
     "ExecutionResultType",
+    "FolderProblem",
+    "ProxxAutomation",
+    "ProxxComponent",
     "ProxxTranslator",
     "RetryConfigurationError",
     "assert_no_retries",
     "build_batch_job",
     "build_definitions",
     "build_execute_jobspec_op",
+    "build_folder_job",
+    "build_proxx_folder_job",
     "build_proxx_job",
     "proxx_resources",
 ]

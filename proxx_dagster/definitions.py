@@ -1,6 +1,7 @@
-"""The code location: `proxx_job`, `proxx_batch`, the proxx assets and checks, the automation.
+"""The code location: `proxx_job`, `proxx_folder_job`, `proxx_batch`, the proxx assets and checks,
+the automation.
 
-`dagster dev` and `workspace.yaml` load `defs` from here.
+`dg dev` (through `workspace.yaml`) and `dg launch` load `defs` from here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dagster import Definitions, JobDefinition, in_process_executor, job
 from proxx_dagster.assets import asset_specs, declared_checks
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
+from proxx_dagster.folder_job import build_proxx_folder_job
 from proxx_dagster.names import DOCUMENT_JOB, PROXX_JOB
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
@@ -22,11 +24,14 @@ from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.schedules import build_nightly_schedule
 from proxx_dagster.sensors import build_inbox_sensor
 from proxx_dagster.translator import ProxxTranslator
+from proxx_dagster.watch import build_watch_sensor
 
-# `dagster job execute` arguments that run a job of ours (EXECUTE_DEFS_JOB + name) or proxx_job
-# with the calling process as orchestrator (no daemon); add `-c RUN_CONFIG`. The command takes
-# -m/-f, not -w.
-EXECUTE_DEFS_JOB = ("job", "execute", "-m", __name__, "-a", "defs", "-j")
+# The shell command that runs a job of ours (LAUNCHER, EXECUTE_DEFS_JOB + name) or proxx_job
+# (LAUNCHER, EXECUTE_PROXX_JOB) on the instance of $DAGSTER_HOME, with the calling process as
+# orchestrator (no daemon, no webserver); add `-c RUN_CONFIG_FILE`. `dg launch --job` runs the
+# job in process like the `dagster job execute` it supersedes, and exits 1 when the run fails.
+LAUNCHER = "dg"
+EXECUTE_DEFS_JOB = ("launch", "-m", __name__, "-a", "defs", "--job")
 EXECUTE_PROXX_JOB = (*EXECUTE_DEFS_JOB, PROXX_JOB)
 
 
@@ -97,13 +102,15 @@ def build_definitions(
     settings = automation or ProxxAutomation.from_environment()
     document_job = build_document_job(names)
     batch_job = build_batch_job(names)
+    folder_job = build_proxx_folder_job(names)
     defs = Definitions(
-        jobs=[build_proxx_job(names), document_job, batch_job],
+        jobs=[build_proxx_job(names), folder_job, document_job, batch_job],
         assets=asset_specs(names),
         asset_checks=[declared_checks(names)],
         schedules=[build_nightly_schedule(document_job, settings)],
         sensors=[
             build_inbox_sensor(document_job, settings),
+            build_watch_sensor(folder_job, settings),
             build_orphan_sensor(settings),
             build_batch_outcome_sensor(batch_job),
         ],

@@ -1,10 +1,11 @@
-"""The demo: make sample clips, then run one real proxy job through Dagster's CLI on the
-embedded SQLite instance, and print what the ExecutionResult says.
+"""The demo: make sample clips, then run one real proxy job through Dagster's CLI (`dg launch`)
+on the embedded SQLite instance, and print what the ExecutionResult says.
 
     python -m proxx_dagster.demo FOLDER
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,33 +15,23 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import ExecutionResult
 from proxx_exec.naming import result_path
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.samples import make_card
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(emoji=False, highlight=False)
 
 
 def _sources(media: Path) -> list[Path]:
-    media.mkdir(parents=True, exist_ok=True)
-    clips = []
-    for index in range(3):
-        reel = f"A{index + 1:03d}"
-        path = media / f"{reel}C001.mov"
-        if not path.exists():
-            make_sample(
-                path,
-                SampleClip(
-                    duration_s=2,
-                    reel_name=reel,
-                    audio_channels=(2, 1),
-                    timecode=f"{10 + index:02d}:00:00:00",
-                ),
-            )
-        clips.append(path)
-    return clips
+    """The demo's camera card: three sample clips, made on the first run and kept."""
+    card = media / "card"
+    clips = sorted(card.glob("A00?C001.mov"))
+    if len(clips) == 3:
+        return clips
+    shutil.rmtree(card, ignore_errors=True)  # an interrupted first run: make the card again
+    return list(make_card(card, count=3, seconds=2).clips)
 
 
 def _next_job_id(proxies: Path) -> str:
@@ -48,6 +39,11 @@ def _next_job_id(proxies: Path) -> str:
     while (proxies / f"demo-{number:03d}").exists():
         number += 1
     return f"demo-{number:03d}"
+
+
+def ui_command(home: Path) -> str:
+    """One shell line, from any folder, that opens the UI on the demo's instance."""
+    return f"DAGSTER_HOME={shlex.quote(str(home))} python3 {shlex.quote(str(REPO / 'dev.py'))} ui"
 
 
 def main(folder: Path) -> int:
@@ -79,10 +75,10 @@ def main(folder: Path) -> int:
         )
     )
     console.print(f"[bold]proxx demo[/] job {job_id}: {len(sources)} clips -> {output_dir}")
-    dagster = Path(sys.executable).parent / "dagster"
+    launcher = Path(sys.executable).parent / LAUNCHER
     completed = subprocess.run(
         [
-            str(dagster),
+            str(launcher),
             *EXECUTE_PROXX_JOB,
             "-c",
             str(run_config),
@@ -93,7 +89,7 @@ def main(folder: Path) -> int:
     )
     result_file = Path(result_path(str(output_dir), job_id))
     if not result_file.exists():
-        console.print(f"[red]no result was written (dagster exited {completed.returncode})[/]")
+        console.print(f"[red]no result was written ({LAUNCHER} exited {completed.returncode})[/]")
         return 1
     result = ExecutionResult.from_json(result_file.read_text())
     table = Table(title=f"{job_id}: {result.status.value}  digest {result.digest[:16]}")
@@ -108,9 +104,9 @@ def main(folder: Path) -> int:
             (clip.output_sha256 or "-")[:16],
         )
     console.print(table)
-    console.print(
-        f"result: {result_file}\nDagster UI on this instance: DAGSTER_HOME={home} python3 dev.py ui"
-    )
+    console.print(f"result: {result_file}", soft_wrap=True)
+    console.print("The Dagster UI on this instance (paste the whole line):")
+    print(ui_command(home), flush=True)  # plain: a wrapped command would not paste whole
     return 0 if result.completed and completed.returncode == 0 else 1
 
 

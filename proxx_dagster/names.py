@@ -25,6 +25,9 @@ __all__ = [
     "DOCUMENT_OP",
     "EXECUTE_BATCH_OP",
     "EXECUTE_OP",
+    "FOLDER_JOB",
+    "FOLDER_OP",
+    "FOLDER_TAG",
     "INBOX_SENSOR",
     "JOB_ID_TAG",
     "JOB_PARTITIONS",
@@ -41,6 +44,7 @@ __all__ = [
     "SPEC_FILE_TAG",
     "TRIGGER_TAG",
     "VOLUME_TAG",
+    "WATCH_SENSOR",
     "WORKER_HOST_TAG",
     "WORKER_PID_TAG",
     "WORKER_STARTED_TAG",
@@ -55,11 +59,14 @@ BATCH_JOB = "proxx_batch"
 PLAN_OP = "plan_batch"
 EXECUTE_BATCH_OP = "execute_batch_jobspec"
 BATCH_EXECUTOR = "proxx_batch_executor"
+FOLDER_JOB = "proxx_folder_job"  # launched from the folder launchpad and the watch sensor
+FOLDER_OP = "make_folder_proxies"
 
 # Schedules, sensors, the asset group, the asset checks' definition, the partitions, resources.
 NIGHTLY_SCHEDULE = "proxx_nightly"
 INBOX_SENSOR = "proxx_inbox"
 ORPHAN_SENSOR = "proxx_orphaned_runs"
+WATCH_SENSOR = "proxx_watch"
 BATCH_OUTCOME_SENSOR = "proxx_batch_outcome"
 ASSET_GROUP = "proxx"
 CHECKS_DEFINITION = "proxx_verification"
@@ -74,7 +81,8 @@ PROXX_OP_TAG = "proxx/executes_jobspec"
 # Run tags set by proxx.
 JOB_ID_TAG = "proxx/job_id"
 SPEC_FILE_TAG = "proxx/spec_file"
-TRIGGER_TAG = "proxx/trigger"  # "nightly" or "inbox"
+TRIGGER_TAG = "proxx/trigger"  # "nightly", "inbox" or "watch"
+FOLDER_TAG = "proxx/folder"  # the card folder a folder job was built from
 VOLUME_TAG = "proxx/output_volume"  # the run queue's per-volume limit keys on it
 BATCH_SIZE_TAG = "proxx/batch_size"
 BATCH_FAILED_TAG = "proxx/batch_failed"

@@ -1,7 +1,7 @@
 """The op: refuse retries, call proxx_exec exactly once, report the result, fail iff FAILED."""
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import (
@@ -84,20 +84,25 @@ def _report_assets(
 
 
 def run_document(
-    context: OpExecutionContext, raw: bytes, names: ProxxTranslator
+    context: OpExecutionContext,
+    raw: bytes,
+    names: ProxxTranslator,
+    extra_metadata: Mapping[str, Any] | None = None,
 ) -> Iterator[Output[ExecutionResult]]:
-    """The one path of both ops: refuse retries, run once, report, fail iff FAILED."""
+    """The one path of every op that runs a JobSpec: refuse retries, run once, report, fail iff
+    FAILED. `extra_metadata` (e.g. how the JobSpec was built) joins the output's metadata."""
     refuse_retry(context)
     pin_no_retry_tags(context)
     record_worker(context)
     result = execute_document(raw, on_progress=_ProgressLog(context))
     _report_assets(context, result, names)
-    yield Output(result, metadata=names.summary_metadata(result))
+    metadata = {**(extra_metadata or {}), **names.summary_metadata(result)}
+    yield Output(result, metadata=metadata)
     if result.failure is not None:
         failure = result.failure
         raise Failure(
             description=f"{failure.failure_class.value} {failure.reason.value}: {failure.message}",
-            metadata=names.failure_metadata(result),
+            metadata={**(extra_metadata or {}), **names.failure_metadata(result)},
             allow_retries=False,
         )
 

@@ -5,12 +5,18 @@ orchestration side; proxx_exec never reads the environment).
 """
 
 import os
+from pathlib import PurePosixPath
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import ConfigurableResource
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+
+from proxx_dagster.folder_spec import DEFAULT_PROFILE
+from proxx_exec import BUILTIN_PROFILES
 
 DEFAULT_CRON = "0 2 * * *"
+LIST_SEPARATOR = os.pathsep  # between the folders of PROXX_WATCH_ROOTS, as in PATH
 ENVIRONMENT = {
     "nightly_folder": "PROXX_NIGHTLY_FOLDER",
     "inbox_folder": "PROXX_INBOX_FOLDER",
@@ -18,11 +24,19 @@ ENVIRONMENT = {
     "timezone": "PROXX_TIMEZONE",
     "inbox_interval_s": "PROXX_INBOX_INTERVAL_S",
     "orphan_interval_s": "PROXX_ORPHAN_INTERVAL_S",
+    "watch_roots": "PROXX_WATCH_ROOTS",
+    "watch_card_depth": "PROXX_WATCH_CARD_DEPTH",
+    "watch_settle_s": "PROXX_WATCH_SETTLE_S",
+    "watch_interval_s": "PROXX_WATCH_INTERVAL_S",
+    "profile": "PROXX_PROFILE",
+    "proxy_root": "PROXX_PROXY_ROOT",
 }
+_LIST_FIELDS = frozenset({"watch_roots"})
 
 
 class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
-    """Where the nightly schedule and the inbox sensor find JobSpec files, and when."""
+    """Where the nightly schedule and the inbox sensor find JobSpec files, which folders the
+    watch sensor turns into jobs, with which profile, where their proxies go, and when."""
 
     nightly_folder: str | None = Field(
         default=None, description="Folder of JobSpec files run every night (PROXX_NIGHTLY_FOLDER)."
@@ -46,6 +60,43 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "(PROXX_ORPHAN_INTERVAL_S).",
     )
 
+    watch_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders watched for camera cards: each folder below one (at "
+        "watch_card_depth) becomes one job once nothing in it changed for watch_settle_s "
+        "(PROXX_WATCH_ROOTS, several separated by ':').",
+    )
+    watch_card_depth: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="How many folder levels below a watch root a card folder sits: 1 for "
+        "ROOT/CARD, 2 for ROOT/DAY/CARD (PROXX_WATCH_CARD_DEPTH).",
+    )
+    watch_settle_s: int = Field(
+        default=120,
+        ge=1,
+        le=24 * 3600,
+        description="Seconds a card folder must stay unchanged (no file added, grown or "
+        "touched) before it is taken (PROXX_WATCH_SETTLE_S).",
+    )
+    watch_interval_s: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        description="Seconds between two looks at the watch roots (PROXX_WATCH_INTERVAL_S).",
+    )
+    profile: str = Field(
+        default=DEFAULT_PROFILE,
+        description="Built-in profile of the jobs made from watched folders (PROXX_PROFILE).",
+    )
+    proxy_root: str | None = Field(
+        default=None,
+        description="Where proxies of watched folders go: unset for a Proxy folder inside "
+        "each card folder; a folder for a mirrored tree, PROXY_ROOT/<card path below its "
+        "watch root> (PROXX_PROXY_ROOT).",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -57,9 +108,41 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
             ) from None
         return value
 
+    @field_validator("profile")
+    @classmethod
+    def _builtin_profile(cls, value: str) -> str:
+        if value not in BUILTIN_PROFILES:
+            raise ValueError(f"unknown profile {value!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
+        return value
+
+    @field_validator("watch_roots")
+    @classmethod
+    def _absolute_roots(cls, value: list[str]) -> list[str]:
+        relative = [root for root in value if not PurePosixPath(root).is_absolute()]
+        if relative:
+            raise ValueError(f"watch roots must be absolute paths: {relative}")
+        return [os.path.normpath(root) for root in value]
+
+    @model_validator(mode="after")
+    def _proxy_root_outside_watch_roots(self) -> "ProxxAutomation":
+        if self.proxy_root is None:
+            return self
+        proxies = PurePosixPath(self.proxy_root)
+        if not proxies.is_absolute():
+            raise ValueError(f"proxy_root {self.proxy_root!r} must be an absolute path")
+        for root in map(PurePosixPath, self.watch_roots):
+            if proxies == root or root in proxies.parents:
+                raise ValueError(
+                    f"proxy_root {proxies} is inside the watch root {root}: its proxies would "
+                    "be taken for camera cards"
+                )
+        return self
+
     @classmethod
     def from_environment(cls) -> "ProxxAutomation":
-        values = {
+        values: dict[str, Any] = {
             field: os.environ[name] for field, name in ENVIRONMENT.items() if os.environ.get(name)
         }
+        for field in _LIST_FIELDS & values.keys():
+            values[field] = [part for part in values[field].split(LIST_SEPARATOR) if part]
         return cls.model_validate(values)  # strings are converted and checked per field

@@ -7,16 +7,17 @@ import tempfile
 from pathlib import Path
 
 
-def write_new_file(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path`: whole or not at all, and never over an existing file.
+def write_new_file(path: Path, text: str | bytes) -> None:
+    """Write `text` (str as UTF-8, or bytes) to `path`: whole or not at all, and never over an
+    existing file.
 
     The text goes to a temporary file in the same folder, is flushed to disk, and is then
     hard-linked to `path`; the link fails with FileExistsError rather than replace a file.
     """
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8") if isinstance(text, str) else text)
             stream.flush()
             os.fchmod(stream.fileno(), 0o644)
             os.fsync(stream.fileno())

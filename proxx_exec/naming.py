@@ -13,6 +13,7 @@ MAX_NAME_BYTES = 255
 STAGING_PREFIX = ".proxx-staging-"
 RESULT_SUFFIX = ".proxx-result.json"
 REFUSAL_INFIX = ".proxx-refused-"
+JOBSPEC_SUFFIX = ".proxx-jobspec.json"  # a JobSpec that proxx_dagster built, kept beside results
 
 
 def staging_dir(output_dir: str, job_id: str) -> str:

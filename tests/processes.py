@@ -22,6 +22,7 @@ class Proc:
     ppid: int
     state: str
     argv: tuple[str, ...]
+    started: str  # clock ticks since boot: tells a process from a later one with its pid
 
     def __str__(self) -> str:
         return f"pid {self.pid} ({' '.join(self.argv)[:200] or '?'})"
@@ -35,7 +36,7 @@ def _read(pid: int) -> Proc | None:
         return None
     fields = stat.rsplit(")", 1)[1].split()
     decoded = tuple(arg.decode("utf-8", "replace") for arg in argv if arg)
-    return Proc(pid=pid, ppid=int(fields[1]), state=fields[0], argv=decoded)
+    return Proc(pid=pid, ppid=int(fields[1]), state=fields[0], argv=decoded, started=fields[19])
 
 
 def processes() -> Iterator[Proc]:
@@ -43,6 +44,13 @@ def processes() -> Iterator[Proc]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (proc := _read(int(entry.name))) and proc.state != "Z":
             yield proc
+
+
+def still_running(procs: list[Proc]) -> list[Proc]:
+    """Those of `procs` that are alive and are still the same process (not a reused pid)."""
+    return [
+        p for p in procs if (now := _read(p.pid)) and now.state != "Z" and now.started == p.started
+    ]
 
 
 def alive(pid: int) -> bool:

@@ -1,5 +1,5 @@
 """proxx_batch for tests and the benchmark: Celery workers started from the shipped worker
-config, and batch runs through `dagster job execute`."""
+config, and batch runs through `dg launch`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dagster import DagsterInstance
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
-from proxx_dagster.definitions import EXECUTE_DEFS_JOB
+from proxx_dagster.definitions import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.executors import celery_config_source
 from proxx_dagster.names import BATCH_JOB
 from tests.dagster.processes import BIN, REPO, background, dagster_env
@@ -125,12 +125,12 @@ def celery_workers(
 def running_batch(
     home: Path, run_config: dict[str, Any], folder: Path, **extra_env: str
 ) -> Iterator[subprocess.Popen[str]]:
-    """One proxx_batch run through `dagster job execute` (that process orchestrates); killed
+    """One proxx_batch run through `dg launch --job` (that process orchestrates); killed
     on the way out if it has not ended (`finish` waits for it)."""
     config_file = folder / f"batch-{uuid.uuid4().hex[:8]}.yaml"
     config_file.write_text(yaml.safe_dump(run_config))
     with subprocess.Popen(
-        [str(BIN / "dagster"), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
+        [str(BIN / LAUNCHER), *EXECUTE_DEFS_JOB, BATCH_JOB, "-c", str(config_file)],
         cwd=REPO,
         env=dagster_env(home, **extra_env),
         stdout=subprocess.PIPE,

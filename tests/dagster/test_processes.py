@@ -13,7 +13,7 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB
+from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
 from tests.dagster.helpers import run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, webserver
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
@@ -22,14 +22,12 @@ from tests.processes import wait_for
 PROXIES = AssetKey(["proxx", "proxies"])
 
 
-def test_dagster_job_execute_cli(
-    dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path
-) -> None:
+def test_dg_launch_cli(dagster_home: Path, media: Media, out_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(run_config(spec_fields(media, out_dir, "cli-1"))))
     completed = subprocess.run(
         [
-            str(BIN / "dagster"),
+            str(BIN / LAUNCHER),
             *EXECUTE_PROXX_JOB,
             "-c",
             str(config),

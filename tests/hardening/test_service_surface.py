@@ -18,7 +18,7 @@ from tests.dagster.helpers import run_config
 from tests.dagster.processes import REPO, free_port
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media
-from tests.processes import wait_for
+from tests.processes import descendants, still_running, wait_for
 
 SECRET = "Pr0xx-S3cret-Passw0rd"
 
@@ -56,12 +56,18 @@ def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
             except OSError:
                 return False
 
-        wait_for(up, 120, "dagster dev to listen")
+        wait_for(up, 120, "dg dev to listen")
         addresses = listening_addresses(port)
         assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, no 0.0.0.0 or ::
+        # everything dev.py started: dg dev, its webserver, daemon and code servers
+        started = descendants(process.pid)
+        commands = " ".join(" ".join(proc.argv) for proc in started)
+        assert {"dagster_webserver", "dagster._daemon", "code-server"} <= set(commands.split())
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        os.killpg(process.pid, signal.SIGTERM)  # a scripted stop: SIGTERM, not Ctrl-C
+        code = process.wait(timeout=120)
+    assert code == 0  # stopped cleanly, nothing had to be killed
+    assert still_running(started) == []
     config = yaml.safe_load((home / "dagster.yaml").read_text())
     assert config["telemetry"] == {"enabled": False}
 

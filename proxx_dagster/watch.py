@@ -1,0 +1,195 @@
+"""The watch sensor: each camera-card or day folder under the watch roots becomes one job once
+it has settled.
+
+A folder settles when two looks at least `watch_settle_s` apart see the same thing: every entry's
+path, size and modification time, hidden ones included, so a copy in progress (a file added,
+growing or touched) is never taken. The sensor's cursor keeps, per folder, what it saw and since
+when; a folder that changes starts over.
+
+A settled folder's JobSpec comes from `folder_spec` (the same builder as the launchpad); its run
+key is the job_id (folder name + fingerprint of clips and settings), so Dagster launches a folder
+state once. A folder that later gains clips makes a new job of the new clips only: the clips of
+earlier jobs are known from their results in the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from proxx_dagster.cards import card_folders, observe
+from proxx_dagster.folder_job import folder_busy
+from proxx_dagster.folder_spec import FolderJob, FolderProblem, build_folder_job
+from proxx_dagster.names import (
+    FOLDER_JOB,
+    FOLDER_OP,
+    FOLDER_TAG,
+    JOB_ID_TAG,
+    TRIGGER_TAG,
+    VOLUME_TAG,
+    WATCH_SENSOR,
+)
+from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.spec_files import launched_run_keys, output_volume
+
+RUN_KEY_PREFIX = "watch:"
+# A run is created after the folder state it was made for began; this margin covers clocks.
+_CLOCK_MARGIN_S = 60
+
+
+@dataclass
+class Sighting:
+    seen: str  # the folder's observation digest
+    since: float  # when this state was first seen (epoch seconds)
+    done: bool = False  # launched, or nothing to launch: look again only when it changes
+
+
+def _load_cursor(raw: str | None) -> dict[str, Sighting]:
+    if not raw:
+        return {}
+    return {folder: Sighting(**fields) for folder, fields in json.loads(raw)["folders"].items()}
+
+
+def _dump_cursor(sightings: dict[str, Sighting]) -> str:
+    return json.dumps({"folders": {k: asdict(v) for k, v in sorted(sightings.items())}})
+
+
+def watch_run_config(folder_job: FolderJob, proxy_root: str | None) -> dict[str, Any]:
+    """The launchpad config a person would type for this folder: the run shows it as is."""
+    assert folder_job.spec is not None
+    spec = folder_job.spec
+    config = {
+        "folder": str(folder_job.folder),
+        "profile": spec.profile,
+        "proxy_root": proxy_root or "",
+        "clip_timeout_s": spec.clip_timeout_s,
+    }
+    return {"ops": {FOLDER_OP: {"config": config}}}
+
+
+class _Watcher:
+    """One sensor evaluation: look at every card folder, launch the settled ones."""
+
+    def __init__(self, context: SensorEvaluationContext, settings: ProxxAutomation) -> None:
+        self.context = context
+        self.settings = settings
+        self.now = time.time()
+        self.requests: list[RunRequest] = []
+
+    def _proxy_root(self, root: Path, folder: Path) -> str | None:
+        """Mirrored layout: PROXY_ROOT/<path below the watch root>, i.e. the folder's name
+        under PROXY_ROOT/<its parent's path below the root>."""
+        if self.settings.proxy_root is None:
+            return None
+        return str(Path(self.settings.proxy_root) / folder.parent.relative_to(root))
+
+    def look(self, root: Path, folder: Path, before: Sighting | None) -> Sighting | None:
+        """The folder's new cursor entry (None: forget it); may add a run request."""
+        log = self.context.log
+        try:
+            seen = observe(folder)
+        except OSError as error:
+            log.warning(f"{folder}: not readable now ({error}); it settles from scratch")
+            return None
+        if before is None or before.seen != seen:
+            return Sighting(seen, self.now)
+        waited = self.now - before.since
+        if before.done or waited < self.settings.watch_settle_s:
+            return before
+        proxy_root = self._proxy_root(root, folder)
+        try:
+            folder_job = build_folder_job(
+                folder, profile=self.settings.profile, proxy_root=proxy_root
+            )
+        except FolderProblem as problem:
+            log.warning(f"{folder}: no job: {problem}")
+            return before  # asked again at the next look
+        busy = folder_busy(self.context.instance, folder_job)
+        if busy:
+            log.info(f"{folder}: settled, waiting: {busy}")
+            return before
+        if folder_job.spec is None:
+            log.info(f"{folder}: settled, no new clip ({folder_job.clip_count} video files)")
+            return Sighting(seen, before.since, done=True)
+        self._request(folder_job, proxy_root, before.since)
+        return Sighting(seen, before.since, done=True)
+
+    def _request(self, folder_job: FolderJob, proxy_root: str | None, since: float) -> None:
+        spec = folder_job.spec
+        assert spec is not None
+        run_key = f"{RUN_KEY_PREFIX}{spec.job_id}"
+        launched = launched_run_keys(
+            self.context.instance,
+            FOLDER_JOB,
+            datetime.fromtimestamp(since - _CLOCK_MARGIN_S, UTC),
+        )
+        if run_key in launched:
+            return
+        self.context.log.info(
+            f"{folder_job.folder}: settled; job {spec.job_id} with {len(spec.sources)} clips "
+            f"({len(folder_job.skipped)} files skipped) -> {spec.output_dir}"
+        )
+        self.requests.append(
+            RunRequest(
+                run_key=run_key,
+                run_config=watch_run_config(folder_job, proxy_root),
+                tags={
+                    **NO_RETRY_TAGS,
+                    FOLDER_TAG: str(folder_job.folder),
+                    JOB_ID_TAG: spec.job_id,
+                    VOLUME_TAG: output_volume(spec),
+                    TRIGGER_TAG: "watch",
+                },
+            )
+        )
+
+
+def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:
+    @sensor(
+        name=WATCH_SENSOR,
+        job=job,
+        minimum_interval_seconds=automation.watch_interval_s,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Turns each camera-card or day folder under the watch roots into one "
+        "proxy job once nothing in it changed for the settle time; later clips become a new "
+        "job of their own.",
+    )
+    def proxx_watch(
+        context: SensorEvaluationContext, proxx_automation: ProxxAutomation
+    ) -> SensorResult | SkipReason:
+        if not proxx_automation.watch_roots:
+            return SkipReason("no watch root configured (PROXX_WATCH_ROOTS)")
+        watcher = _Watcher(context, proxx_automation)
+        before = _load_cursor(context.cursor)
+        after: dict[str, Sighting] = {}
+        for root in map(Path, proxx_automation.watch_roots):
+            for folder in card_folders(root, proxx_automation.watch_card_depth):
+                sighting = watcher.look(root, folder, before.get(str(folder)))
+                if sighting is not None:
+                    after[str(folder)] = sighting
+        cursor = _dump_cursor(after)
+        if watcher.requests:
+            return SensorResult(run_requests=watcher.requests, cursor=cursor)
+        waiting = sum(not s.done for s in after.values())
+        return SensorResult(
+            cursor=cursor,
+            skip_reason=f"no folder to launch: {len(after)} seen, {waiting} not settled or busy",
+        )
+
+    return proxx_watch

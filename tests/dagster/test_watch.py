@@ -1,0 +1,221 @@
+"""The watch sensor, tick by tick, with Dagster's sensor context, a real instance and a clock the
+test turns: a folder is taken only once it has settled, once, and later clips make a new job."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
+from pydantic import ValidationError
+
+from proxx_dagster import watch
+from proxx_dagster.definitions import build_definitions
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
+from proxx_dagster.resources import ProxxAutomation
+from proxx_exec import ExecutionResult
+from tests.helpers import Media
+
+SETTLE_S = 60
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(watch, "time", fake)
+    return fake
+
+
+class Watch:
+    """The proxx_watch sensor of a code location with these settings, cursor kept between looks."""
+
+    def __init__(self, instance: DagsterInstance, clock: Clock, **settings: Any) -> None:
+        self.settings = ProxxAutomation(watch_settle_s=SETTLE_S, profile="h264_quarter", **settings)
+        self.defs = build_definitions(automation=self.settings)
+        self.sensor = self.defs.resolve_sensor_def(WATCH_SENSOR)
+        self.instance = instance
+        self.clock = clock
+        self.cursor: str | None = None
+
+    def look(self, after_s: float = 0) -> list[RunRequest]:
+        self.clock.now += after_s
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"proxx_automation": self.settings},
+        )
+        outcome = self.sensor(context)
+        assert isinstance(outcome, SensorResult)
+        self.cursor = outcome.cursor
+        return list(outcome.run_requests or [])
+
+    def run(self, request: RunRequest) -> ExecutionResult:
+        """Run a request as the daemon would: the job, its config and its tags."""
+        outcome = self.defs.resolve_job_def(FOLDER_JOB).execute_in_process(
+            run_config=request.run_config, instance=self.instance, tags=request.tags
+        )
+        result = outcome.output_for_node(FOLDER_OP)
+        assert isinstance(result, ExecutionResult)
+        return result
+
+
+def copy_clip(media: Media, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(media.standard, target)
+    return target
+
+
+def test_a_card_is_taken_once_after_it_settled_and_never_while_it_is_copied(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root = tmp_path / "incoming"
+    card = root / "A001"
+    copy_clip(media, card / "CLIP" / "A001C001.mov")
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    assert sensor.look() == []  # first sight
+    assert sensor.look(SETTLE_S - 1) == []  # not settled yet
+    # A copy in progress: a hidden temporary file (as rsync writes) grows between looks.
+    partial = card / "CLIP" / ".A001C002.mov.tmp"
+    data = media.standard.read_bytes()
+    for written in (len(data) // 3, 2 * len(data) // 3, len(data)):
+        partial.write_bytes(data[:written])
+        assert sensor.look(SETTLE_S + 1) == []
+    partial.rename(card / "CLIP" / "A001C002.mov")
+    assert sensor.look(SETTLE_S + 1) == []  # the rename is a change too
+    (card / "CLIP" / "A001C001.mov").touch()  # touched: starts over
+    assert sensor.look(SETTLE_S) == []
+    [request] = sensor.look(SETTLE_S)
+    assert request.run_config == {
+        "ops": {
+            FOLDER_OP: {
+                "config": {
+                    "folder": str(card),
+                    "profile": "h264_quarter",
+                    "proxy_root": "",
+                    "clip_timeout_s": 3600,
+                }
+            }
+        }
+    }
+    assert request.tags[FOLDER_TAG] == str(card)
+    assert request.tags["dagster/max_retries"] == "0"
+    assert request.run_key == f"watch:{request.tags['proxx/job_id']}"
+    assert sensor.look(SETTLE_S) == []  # taken once
+    result = sensor.run(request)
+    assert result.completed and result.job_id == request.tags["proxx/job_id"]
+    assert [Path(c.source).name for c in result.clips] == ["A001C001.mov", "A001C002.mov"]
+    assert sensor.look(SETTLE_S) == []  # the proxies beside the clips change nothing
+
+
+def test_later_clips_make_a_new_job_of_their_own(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root = tmp_path / "incoming"
+    card = root / "B001"
+    copy_clip(media, card / "B001C001.mov")
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    sensor.look()
+    [first] = sensor.look(SETTLE_S)
+    assert sensor.run(first).completed
+    proxy = card / "Proxy" / "B001C001.mov"
+    before = proxy.stat()
+    copy_clip(media, card / "B001C002.mov")
+    (card / "B001C002.xml").write_text("<sidecar/>")
+    assert sensor.look() == []
+    [second] = sensor.look(SETTLE_S)
+    assert second.run_key != first.run_key
+    result = sensor.run(second)
+    assert [c.source for c in result.clips] == [str(card / "B001C002.mov")]
+    after = proxy.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert sorted(p.name for p in (card / "Proxy").glob("*.proxx-jobspec.json")) == sorted(
+        f"{r.tags['proxx/job_id']}.proxx-jobspec.json" for r in (first, second)
+    )
+    (card / "notes.txt").write_text("no clip")
+    assert sensor.look() == []
+    assert sensor.look(SETTLE_S) == []  # settled again, nothing new: no job
+
+
+def test_a_forgotten_cursor_launches_nothing_twice(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root = tmp_path / "incoming"
+    copy_clip(media, root / "C001" / "C001.mov")
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    sensor.look()
+    [request] = sensor.look(SETTLE_S)
+    run = instance.create_run_for_job(
+        sensor.defs.resolve_job_def(FOLDER_JOB),
+        run_config=request.run_config,
+        tags={**request.tags, "dagster/run_key": request.run_key or ""},
+    )
+    sensor.cursor = None  # e.g. the sensor was reset
+    sensor.look()
+    assert sensor.look(SETTLE_S) == []  # the queued run is at work on the folder
+    instance.delete_run(run.run_id)
+    assert len(sensor.look(SETTLE_S)) == 1
+
+
+def test_mirrored_tree_of_day_and_card_folders(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root, proxies = tmp_path / "incoming", tmp_path / "proxies"
+    copy_clip(media, root / "2026-11-28" / "A001" / "A001C001.mov")
+    copy_clip(media, root / "2026-11-28" / "B001" / "B001C001.mov")
+    (root / "2026-11-28" / "loose.mov").write_bytes(b"not in a card folder")
+    sensor = Watch(
+        instance, clock, watch_roots=[str(root)], watch_card_depth=2, proxy_root=str(proxies)
+    )
+    sensor.look()
+    requests = sensor.look(SETTLE_S)
+    assert [r.tags[FOLDER_TAG] for r in requests] == [
+        str(root / "2026-11-28" / "A001"),
+        str(root / "2026-11-28" / "B001"),
+    ]
+    result = sensor.run(requests[0])
+    assert result.spec is not None
+    assert result.spec.output_dir == str(proxies / "2026-11-28" / "A001")
+    assert (proxies / "2026-11-28" / "A001" / "A001C001.mov").is_file()
+    assert not (root / "2026-11-28" / "A001" / "Proxy").exists()
+
+
+def test_without_watch_roots_the_sensor_says_so(instance: DagsterInstance) -> None:
+    settings = ProxxAutomation()
+    sensor = build_definitions(automation=settings).resolve_sensor_def(WATCH_SENSOR)
+    context = build_sensor_context(instance=instance, resources={"proxx_automation": settings})
+    outcome = sensor(context)
+    assert "PROXX_WATCH_ROOTS" in str(getattr(outcome, "skip_message", outcome))
+
+
+def test_watch_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PROXX_WATCH_ROOTS", f"{tmp_path}/a/:{tmp_path}/b")
+    monkeypatch.setenv("PROXX_WATCH_SETTLE_S", "300")
+    monkeypatch.setenv("PROXX_WATCH_CARD_DEPTH", "2")
+    monkeypatch.setenv("PROXX_WATCH_INTERVAL_S", "15")
+    monkeypatch.setenv("PROXX_PROFILE", "prores_proxy")
+    monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "proxies"))
+    settings = ProxxAutomation.from_environment()
+    assert settings.watch_roots == [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert (settings.watch_settle_s, settings.watch_card_depth) == (300, 2)
+    assert (settings.profile, settings.proxy_root) == ("prores_proxy", str(tmp_path / "proxies"))
+    sensor = build_definitions(automation=settings).resolve_sensor_def(WATCH_SENSOR)
+    assert sensor.minimum_interval_seconds == 15
+    monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "a" / "proxies"))
+    with pytest.raises(ValidationError, match="inside the watch root"):
+        ProxxAutomation.from_environment()
+    monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "proxies"))
+    monkeypatch.setenv("PROXX_PROFILE", "h265")
+    with pytest.raises(ValidationError, match="unknown profile 'h265'"):
+        ProxxAutomation.from_environment()
