@@ -123,8 +123,8 @@ def celery_config_source(requested: Mapping[str, Any]) -> dict[str, Any]:
 def _start_method_config(method: str, init_context: InitExecutorContext) -> dict[str, Any]:
     """Forkserver: preload the job's module and the instance's storage, so that each step forks
     with them imported. Given a start method in config, Dagster preloads only its executor
-    module, and every step process imported dagster's storage and proxx again (about 0.4 s a
-    step on 2 cores)."""
+    module, and every step process imported dagster's storage and proxx again (the measured
+    cost is in docs/scaling.md)."""
     if method != "forkserver":
         return {}
     modules = ["dagster", "proxx_dagster"]

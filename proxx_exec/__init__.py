@@ -1,17 +1,49 @@
 """proxx_exec: the deterministic execution core. A JobSpec goes in, an ExecutionResult comes out.
 
 This package never imports an orchestrator, never reads the environment or the clock to decide
-anything, and never retries.
+anything, and never retries. Its public names load on first use, so a command that only reads
+results (`proxx audit`) does not pay for the media library.
 """
 
-from proxx_exec.engines import EngineIdentity
-from proxx_exec.failures import FailureClass, JobFailure, Reason
-from proxx_exec.jobspec import JobSpec, jobspec_schema, load_jobspec, load_jobspec_bytes
-from proxx_exec.plan import ClipPlan, JobPlan
-from proxx_exec.profiles import BUILTIN_PROFILES, Profile
-from proxx_exec.result import ClipState, ExecutionResult, Status, digest_matches
-from proxx_exec.run import ClipProgress, execute, execute_document, execute_file
-from proxx_exec.validate import ValidatedJob, validate_job
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from proxx_exec.engines import EngineIdentity
+    from proxx_exec.failures import FailureClass, JobFailure, Reason
+    from proxx_exec.jobspec import JobSpec, jobspec_schema, load_jobspec, load_jobspec_bytes
+    from proxx_exec.plan import ClipPlan, JobPlan
+    from proxx_exec.profiles import BUILTIN_PROFILES, Profile
+    from proxx_exec.result import ClipState, ExecutionResult, Status, digest_matches
+    from proxx_exec.run import ClipProgress, execute, execute_document, execute_file
+    from proxx_exec.validate import ValidatedJob, validate_job
+
+_HOMES = {
+    "EngineIdentity": "engines",
+    "FailureClass": "failures",
+    "JobFailure": "failures",
+    "Reason": "failures",
+    "JobSpec": "jobspec",
+    "jobspec_schema": "jobspec",
+    "load_jobspec": "jobspec",
+    "load_jobspec_bytes": "jobspec",
+    "ClipPlan": "plan",
+    "JobPlan": "plan",
+    "BUILTIN_PROFILES": "profiles",
+    "Profile": "profiles",
+    "ClipState": "result",
+    "ExecutionResult": "result",
+    "Status": "result",
+    "digest_matches": "result",
+    "ClipProgress": "run",
+    "execute": "run",
+    "execute_document": "run",
+    "execute_file": "run",
+    "ValidatedJob": "validate",
+    "validate_job": "validate",
+}
 
 __all__ = [
     "BUILTIN_PROFILES",
@@ -37,3 +69,10 @@ __all__ = [
     "load_jobspec_bytes",
     "validate_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'proxx_exec' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"proxx_exec.{home}"), name)

@@ -9,21 +9,23 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 
 from proxx_exec.failures import JobFailure, clip_label
-from proxx_exec.jobspec import JobSpec, jobspec_schema, load_jobspec
-from proxx_exec.plan import JobPlan
-from proxx_exec.profiles import BUILTIN_PROFILES
-from proxx_exec.result import ExecutionResult, write_result
-from proxx_exec.run import ClipProgress, execute_file
-from proxx_exec.samples import make_card
-from proxx_exec.validate import ValidatedJob, validate_job
+
+# Each command imports what it needs when it runs: `proxx --help` or `proxx audit` do not load
+# the media library, and `proxx run` reaches its first encode sooner.
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from proxx_exec.jobspec import JobSpec
+    from proxx_exec.plan import JobPlan
+    from proxx_exec.result import ExecutionResult
+    from proxx_exec.run import ClipProgress
+    from proxx_exec.validate import ValidatedJob
 
 app = typer.Typer(
     help="Deterministic editing proxies with a pinned FFmpeg engine.",
@@ -45,6 +47,9 @@ def _fail(error: JobFailure) -> typer.Exit:
 
 
 def _validated(spec_path: Path) -> tuple[JobSpec, ValidatedJob]:
+    from proxx_exec.jobspec import load_jobspec  # noqa: PLC0415 - see the imports
+    from proxx_exec.validate import validate_job  # noqa: PLC0415
+
     try:
         spec = load_jobspec(spec_path)
         return spec, validate_job(spec)
@@ -134,6 +139,15 @@ def run(
     if result is not None and result.exists():
         err.print(f"[red]--result {result} already exists; results are never overwritten[/]")
         raise typer.Exit(2)
+    from rich.progress import (  # noqa: PLC0415 - see the imports
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+    )
+
+    from proxx_exec.run import execute_file  # noqa: PLC0415
+
     if result is not None and not result.resolve().parent.is_dir():
         err.print(f"[red]--result {result}: folder {result.resolve().parent} does not exist[/]")
         raise typer.Exit(2)
@@ -150,6 +164,8 @@ def run(
 
 
 def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
+    from proxx_exec.result import write_result  # noqa: PLC0415 - see the imports
+
     if result_file is not None:
         write_result(outcome, result_file)
     else:
@@ -171,6 +187,8 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
 @app.command()
 def schema() -> None:
     """Print the JobSpec JSON Schema."""
+    from proxx_exec.jobspec import jobspec_schema  # noqa: PLC0415 - see the imports
+
     typer.echo(json.dumps(jobspec_schema(), indent=2))
 
 
@@ -179,6 +197,10 @@ def profiles(
     as_json: Annotated[bool, typer.Option("--json", help="Print the profiles as JSON.")] = False,
 ) -> None:
     """List the built-in profiles with every setting."""
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
+    from proxx_exec.profiles import BUILTIN_PROFILES  # noqa: PLC0415
+
     dumped = [profile.model_dump(mode="json") for profile in BUILTIN_PROFILES.values()]
     if as_json:
         typer.echo(json.dumps(dumped, indent=2))
@@ -207,6 +229,8 @@ def samples(
 ) -> None:
     """Make synthetic camera clips (ProRes HQ, timecode, reel name, two audio tracks) and a
     JobSpec for them, to try proxx on."""
+    from proxx_exec.samples import make_card  # noqa: PLC0415 - see the imports
+
     try:
         card = make_card(folder.resolve(), count, seconds)
     except FileExistsError as error:

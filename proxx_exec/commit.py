@@ -1,4 +1,5 @@
-"""Staging and the all-or-nothing commit: the only code that creates, moves or removes files.
+"""Staging and the all-or-nothing commit: the only code that creates, moves or removes proxies
+and the staging folder (records such as the result are written by `files.write_new_file`).
 
 Outputs appear at their final names only when every clip passed, by hard links, which fail
 rather than replace an existing file (no check-then-rename race).

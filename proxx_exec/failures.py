@@ -16,7 +16,7 @@ class FailureClass(StrEnum):
 
 
 class Reason(StrEnum):
-    # VALIDATION: nothing was written.
+    # VALIDATION: nothing was encoded; the refusal's record does not spend the job_id.
     SPEC_UNREADABLE = "SPEC_UNREADABLE"
     SPEC_INVALID = "SPEC_INVALID"
     PROFILE_UNKNOWN = "PROFILE_UNKNOWN"

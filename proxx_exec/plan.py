@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
+from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.profiles import Profile
-from proxx_exec.shape import ClipShape, Decision, ExpectedOutput
+from proxx_exec.shape import ClipShape
 
 ENGINE_PROGRAM = "ffmpeg"
 # Shared by the encode and the verification decode: quiet, machine-readable progress on stdout,

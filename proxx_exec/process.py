@@ -1,7 +1,8 @@
 """Run one engine process: argv only, no shell, fixed environment, bounded time and output,
 and never outliving the process that started it.
 
-This is the only place that starts the engine for encoding or decoding.
+This is the only place that runs the engine for a clip (the encode, the verification decode);
+`engines.py` asks it for its `-version` and `samples.py` makes sample clips.
 """
 
 from __future__ import annotations

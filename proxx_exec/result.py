@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec.canonical import fingerprint
 from proxx_exec.engines import EngineIdentity
+from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.naming import refusal_path, result_path
 from proxx_exec.profiles import Profile
-from proxx_exec.shape import Decision, ExpectedOutput
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -103,8 +103,9 @@ class ClipTiming(BaseModel):
     model_config = _FROZEN
 
     index: int
-    encode_s: float
-    verify_s: float
+    encode_s: float = Field(description="The engine's encode.")
+    verify_s: float = Field(description="Header checks and the full verification decode.")
+    hash_s: float = Field(default=0.0, description="SHA-256 of the verified proxy.")
 
 
 class Timing(BaseModel):
@@ -115,6 +116,10 @@ class Timing(BaseModel):
     started_at: str
     finished_at: str
     duration_s: float
+    validation_s: float | None = Field(
+        default=None, description="Validation: engine identity, source probes, the plan."
+    )
+    commit_s: float | None = Field(default=None, description="The commit of every proxy.")
     clips: list[ClipTiming]
 
 

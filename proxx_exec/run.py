@@ -99,12 +99,19 @@ class Stopwatch:
     def __init__(self) -> None:
         self.started = datetime.now(UTC)
         self._clock = time.perf_counter()
+        self.validation_s: float | None = None
+        self.commit_s: float | None = None
+
+    def since_start(self) -> float:
+        return time.perf_counter() - self._clock
 
     def timing(self, outcomes: list[ClipOutcome]) -> Timing:
         return Timing(
             started_at=self.started.isoformat(),
             finished_at=datetime.now(UTC).isoformat(),
-            duration_s=time.perf_counter() - self._clock,
+            duration_s=self.since_start(),
+            validation_s=self.validation_s,
+            commit_s=self.commit_s,
             clips=[o.timing for o in outcomes if o.timing is not None],
         )
 
@@ -121,7 +128,8 @@ def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> Execu
     failure: JobFailure | None = None
     try:
         validated = validate_job(spec)
-        _run_validated(validated, outcomes, on_progress)
+        watch.validation_s = watch.since_start()
+        _run_validated(validated, outcomes, on_progress, watch)
     except JobFailure as error:
         failure = error
     result = _result(spec, validated, outcomes, failure, watch)
@@ -154,7 +162,10 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
 
 
 def _run_validated(
-    job: ValidatedJob, outcomes: list[ClipOutcome], on_progress: ProgressCallback | None
+    job: ValidatedJob,
+    outcomes: list[ClipOutcome],
+    on_progress: ProgressCallback | None,
+    watch: Stopwatch,
 ) -> None:
     """Every clip in order, each run once; the first failed clip stops the job; then commit."""
     plan = job.plan
@@ -165,7 +176,9 @@ def _run_validated(
             outcomes.append(outcome)
             if outcome.failure is not None:
                 raise outcome.failure
+        committing = watch.since_start()
         commit_outputs(plan, staging)
+        watch.commit_s = watch.since_start() - committing
     except JobFailure as failure:
         leftover = remove_staging(staging)
         if leftover is not None:
@@ -202,9 +215,8 @@ def _run_clip(
         return ClipOutcome(exit_code=engine.exit_code, failure=problem)
     _notify(on_progress, event(total, "verify"))
     verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
-    timing = ClipTiming(
-        index=clip.index, encode_s=encoded - began, verify_s=time.perf_counter() - encoded
-    )
+    verified = time.perf_counter()
+    timing = ClipTiming(index=clip.index, encode_s=encoded - began, verify_s=verified - encoded)
     if verification.failed_reason is not None:
         failed = [c.name for c in verification.checks if not c.passed]
         return ClipOutcome(
@@ -224,6 +236,7 @@ def _run_clip(
     with staged.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
         size = handle.tell()
+    timing = timing.model_copy(update={"hash_s": time.perf_counter() - verified})
     _notify(on_progress, event(total, "done"))
     return ClipOutcome(
         exit_code=engine.exit_code,

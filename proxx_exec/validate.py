@@ -113,13 +113,17 @@ def _check_sources_exist(spec: JobSpec) -> None:
     missing = [(i, p) for i, p in enumerate(spec.sources) if not os.path.lexists(p)]
     if not missing:
         return
-    shown = "\n".join(f"  {clip_label(i)}: {p}" for i, p in missing[:20])
-    more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-    raise invalid(
-        Reason.SOURCE_MISSING,
-        f"{len(missing)} of {len(spec.sources)} source(s) do not exist:\n{shown}{more}",
-        clip_index=missing[0][0],
-    )
+    first, path = missing[0]
+    if len(missing) == 1:
+        message = f"{clip_label(first)}: source {path} does not exist"
+    else:
+        shown = "\n".join(f"  {clip_label(i)}: {p}" for i, p in missing[:20])
+        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+        message = (
+            f"{len(missing)} of {len(spec.sources)} sources do not exist, the first "
+            f"{clip_label(first)}: {path}. All of them:\n{shown}{more}"
+        )
+    raise invalid(Reason.SOURCE_MISSING, message, clip_index=first)
 
 
 def _probe_source(index: int, path: str) -> MediaInfo:

@@ -10,12 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
 from proxx_exec.plan import ClipPlan
 from proxx_exec.process import run_engine
 from proxx_exec.result import Check
-from proxx_exec.shape import ExpectedOutput
 
 
 @dataclass(frozen=True)

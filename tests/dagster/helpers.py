@@ -37,6 +37,12 @@ def events(
     return [record.event_log_entry for record in records]
 
 
+def stored_result(instance: DagsterInstance, run_id: str) -> ExecutionResult:
+    """The one ExecutionResult a one-step run stored."""
+    [result] = stored_results(instance, run_id).values()
+    return result
+
+
 def stored_results(instance: DagsterInstance, run_id: str) -> dict[str, ExecutionResult]:
     """The ExecutionResults the run's steps stored through our IO manager, by step key."""
     stored = {}

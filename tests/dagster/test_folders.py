@@ -298,7 +298,7 @@ def test_scaffolded_launchpad_asks_for_folder_profile_and_proxy_root() -> None:
     descriptions = {v.config_value: v.description for v in profile.enum_values}
     assert (
         descriptions["h264_half"]
-        == "H.264 High (CRF 23, preset fast), half size, AAC 192 kb/s audio, .mov"
+        == "H.264 High (CRF 23, preset fast), half size, 16-bit PCM audio, .mov"
     )
     assert descriptions["prores_proxy"] == "ProRes Proxy, half size, 16-bit PCM audio, .mov"
 

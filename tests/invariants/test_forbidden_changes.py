@@ -21,6 +21,7 @@ from proxx_exec import (
     execute,
     validate_job,
 )
+from proxx_exec.naming import REFUSAL_INFIX
 from proxx_exec.profiles import Profile
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
@@ -70,7 +71,9 @@ def test_heuristic_engine_fallback_an_unavailable_engine_fails_validation(
         Reason.ENGINE_UNAVAILABLE,
     )
     assert not (tmp_path / "decoy").exists()  # no engine from PATH, no default engine
-    assert result.engine is None and listing(out_dir) == [RESULT]
+    assert result.engine is None
+    # Only the refusal's record, which leaves the job_id free.
+    assert [n.split(REFUSAL_INFIX)[0] for n in listing(out_dir)] == ["test-job"]
 
 
 def test_smart_retry_a_timed_out_clip_is_never_run_again(
@@ -230,7 +233,8 @@ def test_context_dependent_validation_impossible(
 ) -> None:
     """The same invalid JobSpec fails the same way under load, in another directory, at
     another time of the process."""
-    spec = make_spec([media.standard], output_dir=str(tmp_path / "absent"))
+    (tmp_path / "a-file").write_text("not a folder")
+    spec = make_spec([media.standard], output_dir=str(tmp_path / "a-file" / "proxies"))
     failures = [execute(spec).failure]
     with busy_cpus(2):
         failures.append(execute(spec).failure)

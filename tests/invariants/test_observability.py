@@ -12,9 +12,10 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatu
 from proxx_dagster.definitions import proxx_job
 from proxx_dagster.translator import COMPLETED_CHECK
 from proxx_exec import ExecutionResult, Status, digest_matches, execute
+from proxx_exec.result import record_path
 from tests.conftest import SpecFactory
 from tests.dagster.conftest import INSTANCE_YAML
-from tests.dagster.helpers import events, run_config
+from tests.dagster.helpers import events, run_config, stored_result
 from tests.helpers import Media, clear, write_engine_wrapper
 from tests.invariants.harness import fingerprint_of_run
 
@@ -84,13 +85,11 @@ def test_dagster_counts_equal_result_counts(media: Media, tmp_path: Path) -> Non
             outcome = proxx_job.execute_in_process(
                 run_config=run_config(document), instance=instance, raise_on_error=False
             )
-            results.append(
-                ExecutionResult.from_json(
-                    (
-                        Path(document["output_dir"]) / f"{document['job_id']}.proxx-result.json"
-                    ).read_text()
-                )
-            )
+            stored = stored_result(instance, outcome.run_id)
+            record = record_path(stored)
+            assert record is not None
+            results.append(ExecutionResult.from_json(Path(record).read_text()))
+            assert results[-1] == stored
             assert outcome.success is results[-1].completed
         completed = sum(r.status is Status.COMPLETED for r in results)
         failed = sum(r.status is Status.FAILED for r in results)

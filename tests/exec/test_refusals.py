@@ -1,0 +1,170 @@
+"""Refusals a person can act on: the field and the fix in plain words, every missing source at
+once, a refusal that does not spend its job_id, and the first steps of the README that work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from proxx_exec import FailureClass, Reason, Status, execute, execute_document
+from proxx_exec.naming import REFUSAL_INFIX
+from tests.conftest import SpecFactory
+from tests.helpers import PROXX, Media, listing, write_engine_wrapper
+
+
+def document(**fields: object) -> bytes:
+    base: dict[str, object] = {
+        "spec_version": "1",
+        "job_id": "day1",
+        "sources": ["/media/A001.mov"],
+        "output_dir": "/proxies",
+        "profile": "h264_half",
+    }
+    base.update(fields)
+    return yaml.safe_dump(base).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (document(nameing="{index}"), "`nameing` is not a field here; did you mean `naming`?"),
+        (document(spec_version=1), '`spec_version` must be the text "1": write it in quotes'),
+        (
+            document(sources="/media/A001.mov"),
+            "`sources` must be a list, even of one: in YAML put each on its own line starting "
+            'with "- ", in JSON write ["/media/A001.mov"]',
+        ),
+        (document(sources=[]), "`sources` is empty: give at least one"),
+        (
+            document(clip_timeout_s="600"),
+            "`clip_timeout_s` must be a whole number, written without quotes (you wrote '600')",
+        ),
+        (document(job_id="day 1"), "`job_id` 'day 1' may hold only letters, digits"),
+        (
+            document(profile={"name": "mine", "cfr": 23}),
+            "`profile.cfr` is not a field here; did you mean `crf`?",
+        ),
+        (b"- /media/A001.mov\n", "but this document is a list"),
+    ],
+)
+def test_schema_refusals_name_the_field_and_the_fix(raw: bytes, expected: str) -> None:
+    result = execute_document(raw)
+    assert result.failure is not None
+    assert result.failure.failure_class is FailureClass.VALIDATION
+    assert expected in result.failure.message.splitlines()[0] or expected in result.failure.message
+    assert (
+        "valid tuple" not in result.failure.message and "Input should" not in result.failure.message
+    )
+
+
+def test_a_misspelt_profile_gets_the_closest_name(make_spec: SpecFactory, media: Media) -> None:
+    result = execute(make_spec([media.standard], profile="h264_hlaf"))
+    assert result.failure is not None and result.failure.reason is Reason.PROFILE_UNKNOWN
+    assert "did you mean h264_half?" in result.failure.message
+
+
+def test_every_missing_source_is_listed_at_once(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    sources = [tmp_path / "A001.mov", media.standard, tmp_path / "A003.mov", tmp_path / "A004.mov"]
+    result = execute(make_spec(sources))
+    assert result.failure is not None and result.failure.reason is Reason.SOURCE_MISSING
+    message = result.failure.message
+    assert message.startswith(f"3 of 4 sources do not exist, the first clip 1: {sources[0]}")
+    for number, path in ((1, sources[0]), (3, sources[2]), (4, sources[3])):
+        assert f"clip {number}: {path}" in message
+    assert f"clip 2: {media.standard}" not in message
+
+
+def test_a_refusal_does_not_spend_the_job_id_a_run_does(
+    make_spec: SpecFactory, media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    refused = execute(make_spec([media.standard, tmp_path / "missing.mov"]))
+    assert refused.failure is not None and refused.failure.reason is Reason.SOURCE_MISSING
+    [record] = listing(out_dir)
+    assert record.startswith(f"test-job{REFUSAL_INFIX}")  # on record, under a free name
+    fixed = execute(make_spec([media.standard]))  # same job_id, corrected
+    assert fixed.status is Status.COMPLETED, fixed.failure
+    again = execute(make_spec([media.standard]))
+    assert again.failure is not None and again.failure.reason is Reason.OUTPUT_EXISTS
+    assert "already ran" in again.failure.message
+    assert sorted(listing(out_dir)) == sorted(
+        [record, "A001C001.mov", "test-job.proxx-result.json", *_refusals(out_dir, record)]
+    )
+
+
+def _refusals(folder: Path, known: str) -> list[str]:
+    return [n for n in listing(folder) if REFUSAL_INFIX in n and n != known]
+
+
+def test_a_job_that_failed_while_running_spends_its_job_id(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    doomed = tmp_path / "doomed.mov"
+    doomed.write_bytes(media.standard.read_bytes())
+    spec = make_spec([doomed], clip_timeout_s=1, engine=str(_slow_engine(tmp_path)))
+    failed = execute(spec)
+    assert failed.failure is not None
+    assert failed.failure.failure_class is FailureClass.EXECUTION
+    again = execute(make_spec([doomed]))
+    assert again.failure is not None and again.failure.reason is Reason.OUTPUT_EXISTS
+
+
+def _slow_engine(folder: Path) -> Path:
+    return write_engine_wrapper(folder, 'case "$*" in *-c:v*) sleep 30;; esac\nexec "$REAL" "$@"')
+
+
+def test_rerunning_a_job_from_the_shell_says_so_plainly(
+    make_spec: SpecFactory, media: Media, tmp_path: Path
+) -> None:
+    spec_file = tmp_path / "job.json"
+    spec_file.write_text(json.dumps(make_spec([media.standard]).canonical()))
+    first = subprocess.run(
+        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
+    )
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(
+        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
+    )
+    assert second.returncode == 1
+    assert "OUTPUT_EXISTS" in second.stderr and "already ran" in second.stderr
+    assert "Errno" not in second.stderr and "Traceback" not in second.stderr
+
+
+def test_samples_make_their_folder_and_a_jobspec_that_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "shoot" / "day1"
+    made = subprocess.run(
+        [str(PROXX), "samples", str(folder), "--count", "2", "--seconds", "0.4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    clips = made.stdout.split()
+    assert clips == [str(folder / "A001C001.mov"), str(folder / "A002C001.mov")]
+    spec_file = folder / "proxx-job.json"
+    assert f"run {spec_file}" in made.stderr
+    ran = subprocess.run(
+        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert {"A001C001.mov", "A002C001.mov"} <= set(listing(folder / "proxies"))
+
+
+def test_profiles_fit_80_columns_without_breaking_a_name() -> None:
+    shown = subprocess.run(
+        [str(PROXX), "profiles"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "80"},
+    ).stdout
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    for name in ("prores_proxy", "prores_lt", "dnxhr_lb", "h264_half", "h264_quarter"):
+        assert name in shown
+    assert "yuv422p10le" in shown and "pcm_s16le" in shown
