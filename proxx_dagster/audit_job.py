@@ -43,7 +43,7 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.translator import RESULT_FILE_KEY, ProxxTranslator
+from proxx_dagster.translator import DIGEST_KEY, RESULT_FILE_KEY, ProxxTranslator
 from proxx_exec.audit import ResultAudit, audit_results, findings
 
 # Materializations read per query while looking for each partition's latest one.
@@ -98,26 +98,71 @@ def latest_materializations(
         cursor = page.cursor
 
 
+def _metadata_text(record: EventLogRecord, key: str) -> str | None:
+    materialization = record.asset_materialization
+    value = materialization.metadata.get(key) if materialization else None
+    return str(value.value) if value is not None else None
+
+
 def recorded_result_file(record: EventLogRecord) -> Path | None:
     """The result file a materialization names in its metadata, if any."""
-    materialization = record.asset_materialization
-    value = materialization.metadata.get(RESULT_FILE_KEY) if materialization else None
-    return Path(str(value.value)).absolute() if value is not None else None
+    path = _metadata_text(record, RESULT_FILE_KEY)
+    return Path(path).absolute() if path is not None else None
 
 
-def _description(audit: ResultAudit | None) -> str:
+def partition_findings(record: EventLogRecord, audit: ResultAudit | None) -> list[str]:
+    """What is wrong with one partition, in plain words (empty when its outputs are intact).
+
+    Beyond the audit of its result file: the file's recorded digest must be the one Dagster
+    recorded when the partition was materialized, so a result file replaced by another one
+    whose digest matches its own content is caught too.
+    """
     if audit is None:
-        return f"the latest materialization records no {RESULT_FILE_KEY}; nothing to audit"
-    if audit.intact:
+        return [f"the latest materialization records no {RESULT_FILE_KEY}; nothing to audit"]
+    problems = findings(audit)
+    materialized = _metadata_text(record, DIGEST_KEY)
+    if audit.recorded_digest is not None and materialized != audit.recorded_digest:
+        problems.append(
+            f"replaced result: {audit.result_file} records digest {audit.recorded_digest}, "
+            f"but the materialization recorded {materialized}"
+        )
+    return problems
+
+
+def _description(audit: ResultAudit | None, problems: list[str]) -> str:
+    if audit is not None and not problems:
         return (
             f"all {audit.outputs_checked} proxies have their recorded size and SHA-256, the "
             "result's digest matches and the output folder holds nothing extra"
         )
-    return "; ".join(findings(audit))
+    return "; ".join(problems)
 
 
 def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
-    """`proxx_audit`: audit every materialized proxies partition, report `outputs_intact`."""
+    """`proxx_audit`: audit every materialized proxies partition, report `outputs_intact` per
+    partition. `build_definitions` includes it, its declared check and its schedule; in your own
+    Definitions, add the check declaration too, so the asset page keeps a status per partition:
+
+    .. code-block:: python
+
+        from dagster import Definitions
+        from proxx_dagster import ProxxTranslator, assert_no_retries, build_audit_job
+        from proxx_dagster.audit_job import build_audit_schedule, declared_audit_check
+        from proxx_dagster.resources import ProxxAutomation
+
+        translator = ProxxTranslator()
+        audit = build_audit_job(translator)
+        nightly_audit = build_audit_schedule(
+            audit, ProxxAutomation(timezone="Europe/Berlin"), cron="30 5 * * *"
+        )
+        defs = assert_no_retries(
+            Definitions(
+                jobs=[audit],
+                asset_checks=[declared_audit_check(translator)],
+                schedules=[nightly_audit],
+            )
+        )
+    """
     names = translator or ProxxTranslator()
 
     @op(
@@ -137,7 +182,8 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         for partition in sorted(latest):
             file = files[partition]
             audit = audits.get(str(file)) if file is not None else None
-            passed = audit is not None and audit.intact
+            problems = partition_findings(latest[partition], audit)
+            passed = audit is not None and not problems
             if not passed:
                 failed.append(partition)
             yield AssetCheckEvaluation(
@@ -147,8 +193,8 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
                 partition=partition,
                 target_materialization_data=materialization_target(latest[partition]),
                 severity=AssetCheckSeverity.ERROR,
-                description=_description(audit),
-                metadata=names.audit_metadata(audit) if audit is not None else {},
+                description=_description(audit, problems),
+                metadata=names.audit_metadata(audit, problems) if audit is not None else {},
             )
         totals = report.totals
         context.log.info(

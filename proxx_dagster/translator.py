@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from proxx_exec import ExecutionResult
-from proxx_exec.audit import ResultAudit, findings
+from proxx_exec.audit import ResultAudit
 from proxx_exec.naming import result_path
 from proxx_exec.verify import CHECK_NAMES
 
@@ -181,14 +181,15 @@ class ProxxTranslator:
             )
         return evaluations
 
-    def audit_metadata(self, audit: ResultAudit) -> dict[str, Any]:
-        """Metadata of an `outputs_intact` evaluation: the audit of the partition's result file."""
+    def audit_metadata(self, audit: ResultAudit, problems: list[str]) -> dict[str, Any]:
+        """Metadata of an `outputs_intact` evaluation: the audit of the partition's result file
+        and every problem found with the partition, in plain words."""
         metadata: dict[str, Any] = {
             RESULT_FILE_KEY: MetadataValue.path(audit.result_file),
             "proxx/outputs_checked": audit.outputs_checked,
             "proxx/bytes_hashed": audit.bytes_hashed,
             "proxx/findings": MetadataValue.md(
-                "\n".join(f"- {line}" for line in findings(audit)) or "none"
+                "\n".join(f"- {line}" for line in problems) or "none"
             ),
             "proxx/audit": MetadataValue.json(audit.model_dump(mode="json")),
         }
