@@ -33,7 +33,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _LENIENT = ConfigDict(frozen=True, extra="ignore")
 
 
-class _RecordedClip(BaseModel):
+class RecordedClip(BaseModel):
     model_config = _LENIENT
 
     index: int
@@ -43,29 +43,29 @@ class _RecordedClip(BaseModel):
     output_sha256: str | None = None
 
 
-class _RecordedSpec(BaseModel):
+class RecordedSpec(BaseModel):
     model_config = _LENIENT
 
     job_id: str
     output_dir: str
 
 
-class _Recorded(BaseModel):
+class RecordedResult(BaseModel):
     """The fields of an ExecutionResult (any format version) that an audit reads."""
 
     model_config = _LENIENT
 
     job_id: str | None = None
     status: str
-    spec: _RecordedSpec | None = None
-    clips: list[_RecordedClip] = []
+    spec: RecordedSpec | None = None
+    clips: list[RecordedClip] = []
     digest: str
 
     @property
     def output_dir(self) -> PurePosixPath | None:
         return PurePosixPath(self.spec.output_dir) if self.spec else None
 
-    def committed(self) -> list[_RecordedClip]:
+    def committed(self) -> list[RecordedClip]:
         return [clip for clip in self.clips if clip.state == ClipState.COMMITTED.value]
 
 
@@ -178,7 +178,7 @@ class LoadedResult:
     """A result file as read: its record, or why there is none."""
 
     path: Path
-    recorded: _Recorded | None
+    recorded: RecordedResult | None
     problem: str | None = None
     content_digest: str | None = None
 
@@ -222,7 +222,7 @@ def load_result(path: Path) -> LoadedResult:
     except ValueError as error:  # also NaN or Infinity, which canonical JSON refuses
         return LoadedResult(path=absolute, recorded=None, problem=str(error))
     try:
-        recorded = _Recorded.model_validate(document)
+        recorded = RecordedResult.model_validate(document)
     except ValidationError as error:
         lines = describe_validation_error(error).replace("\n", "; ")
         return LoadedResult(
@@ -239,7 +239,7 @@ def load_result(path: Path) -> LoadedResult:
     return LoadedResult(path=absolute, recorded=recorded, content_digest=content_digest)
 
 
-def _check_output(clip: _RecordedClip) -> tuple[MissingOutput | ChangedOutput | None, int]:
+def _check_output(clip: RecordedClip) -> tuple[MissingOutput | ChangedOutput | None, int]:
     """What is wrong with one committed output (size first, then SHA-256) and the bytes hashed."""
     assert clip.output is not None and clip.output_bytes is not None
     assert clip.output_sha256 is not None
@@ -291,7 +291,7 @@ def _is_result_file(name: str) -> bool:
     return name.endswith(RESULT_SUFFIX) and not name.startswith(".")
 
 
-def _claims(recorded: _Recorded, folder: PurePosixPath) -> set[str]:
+def _claims(recorded: RecordedResult, folder: PurePosixPath) -> set[str]:
     """Names in `folder` that a result records as committed proxies."""
     return {
         PurePosixPath(clip.output).name

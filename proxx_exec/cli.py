@@ -280,6 +280,7 @@ def reproduce(
     except Refusal as refusal:
         err.print("[bold red]refused[/] nothing was run:", str(refusal), markup=False)
         raise typer.Exit(REFUSED) from None
+    into = into.absolute() if into is not None else None
     if into is not None and (problem := scratch_problem(into, job.output_dir)):
         err.print(f"--into: {problem}", markup=False)
         raise typer.Exit(2)

@@ -168,7 +168,7 @@ def scratch_problem(folder: Path, output_dir: str) -> str | None:
             f"{folder} is inside the job's output folder {output_dir}; reproduce never writes there"
         )
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        return f"{folder} exists and is not a folder"
+        return f"{folder} exists and is a symlink or not a folder"
     if folder.is_dir() and any(folder.iterdir()):
         return f"{folder} is not empty; give a new or empty folder"
     if not folder.exists() and not folder.parent.is_dir():

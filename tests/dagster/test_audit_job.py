@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import (
     AssetCheckKey,
     AssetKey,
@@ -21,6 +22,7 @@ from dagster import (
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.asset_check_state import AssetCheckState, bulk_update_asset_check_state
 
+from proxx_dagster import audit_job as audit_job_module
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.no_retry import NO_RETRY_TAGS, retry_problems
@@ -71,8 +73,9 @@ def partition_states(instance: DagsterInstance) -> dict[str, set[str]]:
 
 
 def test_intact_partitions_pass_and_changed_or_deleted_ones_fail(
-    instance: DagsterInstance, media: Media, tmp_path: Path
+    instance: DagsterInstance, media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(audit_job_module, "PAGE_SIZE", 2)  # XX  # three partitions: two pages
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
     results = {
         job_id: materialize(instance, media, tmp_path / job_id, job_id, wrapper)
