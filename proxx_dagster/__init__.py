@@ -3,6 +3,7 @@
 Orchestration (runs, queues, schedules, assets) lives here; execution stays in proxx_exec.
 """
 
+from proxx_dagster.audit_job import build_audit_job
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.component import ProxxComponent
 from proxx_dagster.definitions import build_definitions, build_proxx_job
@@ -30,6 +31,7 @@ __all__ = [
     "ProxxTranslator",
     "RetryConfigurationError",
     "assert_no_retries",
+    "build_audit_job",
     "build_batch_job",
     "build_definitions",
     "build_execute_jobspec_op",

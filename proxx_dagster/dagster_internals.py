@@ -6,7 +6,14 @@ API only. When a Dagster upgrade moves one of them, this is the only module to c
 
 from __future__ import annotations
 
-from dagster import DagsterInstance, InitExecutorContext
+from dagster import DagsterInstance, EventLogRecord, InitExecutorContext
+
+# A check evaluation reported for a partition counts as current (the asset page shows its
+# status) only when it names the materialization it checked; AssetCheckEvaluation takes that as
+# this record, which `dagster` does not export.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 # The executor's init context holds its job as a ReconstructableJob when the job was loaded from
 # code; only that class knows the module, and no public accessor exposes it.
@@ -34,6 +41,7 @@ __all__ = [
     "WILL_RETRY_TAG",
     "instance_class_modules",
     "job_module",
+    "materialization_target",
 ]
 
 
@@ -50,3 +58,12 @@ def instance_class_modules(instance: DagsterInstance) -> list[str]:
         for value in instance.get_ref()
         if isinstance(value, ConfigurableClassData)
     ]
+
+
+def materialization_target(record: EventLogRecord) -> AssetCheckEvaluationTargetMaterializationData:
+    """What an AssetCheckEvaluation names as the materialization it checked."""
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id,
+        run_id=record.event_log_entry.run_id,
+        timestamp=record.timestamp,
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import Definitions, JobDefinition, in_process_executor, job
 
 from proxx_dagster.assets import asset_specs, declared_checks
+from proxx_dagster.audit_job import build_audit_job, build_audit_schedule, declared_audit_check
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
 from proxx_dagster.folder_job import build_proxx_folder_job
@@ -83,8 +84,8 @@ def build_definitions(
     translator: ProxxTranslator | None = None, automation: ProxxAutomation | None = None
 ) -> Definitions:
     """Everything proxx contributes to a code location, checked for retry configuration:
-    `proxx_job`, `proxx_batch`, the document job, the assets and checks, the nightly schedule,
-    the inbox, orphan and batch-outcome sensors and their resources.
+    `proxx_job`, `proxx_batch`, the document job, the audit job, the assets and checks, the
+    nightly and audit schedules, the inbox, orphan and batch-outcome sensors and their resources.
 
     `automation` defaults to the PROXX_* environment variables of the code location.
 
@@ -103,11 +104,15 @@ def build_definitions(
     document_job = build_document_job(names)
     batch_job = build_batch_job(names)
     folder_job = build_proxx_folder_job(names)
+    audit_job = build_audit_job(names)
     defs = Definitions(
-        jobs=[build_proxx_job(names), folder_job, document_job, batch_job],
+        jobs=[build_proxx_job(names), folder_job, document_job, batch_job, audit_job],
         assets=asset_specs(names),
-        asset_checks=[declared_checks(names)],
-        schedules=[build_nightly_schedule(document_job, settings)],
+        asset_checks=[declared_checks(names), declared_audit_check(names)],
+        schedules=[
+            build_nightly_schedule(document_job, settings),
+            build_audit_schedule(audit_job, settings),
+        ],
         sensors=[
             build_inbox_sensor(document_job, settings),
             build_watch_sensor(folder_job, settings),

@@ -14,6 +14,10 @@ from proxx_dagster.dagster_internals import (
 
 __all__ = [
     "ASSET_GROUP",
+    "AUDIT_CHECKS_DEFINITION",
+    "AUDIT_JOB",
+    "AUDIT_OP",
+    "AUDIT_SCHEDULE",
     "BATCH_COMPLETED_TAG",
     "BATCH_EXECUTOR",
     "BATCH_FAILED_TAG",
@@ -61,15 +65,19 @@ EXECUTE_BATCH_OP = "execute_batch_jobspec"
 BATCH_EXECUTOR = "proxx_batch_executor"
 FOLDER_JOB = "proxx_folder_job"  # launched from the folder launchpad and the watch sensor
 FOLDER_OP = "make_folder_proxies"
+AUDIT_JOB = "proxx_audit"  # audits the committed proxies of materialized partitions
+AUDIT_OP = "audit_proxies"
 
 # Schedules, sensors, the asset group, the asset checks' definition, the partitions, resources.
 NIGHTLY_SCHEDULE = "proxx_nightly"
+AUDIT_SCHEDULE = "proxx_audit_nightly"
 INBOX_SENSOR = "proxx_inbox"
 ORPHAN_SENSOR = "proxx_orphaned_runs"
 WATCH_SENSOR = "proxx_watch"
 BATCH_OUTCOME_SENSOR = "proxx_batch_outcome"
 ASSET_GROUP = "proxx"
 CHECKS_DEFINITION = "proxx_verification"
+AUDIT_CHECKS_DEFINITION = "proxx_audit_checks"
 JOB_PARTITIONS = "proxx_jobs"
 RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
 # The automation resource's key is also the parameter name of the schedule and sensor functions

@@ -18,14 +18,17 @@ from dagster import (
 )
 
 from proxx_exec import ExecutionResult
+from proxx_exec.audit import ResultAudit
 from proxx_exec.naming import result_path
 from proxx_exec.verify import CHECK_NAMES
 
 COMPLETED_CHECK = "job_completed"
+OUTPUTS_INTACT_CHECK = "outputs_intact"
 # Metadata keys used in more than one place.
 STATUS_KEY = "proxx/status"
 DIGEST_KEY = "proxx/result_digest"
 FINGERPRINT_KEY = "proxx/spec_fingerprint"
+RESULT_FILE_KEY = "proxx/result_file"
 CLIP_COLUMNS = TableSchema(
     columns=[
         TableColumn("index", "int"),
@@ -69,8 +72,14 @@ class ProxxTranslator:
 
     def check_names(self) -> tuple[str, ...]:
         """The asset checks declared on the proxies and reported after each job: `job_completed`
-        and proxx's verification checks. The only source of check names."""
+        and proxx's verification checks. With `outputs_intact_check`, the only source of check
+        names."""
         return (COMPLETED_CHECK, *CHECK_NAMES)
+
+    def outputs_intact_check(self) -> str:
+        """The per-partition check the audit job reports: the committed proxies still match
+        the job's ExecutionResult (sizes, SHA-256s, digest, nothing extra)."""
+        return OUTPUTS_INTACT_CHECK
 
     def summary_metadata(self, result: ExecutionResult) -> dict[str, Any]:
         engine = result.engine
@@ -85,7 +94,7 @@ class ProxxTranslator:
             "proxx/clip_count": len(result.clips),
         }
         if result.spec is not None:
-            metadata["proxx/result_file"] = MetadataValue.path(
+            metadata[RESULT_FILE_KEY] = MetadataValue.path(
                 result_path(result.spec.output_dir, result.spec.job_id)
             )
         if result.failure is not None:
@@ -171,3 +180,19 @@ class ProxxTranslator:
                 )
             )
         return evaluations
+
+    def audit_metadata(self, audit: ResultAudit, problems: list[str]) -> dict[str, Any]:
+        """Metadata of an `outputs_intact` evaluation: the audit of the partition's result file
+        and every problem found with the partition, in plain words."""
+        metadata: dict[str, Any] = {
+            RESULT_FILE_KEY: MetadataValue.path(audit.result_file),
+            "proxx/outputs_checked": audit.outputs_checked,
+            "proxx/bytes_hashed": audit.bytes_hashed,
+            "proxx/findings": MetadataValue.md(
+                "\n".join(f"- {line}" for line in problems) or "none"
+            ),
+            "proxx/audit": MetadataValue.json(audit.model_dump(mode="json")),
+        }
+        if audit.recorded_digest is not None:
+            metadata[DIGEST_KEY] = audit.recorded_digest
+        return metadata

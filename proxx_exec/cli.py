@@ -1,6 +1,8 @@
-"""The `proxx` command: validate, plan and run JobSpecs from a shell, no orchestrator needed.
+"""The `proxx` command: validate, plan and run JobSpecs from a shell, no orchestrator needed;
+audit and reproduce finished jobs.
 
-Exit codes: 0 valid / COMPLETED, 1 invalid / FAILED, 2 usage error.
+Exit codes: 0 valid / COMPLETED / intact / identical, 1 invalid / FAILED / not intact / not
+identical, 2 usage error, 3 reproduce refused (nothing was run).
 """
 
 from __future__ import annotations
@@ -8,12 +10,16 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
+from proxx_exec.audit import AuditReport, ResultAudit, audit_results, findings
 from proxx_exec.failures import JobFailure, clip_label
 
 # Each command imports what it needs when it runs: `proxx --help` or `proxx audit` do not load
@@ -23,7 +29,8 @@ if TYPE_CHECKING:
 
     from proxx_exec.jobspec import JobSpec
     from proxx_exec.plan import JobPlan
-    from proxx_exec.result import ExecutionResult
+    from proxx_exec.reproduce import ClipReproduction, ReproducibleJob
+    from proxx_exec.result import ClipResult, ExecutionResult
     from proxx_exec.run import ClipProgress
     from proxx_exec.validate import ValidatedJob
 
@@ -34,6 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
+out = Console(emoji=False, highlight=False, soft_wrap=True)
+REFUSED = 3
 
 SpecArgument = Annotated[
     Path, typer.Argument(help="JobSpec file (JSON or YAML).", show_default=False)
@@ -182,6 +191,193 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
             f"{failure.reason.value}"
         )
         err.print(failure.message, markup=False)
+
+
+@app.command()
+def audit(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="ExecutionResult files (e.g. /proxies/day1/*.proxx-result.json).",
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check that every committed proxy still has its recorded size and SHA-256, that each
+    result's digest matches its content, and that the output folders hold nothing extra.
+    Hashes only; decodes nothing. Exit 0 only when everything matches."""
+    report = audit_results(results)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        _print_audit(report)
+    raise typer.Exit(0 if report.intact else 1)
+
+
+def _size(count: int) -> str:
+    if count < 1000:
+        return f"{count} bytes"
+    value, units = count / 1000, ["KB", "MB", "GB"]
+    while value >= 1000 and len(units) > 1:
+        value, units = value / 1000, units[1:]
+    return f"{value:.1f} {units[0]}"
+
+
+def _audit_heading(audit: ResultAudit) -> str:
+    if audit.problem is not None:
+        return f"[bold red]CANNOT AUDIT[/] {audit.result_file}"
+    what = (
+        f"{audit.job_id} ({audit.status}, {audit.outputs_checked} proxies, "
+        f"{_size(audit.bytes_hashed)} hashed)"
+    )
+    verdict = "[green]intact[/]" if audit.intact else "[bold red]NOT INTACT[/]"
+    return f"{verdict} {what}  {audit.result_file}"
+
+
+def _print_audit(report: AuditReport) -> None:
+    for audit in report.results:
+        out.print(_audit_heading(audit))
+        for line in findings(audit):
+            out.print(f"    {line}", markup=False)
+    totals = report.totals
+    out.print(
+        f"audited {totals.results} result file(s): {totals.intact} intact, "
+        f"{totals.not_intact} not intact ({totals.missing} missing, {totals.changed} changed, "
+        f"{totals.extra} extra, {totals.tampered} tampered, {totals.unreadable} unreadable); "
+        f"{totals.outputs_checked} proxies, {_size(totals.bytes_hashed)} hashed"
+    )
+
+
+@contextmanager
+def _scratch_folder(into: Path | None, keep: bool) -> Iterator[Path]:
+    """The folder the reproduction writes into: the one given, or a new temporary one that is
+    removed afterwards unless kept."""
+    if into is not None:
+        into.mkdir(exist_ok=True)  # new or empty: checked before
+        yield into
+    elif keep:
+        yield Path(tempfile.mkdtemp(prefix="proxx-reproduce-"))
+    else:
+        with tempfile.TemporaryDirectory(prefix="proxx-reproduce-") as name:
+            yield Path(name)
+
+
+@app.command()
+def reproduce(
+    result: Annotated[
+        Path, typer.Argument(help="The job's ExecutionResult file.", show_default=False)
+    ],
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="Folder for the reproduced proxies: new or empty, outside the job's output "
+            "folder; kept afterwards. Default: a new temporary folder.",
+        ),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temporary folder and name it.")
+    ] = False,
+) -> None:
+    """Re-run a COMPLETED job's recorded commands with the same engine binary into a scratch
+    folder, verify each proxy, and compare its bytes with the recorded SHA-256. Never touches
+    the committed proxies and writes no result. Exit 0 only when every clip is identical."""
+    from proxx_exec.reproduce import (  # noqa: PLC0415 - see the imports
+        Refusal,
+        load_reproducible,
+        reproduce_clips,
+        scratch_problem,
+    )
+
+    try:
+        job = load_reproducible(result)
+    except Refusal as refusal:
+        err.print("[bold red]refused[/] nothing was run:", str(refusal), markup=False)
+        raise typer.Exit(REFUSED) from None
+    into = into.absolute() if into is not None else None
+    if into is not None and (problem := scratch_problem(into, job.output_dir)):
+        err.print(f"--into: {problem}", markup=False)
+        raise typer.Exit(2)
+    with _scratch_folder(into, keep) as scratch:
+        problem = scratch_problem(scratch, job.output_dir)
+        if problem is not None:  # a temporary folder inside output_dir (TMPDIR)
+            err.print(f"temporary folder: {problem}; give --into", markup=False)
+            raise typer.Exit(2)
+        kept = into is not None or keep
+        _print_reproduction_heading(job, scratch, kept)
+        clips = reproduce_clips(job, scratch, on_clip=_ClipAnnouncer(job))
+        identical = _print_reproduction(clips)
+    raise typer.Exit(0 if identical else 1)
+
+
+class _ClipAnnouncer:
+    def __init__(self, job: ReproducibleJob) -> None:
+        self._total = len(job.result.clips)
+
+    def __call__(self, clip: ClipResult) -> None:
+        err.print(
+            f"{clip_label(clip.index)}/{self._total}: encoding and verifying {clip.source} ...",
+            markup=False,
+        )
+
+
+def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool) -> None:
+    result = job.result
+    recorded = result.engine
+    assert recorded is not None
+    out.print(f"[bold]Reproducing job {result.job_id}[/]")
+    rows = (
+        ("result", f"{job.result_file.absolute()}"),
+        ("digest", f"{result.digest} (matches the result's content)"),
+        ("engine", f"{recorded.name} · {recorded.version_line}"),
+        ("engine SHA-256", f"{recorded.sha256} (recorded; the same as {job.binary} here)"),
+        ("compared with", "the SHA-256 the result records; the committed proxies are not read"),
+        ("scratch folder", f"{scratch} ({'kept' if kept else 'removed afterwards'})"),
+    )
+    for name, value in rows:
+        out.print(f"  {name:<15}{value}", markup=False)
+
+
+def _print_reproduction(clips: list[ClipReproduction]) -> bool:
+    from proxx_exec.reproduce import Verdict  # noqa: PLC0415 - see the imports
+
+    identical = [c for c in clips if c.verdict is Verdict.IDENTICAL]
+    for clip in clips:
+        same = clip.verdict is Verdict.IDENTICAL
+        colour = "green" if same else "bold red"
+        out.print(
+            f"\n{clip_label(clip.index)}/{len(clips)} [{colour}]{clip.verdict.value.upper()}[/] "
+            f"{Path(clip.recorded_output).name}"
+        )
+        lines = [f"source      {clip.source}"]
+        lines.append(f"recorded    {clip.recorded_bytes} bytes, SHA-256 {clip.recorded_sha256}")
+        if clip.reproduced_sha256 is not None:
+            lines.append(
+                f"reproduced  {clip.reproduced_bytes} bytes, SHA-256 {clip.reproduced_sha256}"
+            )
+        if clip.detail:
+            lines.append(f"why         {clip.detail}")
+        lines += [
+            f"note        may differ on another CPU: {stage} (the plan says so)"
+            for stage in clip.cpu_dependent
+        ]
+        for line in lines:
+            out.print(f"  {line}", markup=False)
+    if len(identical) == len(clips):
+        out.print(
+            f"\n[bold green]REPRODUCED[/]: all {len(clips)} proxies are byte-identical to the "
+            "recorded SHA-256."
+        )
+        return True
+    others = ", ".join(
+        f"{clip_label(c.index)} {c.verdict.value}" for c in clips if c not in identical
+    )
+    out.print(
+        f"\n[bold red]NOT REPRODUCED[/]: {len(identical)} of {len(clips)} proxies identical; "
+        f"{others}."
+    )
+    return False
 
 
 @app.command()

@@ -1,7 +1,9 @@
-"""Writing a whole file atomically, the one way proxx writes its JSON records."""
+"""Writing a whole file atomically, the one way proxx writes its JSON records; and reading one
+file's fingerprint."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -24,3 +26,10 @@ def write_new_file(path: Path, text: str | bytes) -> None:
         os.link(temp_name, path)  # fails rather than clobbers
     finally:
         Path(temp_name).unlink(missing_ok=True)
+
+
+def file_fingerprint(path: Path) -> tuple[int, str]:
+    """A file's size and SHA-256, from one read of its bytes."""
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return handle.tell(), digest

@@ -27,6 +27,15 @@ def result_path(output_dir: str, job_id: str) -> str:
     return str(PurePosixPath(output_dir) / f"{job_id}{RESULT_SUFFIX}")
 
 
+def is_record_name(name: str) -> bool:
+    """proxx's own records beside the proxies: results, refusals and JobSpecs it was given."""
+    if name.startswith("."):
+        return False
+    return name.endswith((RESULT_SUFFIX, JOBSPEC_SUFFIX)) or (
+        REFUSAL_INFIX in name and name.endswith(".json")
+    )
+
+
 def refusal_path(output_dir: str, job_id: str, digest: str) -> str:
     """Where a VALIDATION refusal stays on record. It started nothing, so it does not spend the
     job_id; the same refusal twice has the same digest, hence the same name."""

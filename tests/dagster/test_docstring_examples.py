@@ -14,6 +14,7 @@ DOCUMENTED = [
     "ExecutionResultIOManager",
     "ProxxTranslator",
     "assert_no_retries",
+    "build_audit_job",
     "build_batch_job",
     "build_definitions",
     "build_execute_jobspec_op",

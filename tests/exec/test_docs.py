@@ -5,6 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Reason
+from proxx_exec.audit import (
+    AuditReport,
+    AuditTotals,
+    ChangedOutput,
+    ChangeKind,
+    ExtraEntry,
+    ExtraKind,
+    MissingOutput,
+    ResultAudit,
+)
 from proxx_exec.verify import CHECK_NAMES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -23,3 +33,12 @@ def test_jobspec_reference_is_complete() -> None:
         if f"`{name}`" not in text
     ]
     assert missing == []
+
+
+def test_audit_json_schema_is_documented() -> None:
+    """docs/audit.md names every field of `proxx audit --json` and every value of its enums."""
+    text = (DOCS / "audit.md").read_text()
+    models = (AuditReport, ResultAudit, AuditTotals, MissingOutput, ChangedOutput, ExtraEntry)
+    names = [field for model in models for field in model.model_fields]
+    names += [kind.value for kind in (*ChangeKind, *ExtraKind)]
+    assert [f"`{name}`" for name in names if f"`{name}`" not in text] == []

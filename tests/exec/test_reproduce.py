@@ -1,0 +1,193 @@
+"""`proxx reproduce`: a fresh job reproduces byte for byte on this machine; a proxy altered after
+the fact (and its record re-sealed to match, which `proxx audit` cannot see) is named as the clip
+that differs; another engine binary, a changed record or a failed job is refused before anything
+runs; the committed proxies are never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxx_exec import BUILTIN_PROFILES, execute
+from proxx_exec.result import compute_digest
+from tests.conftest import SpecFactory
+from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
+
+JOB = "repro-job"
+
+
+def proxx(*args: str | Path, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"TMPDIR": str(tmpdir)} if tmpdir else {})}
+    return subprocess.run(
+        [PROXX, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Each file's inode, modification time and SHA-256: any touch shows."""
+    state = {}
+    for name in listing(folder):
+        path = folder / name
+        status = path.stat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        state[name] = (status.st_ino, status.st_mtime_ns, digest)
+    return state
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def write_sealed(path: Path, document: dict[str, Any]) -> None:
+    """Write a result whose digest matches its content, as proxx would have."""
+    path.write_text(json.dumps({**document, "digest": compute_digest(document)}, indent=2))
+
+
+@pytest.fixture
+def result_file(media: Media, out_dir: Path, make_spec: SpecFactory) -> Path:
+    sources = [media.standard, media.clip("B001C001.mov")]
+    assert execute(make_spec(sources, job_id=JOB)).completed
+    return out_dir / f"{JOB}.proxx-result.json"
+
+
+def test_a_fresh_job_reproduces_identically(
+    result_file: Path, out_dir: Path, tmp_path: Path
+) -> None:
+    before = snapshot(out_dir)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    completed = proxx("reproduce", result_file, tmpdir=temporary)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    document = load(result_file)
+    for clip in document["clips"]:
+        assert f"recorded    {clip['output_bytes']} bytes, SHA-256 {clip['output_sha256']}" in (
+            completed.stdout
+        )
+        assert f"reproduced  {clip['output_bytes']} bytes, SHA-256 {clip['output_sha256']}" in (
+            completed.stdout
+        )
+    assert completed.stdout.count(" IDENTICAL ") == 2
+    assert "REPRODUCED: all 2 proxies are byte-identical" in completed.stdout
+    assert document["engine"]["sha256"] in completed.stdout
+    assert "clip 1/2: encoding and verifying" in completed.stderr
+    assert snapshot(out_dir) == before  # committed proxies untouched, no result written
+    assert listing(temporary) == []  # the scratch folder was removed
+
+
+def test_an_altered_proxy_is_named_even_when_its_record_was_resealed(
+    result_file: Path, out_dir: Path
+) -> None:
+    """Clip 2's proxy is changed and its record re-sealed to match: the audit sees a consistent
+    record; only a reproduction shows that these bytes are not what the JobSpec gives."""
+    document = load(result_file)
+    altered = Path(document["clips"][1]["output"])
+    data = bytearray(altered.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    altered.write_bytes(bytes(data))
+    document["clips"][1]["output_sha256"] = hashlib.sha256(data).hexdigest()
+    result_file.unlink()
+    write_sealed(result_file, document)
+    assert proxx("audit", result_file).returncode == 0
+
+    completed = proxx("reproduce", result_file)
+    assert completed.returncode == 1
+    assert "clip 1/2 IDENTICAL" in completed.stdout
+    assert f"clip 2/2 DIFFERS {altered.name}" in completed.stdout
+    assert "NOT REPRODUCED: 1 of 2 proxies identical; clip 2 differs." in completed.stdout
+    assert hashlib.sha256(altered.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_another_engine_binary_is_refused_before_anything_runs(
+    media: Media, out_dir: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    assert execute(make_spec([media.standard], job_id=JOB, engine=str(wrapper))).completed
+    recorded = load(out_dir / f"{JOB}.proxx-result.json")["engine"]["sha256"]
+    with wrapper.open("a") as script:
+        script.write("# another build of the engine\n")
+    encodes_before = [c for c in engine_calls(tmp_path) if "-c:v" in c[1]]
+
+    completed = proxx("reproduce", out_dir / f"{JOB}.proxx-result.json")
+    assert completed.returncode == 3
+    message = completed.stderr
+    assert "refused" in message and "nothing was run" in message
+    assert recorded in message
+    assert hashlib.sha256(wrapper.read_bytes()).hexdigest() in message
+    assert [c for c in engine_calls(tmp_path) if "-c:v" in c[1]] == encodes_before
+    assert "Traceback" not in message
+
+
+def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
+    result_file: Path, make_spec: SpecFactory, out_dir: Path, tmp_path: Path
+) -> None:
+    document = load(result_file)
+    document["clips"][0]["frame_count"] += 1
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(document))
+    failed = execute(make_spec([tmp_path / "gone.mov"], job_id="failed-job"))
+    assert failed.failure is not None
+    not_json = tmp_path / "notes.txt"
+    not_json.write_text("hello")
+    cases = {
+        tampered: "does not match its content",
+        out_dir / "failed-job.proxx-result.json": "did not complete (FAILED, VALIDATION "
+        "SOURCE_MISSING",
+        not_json: "does not hold a JSON object",
+        tmp_path / "absent.json": "does not exist",
+    }
+    for path, words in cases.items():
+        completed = proxx("reproduce", path)
+        assert completed.returncode == 3, path
+        assert words in completed.stderr, (path, completed.stderr)
+        assert "Traceback" not in completed.stderr
+
+
+def test_the_scratch_folder_is_new_or_empty_and_outside_the_output_folder(
+    result_file: Path, out_dir: Path, tmp_path: Path
+) -> None:
+    before = snapshot(out_dir)
+    inside = proxx("reproduce", result_file, "--into", out_dir / "again")
+    assert inside.returncode == 2 and "inside the job's output folder" in inside.stderr
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "something").write_text("x")
+    refused = proxx("reproduce", result_file, "--into", busy)
+    assert refused.returncode == 2 and "is not empty" in refused.stderr
+
+    into = tmp_path / "reproduced"
+    completed = proxx("reproduce", result_file, "--into", into)
+    assert completed.returncode == 0, completed.stdout
+    assert f"scratch folder {into} (kept)" in completed.stdout
+    for clip in load(result_file)["clips"]:
+        copy = into / Path(clip["output"]).name
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == clip["output_sha256"]
+    assert snapshot(out_dir) == before
+
+
+def test_a_clip_with_cpu_dependent_stages_says_so(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    profile = {
+        **BUILTIN_PROFILES["h264_quarter"].model_dump(),
+        "name": "h264_aac",
+        "audio_codec": "aac",
+        "audio_bitrate_kbps": 128,
+    }
+    result = execute(make_spec([media.standard], job_id=JOB, profile=profile))
+    assert result.completed and result.clips[0].cpu_dependent
+    completed = proxx("reproduce", out_dir / f"{JOB}.proxx-result.json")
+    assert completed.returncode == 0, completed.stdout  # the same CPU: identical
+    for stage in result.clips[0].cpu_dependent:
+        assert f"may differ on another CPU: {stage}" in completed.stdout
