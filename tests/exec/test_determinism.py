@@ -98,3 +98,13 @@ def test_importing_proxx_exec_loads_no_orchestrator() -> None:
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
     assert completed.returncode == 0, completed.stdout
+
+
+def test_reading_results_and_the_cli_load_no_media_library() -> None:
+    """`proxx audit` and `proxx --help` hash and read JSON only: PyAV loads with media work."""
+    code = (
+        "import sys, proxx_exec.cli, proxx_exec.audit, proxx_exec.result; "
+        "sys.exit(1 if 'av' in sys.modules else 0)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert completed.returncode == 0, completed.stderr
