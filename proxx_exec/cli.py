@@ -293,7 +293,8 @@ def reproduce(
     try:
         job = load_reproducible(result)
     except Refusal as refusal:
-        err.print("[bold red]refused[/] nothing was run:", str(refusal), markup=False)
+        err.print("[bold red]refused[/], nothing was run:", end=" ")
+        err.print(str(refusal), markup=False)
         raise typer.Exit(REFUSED) from None
     into = into.absolute() if into is not None else None
     if into is not None and (problem := scratch_problem(into, job.output_dir)):

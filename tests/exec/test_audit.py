@@ -136,7 +136,7 @@ def test_files_that_are_not_results_get_plain_words(result_file: Path, tmp_path:
         "broken.json": (b'{"digest": ', "is not valid JSON"),
         "latin1.json": ('{"job_id": "caf\xe9"}'.encode("latin-1"), "is not UTF-8 text"),
         "nan.json": (b'{"status": NaN, "digest": "x"}', "Out of range float"),
-        "other.json": (b'{"name": "x"}', "not a proxx ExecutionResult (status: Field required"),
+        "other.json": (b'{"name": "x"}', "not a proxx ExecutionResult (`status` is missing"),
     }
     for name, (content, _) in cases.items():
         if name == "folder.json":

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
-from proxx_exec.result import compute_digest
+from proxx_exec.result import compute_digest, record_path
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
 
@@ -142,8 +142,7 @@ def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
     not_json.write_text("hello")
     cases = {
         tampered: "does not match its content",
-        out_dir / "failed-job.proxx-result.json": "did not complete (FAILED, VALIDATION "
-        "SOURCE_MISSING",
+        Path(record_path(failed) or ""): "did not complete (FAILED, VALIDATION SOURCE_MISSING",
         not_json: "does not hold a JSON object",
         tmp_path / "absent.json": "does not exist",
     }
@@ -151,7 +150,7 @@ def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
         completed = proxx("reproduce", path)
         assert completed.returncode == 3, path
         assert words in completed.stderr, (path, completed.stderr)
-        assert "Traceback" not in completed.stderr
+        assert "Traceback" not in completed.stderr and "[/]" not in completed.stderr
 
 
 def test_the_scratch_folder_is_new_or_empty_and_outside_the_output_folder(
