@@ -28,6 +28,7 @@ COMPLETED_CHECK = "job_completed"
 STATUS_KEY = "proxx/status"
 DIGEST_KEY = "proxx/result_digest"
 FINGERPRINT_KEY = "proxx/spec_fingerprint"
+RESULT_PATH_KEY = "proxx/result_path"  # where the result IO manager stored a step's result
 # Posters, contact sheet and night report: shown beside the result, never derived into it.
 POSTERS_KEY = "proxx/posters"
 POSTER_FILES_KEY = "proxx/poster_files"
