@@ -79,7 +79,7 @@ def test_the_sensor_writes_the_night_and_links_it_from_each_run(
             for e in events(instance, outcome.run_id, DagsterEventType.ENGINE_EVENT)
             if e.get_dagster_event().message == f"night report: {page_path}"
         ]
-        metadata = link.get_dagster_event().engine_event_data.metadata  # type: ignore[union-attr]
+        metadata = link.get_dagster_event().engine_event_data.metadata
         assert metadata["proxx/night_report"].value == str(page_path)
     # Nothing ended since: nothing is rewritten or linked again.
     modified = page_path.stat().st_mtime_ns
