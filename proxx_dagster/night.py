@@ -38,7 +38,7 @@ from proxx_dagster.names import NIGHT_REPORT_SENSOR, TRIGGER_TAG
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
-from proxx_exec.naming import night_report_path, poster_path
+from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
 from proxx_exec.result import ClipResult, ClipState
 from proxx_exec.sheets import link, page, text
 
@@ -130,7 +130,7 @@ def night_runs(
                 run_id=run.run_id,
                 job_name=run.job_name,
                 trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
-                launched=record.create_timestamp,
+                launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
                 status=run.status.value,
                 results=results,
                 refusal=None if results else _refusal(instance, run.run_id),
@@ -176,11 +176,17 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
         else ""
     )
     folder = result.spec.output_dir if result.spec else NONE
+    sheet = contact_sheet_path(folder, result.spec.job_id) if result.spec else None
+    sheet_link = (
+        f' · <a href="{link(page_path, sheet)}">contact sheet</a>'
+        if sheet and Path(sheet).is_file()
+        else ""
+    )
     return (
         f"<h2>{text(result.job_id or 'unreadable JobSpec')} · "
         f'<span class="{text(result.status.value)}">{text(result.status.value)}</span></h2>\n'
         f'<p class="facts">run {text(run.run_id)} · {text(folder)} · '
-        f"{_seconds(result.timing.duration_s)}</p>\n{why}\n"
+        f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
         "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
         "<th>encode + verify</th><th>poster</th></tr>\n"
         f"{_clip_rows(page_path, result)}\n</table>"
@@ -191,7 +197,7 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
     if result is None:
         return (
             f"<tr><td>{NONE}</td><td>{text(run.run_id[:8])}</td><td>{text(run.job_name)}</td>"
-            f"<td>{text(run.trigger)}</td><td>{text(run.launched.isoformat(timespec='seconds'))}"
+            f"<td>{text(run.trigger)}</td><td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
             f'</td><td class="FAILED">no job started</td><td>{text(run.refusal or run.status)}'
             f"</td><td>{NONE}</td><td>0</td></tr>"
         )
@@ -203,7 +209,7 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
     return (
         f"<tr><td>{text(result.job_id or NONE)}</td><td>{text(run.run_id[:8])}</td>"
         f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
-        f"<td>{text(run.launched.isoformat(timespec='seconds'))}</td>"
+        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
         f'<td class="{text(result.status.value)}">{text(result.status.value)}</td>'
         f"<td>{text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
         f"<td>{len(result.clips)}</td></tr>"
@@ -232,9 +238,9 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     sections = "\n".join(_job_section(page_path, run, result) for run, result in pairs if result)
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"
-        f'<p class="facts">runs launched from {text(start.isoformat(timespec="minutes"))} to '
-        f"{text(end.isoformat(timespec='minutes'))} ({text(timezone)}) · {text(summary)}</p>\n"
-        "<table><tr><th>job</th><th>run</th><th>launched by</th><th>trigger</th>"
+        f'<p class="facts">runs launched from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} '
+        f"({text(timezone)}) · {text(summary)}</p>\n"
+        "<table><tr><th>job</th><th>run</th><th>Dagster job</th><th>trigger</th>"
         "<th>launched</th><th>status</th><th>reason</th><th>duration</th><th>clips</th></tr>\n"
         f"{jobs}\n</table>\n{sections}"
     )
