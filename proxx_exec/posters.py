@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from proxx_exec import bitexact
 from proxx_exec.engines import identify_engine
 from proxx_exec.failures import JobFailure, clip_label
+from proxx_exec.files import write_new_file
 from proxx_exec.naming import poster_path, posters_dir
 from proxx_exec.process import run_engine
 from proxx_exec.result import ClipResult, ClipState, ExecutionResult
@@ -202,7 +202,7 @@ def _sha256(path: Path) -> tuple[str, int]:
 
 def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, int]:
     """Check the proxy is the verified one, run the engine once into a private folder, and
-    link the poster into place (never over an existing file). Raises ValueError or OSError."""
+    write the poster into place (never over an existing file). Raises ValueError or OSError."""
     proxy_digest, _ = _sha256(Path(plan.proxy))
     if proxy_digest != clip.output_sha256:
         raise ValueError("the proxy is no longer the verified file (its SHA-256 changed)")
@@ -218,7 +218,7 @@ def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, in
             )
             last = (outcome.stderr_tail.strip().splitlines() or [""])[-1]
             raise ValueError(f"the engine made no poster ({why}) {last}".strip())
-        os.link(temp, target)
+        write_new_file(target, temp.read_bytes())  # whole, and never over another file
     return _sha256(target)
 
 

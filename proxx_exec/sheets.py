@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import os
-import urllib.parse
+import string
 from pathlib import Path, PurePosixPath
 
 from proxx_exec.failures import clip_label
@@ -41,10 +41,18 @@ def text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+# Characters a relative URL path keeps as they are (RFC 3986 unreserved, and the separator).
+_URL_SAFE = frozenset(string.ascii_letters + string.digits + "-._~/")
+
+
 def link(page: str, target: str) -> str:
     """`target` as an escaped, percent-encoded href from the page `page` (absolute paths)."""
     relative = os.path.relpath(target, PurePosixPath(page).parent)
-    return text(urllib.parse.quote(relative))
+    encoded = "".join(
+        ch if ch in _URL_SAFE else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        for ch in relative
+    )
+    return text(encoded)
 
 
 def page(title: str, body: str) -> str:

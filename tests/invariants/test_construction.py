@@ -151,8 +151,9 @@ def _describe(repeat: ast.AST) -> str:
     )
 
 
-def test_the_engine_is_started_in_exactly_two_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py) and once for the decode check (verify.py). Every
+def test_the_engine_is_started_in_exactly_three_places_and_never_in_a_loop() -> None:
+    """run_engine: once for the encode (run.py), once for the decode check (verify.py) and, after
+    a job COMPLETED, once for each proxy's poster frame (posters.py). Every
     chain of calls from any function of proxx_exec down to it passes through one loop at most,
     the loop over the plan's clips; no other loop, no `while`, no exception handler that could
     run it again, however many functions stand between (a retry loop around the clip step is
@@ -170,7 +171,7 @@ def test_the_engine_is_started_in_exactly_two_places_and_never_in_a_loop() -> No
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and called_name(node) == "run_engine"
     )
-    assert sites == ["run.py", "verify.py"]
+    assert sites == ["posters.py", "run.py", "verify.py"]
 
     known = {name: _known_functions(tree) for name, tree in trees.items()}
 
