@@ -26,6 +26,8 @@ from proxx_exec.engines import identify_engine
 from proxx_exec.failures import JobFailure, clip_label
 from proxx_exec.files import write_new_file
 from proxx_exec.naming import poster_path, posters_dir
+from proxx_exec.plan import _COMMON_INPUT_ARGS as COMMON_INPUT_ARGS
+from proxx_exec.plan import ENGINE_PROGRAM
 from proxx_exec.process import run_engine
 from proxx_exec.result import ClipResult, ClipState, ExecutionResult
 from proxx_exec.shape import ExpectedOutput
@@ -146,13 +148,8 @@ def plan_poster(result: ExecutionResult, clip: ClipResult) -> PosterPlan:
     frame, seek = poster_frame(expected)
     path = poster_path(result.spec.output_dir, result.spec.job_id, clip.index, clip.output)
     argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "error",
-        "-xerror",
+        ENGINE_PROGRAM,
+        *COMMON_INPUT_ARGS,
         *bitexact.DECODER_OPTIONS,
         "-c:v",
         decoder,

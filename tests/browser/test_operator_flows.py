@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
-from tests.dagster.processes import REPO, free_port
+from tests.dagster.processes import REPO, free_port, listening
 from tests.helpers import REAL_ENGINE, unavailable
 from tests.processes import descendants, still_running, wait_for
 
@@ -113,15 +112,7 @@ def ui(scenario: Path, tmp_path: Path) -> Iterator[UI]:
     )
     started = []
     try:
-
-        def listening() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(listening, UI_START_S, "dg dev to listen")
+        wait_for(lambda: listening(port), UI_START_S, "dg dev to listen")
         started = descendants(process.pid)
         yield UI(f"http://127.0.0.1:{port}", home)
     finally:

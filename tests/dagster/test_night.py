@@ -9,11 +9,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
 from dagster import DagsterEventType, DagsterInstance, build_sensor_context
 
 from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, NIGHT_REPORT_SENSOR
-from proxx_dagster.night import build_night_report_sensor, night_of, night_window
+from proxx_dagster.night import (
+    build_night_report_sensor,
+    night_of,
+    night_window,
+    report_folder,
+)
 from proxx_dagster.resources import ProxxAutomation
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media
@@ -29,6 +35,17 @@ def test_a_night_runs_from_noon_to_noon_in_the_automation_time_zone() -> None:
         "2026-11-28T12:00:00+01:00",
         "2026-11-29T12:00:00+01:00",
     )
+
+
+def test_where_the_night_reports_go(instance: DagsterInstance, tmp_path: Path) -> None:
+    home = Path(instance.root_directory)
+    assert report_folder(ProxxAutomation(), instance) == home / "proxx-night-reports"
+    proxies = ProxxAutomation(proxy_root=str(tmp_path / "proxies"))
+    assert report_folder(proxies, instance) == tmp_path / "proxies"
+    chosen = ProxxAutomation(proxy_root=str(tmp_path / "p"), report_folder=str(tmp_path / "r"))
+    assert report_folder(chosen, instance) == tmp_path / "r"
+    with pytest.raises(ValueError, match="report_folder 'reports' must be an absolute path"):
+        ProxxAutomation(report_folder="reports")
 
 
 def test_the_sensor_writes_the_night_and_links_it_from_each_run(
