@@ -326,6 +326,19 @@ def night(root: Path, reps: int) -> dict[str, Any]:
     }
 
 
+def describe_night() -> str:
+    """The night's shape, from NIGHT itself."""
+    profiles = ", ".join(profile for _, profile, _ in NIGHT)
+    clips = [clip for _, _, card in NIGHT for clip in card]
+    sizes = " and ".join(sorted({size for _, size, _ in clips}, key=len))
+    tracks = [tracks for _, _, tracks in clips]
+    seconds = [seconds for seconds, _, _ in clips]
+    return (
+        f"{profiles}; {sizes} H.264 (CRF 12) sources of {min(seconds):g} to {max(seconds):g} s "
+        f"with {min(tracks)} to {max(tracks)} PCM tracks"
+    )
+
+
 def report(data: dict[str, Any]) -> list[str]:
     proxx: list[Side] = data["proxx"]
     bare: list[Side] = data["bare"]
@@ -344,8 +357,8 @@ def report(data: dict[str, Any]) -> list[str]:
     verdict = "met" if share >= 0.97 else "missed"
     lines = [
         f"{jobs} cards ({', '.join(f'{k}: {v} clips' for k, v in data['cards'].items())}), "
-        f"{clips} clips, {parts['video_s'] / 60:.1f} minutes of video, the five built-in "
-        "profiles (one per card), 1080p and 2160p H.264 sources with 2 to 8 PCM tracks.",
+        f"{clips} clips, {parts['video_s'] / 60:.1f} minutes of video, one JobSpec per card "
+        f"with its own profile ({describe_night()}).",
         "",
         f"| side | wall (median of {len(proxx)}) | CPU busy | peak RSS of the process tree |",
         "| --- | --- | --- | --- |",

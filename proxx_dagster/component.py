@@ -27,6 +27,7 @@ watch_settle_s: 120               # a card is taken once unchanged for this long
 profile: h264_half                # built-in profile (proxx profiles lists them)
 # proxy_root: /media/proxies      # unset: a Proxy folder inside each card
 # nightly_folder: /media/jobs     # JobSpec files run every night at `cron`
+# report_folder: /media/reports   # night reports; unset: proxy_root, else DAGSTER_HOME
 cron: "0 2 * * *"
 timezone: UTC
 """

@@ -19,6 +19,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 # code; only that class knows the module, and no public accessor exposes it.
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
+# An engine event with metadata, reported into a run from outside it (a sensor linking the
+# night report from each run): `DagsterInstance.report_engine_event` takes it, but Dagster's
+# public API does not export the class.
+from dagster._core.events import EngineEventData
+
 # Dagster's own run tags. Dagster publishes no constants for its system tags, and proxx both sets
 # them (a run that can never be retried) and reads them (a run that is a retry, a run's key).
 from dagster._core.storage.tags import (
@@ -39,6 +44,7 @@ __all__ = [
     "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
     "RUN_KEY_TAG",
     "WILL_RETRY_TAG",
+    "EngineEventData",
     "instance_class_modules",
     "job_module",
     "materialization_target",

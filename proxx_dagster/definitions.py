@@ -13,7 +13,8 @@ from proxx_dagster.audit_job import build_audit_job, build_audit_schedule, decla
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
 from proxx_dagster.folder_job import build_proxx_folder_job
-from proxx_dagster.names import DOCUMENT_JOB, PROXX_JOB
+from proxx_dagster.names import BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
+from proxx_dagster.night import build_night_report_sensor
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
     build_execute_document_op,
@@ -118,6 +119,7 @@ def build_definitions(
             build_watch_sensor(folder_job, settings),
             build_orphan_sensor(settings),
             build_batch_outcome_sensor(batch_job),
+            build_night_report_sensor((PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB), settings),
         ],
         resources={"proxx_automation": settings},
     )

@@ -16,7 +16,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from proxx_dagster.translator import DIGEST_KEY, STATUS_KEY
+from proxx_dagster.translator import DIGEST_KEY, RESULT_PATH_KEY, STATUS_KEY
 from proxx_exec import ExecutionResult, digest_matches
 from proxx_exec.files import write_new_file
 
@@ -92,7 +92,7 @@ class ExecutionResultIOManager(ConfigurableIOManager):
         path = self._path(context.step_context.instance, context)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_new_file(path, obj.to_json())  # a step writes its own output once
-        context.add_output_metadata({"proxx/result_path": MetadataValue.path(str(path))})
+        context.add_output_metadata({RESULT_PATH_KEY: MetadataValue.path(str(path))})
 
     def load_input(self, context: InputContext) -> ExecutionResult:
         upstream = context.upstream_output

@@ -37,6 +37,7 @@ __all__ = [
     "JOB_PARTITIONS",
     "MAX_RETRIES_TAG",
     "NIGHTLY_SCHEDULE",
+    "NIGHT_REPORT_SENSOR",
     "ORPHAN_SENSOR",
     "PLAN_OP",
     "PROXX_JOB",
@@ -75,6 +76,7 @@ INBOX_SENSOR = "proxx_inbox"
 ORPHAN_SENSOR = "proxx_orphaned_runs"
 WATCH_SENSOR = "proxx_watch"
 BATCH_OUTCOME_SENSOR = "proxx_batch_outcome"
+NIGHT_REPORT_SENSOR = "proxx_night_report"
 ASSET_GROUP = "proxx"
 CHECKS_DEFINITION = "proxx_verification"
 AUDIT_CHECKS_DEFINITION = "proxx_audit_checks"

@@ -9,6 +9,7 @@ from dagster import (
     AssetObservation,
     Failure,
     Field,
+    MetadataValue,
     OpDefinition,
     OpExecutionContext,
     Out,
@@ -27,9 +28,11 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import pin_no_retry_tags, refuse_retry
 from proxx_dagster.orphans import record_worker
-from proxx_dagster.translator import ProxxTranslator
+from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
+from proxx_dagster.visual import make_job_posters
 from proxx_exec import ClipProgress, ExecutionResult, execute_document
 from proxx_exec.canonical import canonical_json
+from proxx_exec.posters import PosterSet
 
 
 def proxx_resources() -> dict[str, Any]:
@@ -58,7 +61,10 @@ class _ProgressLog:
 
 
 def _report_assets(
-    context: OpExecutionContext, result: ExecutionResult, translator: ProxxTranslator
+    context: OpExecutionContext,
+    result: ExecutionResult,
+    translator: ProxxTranslator,
+    posters: PosterSet | None = None,
 ) -> None:
     if result.job_id is None or result.spec is None:
         return  # an unparseable JobSpec names no partition; the result still says why
@@ -76,7 +82,10 @@ def _report_assets(
             AssetMaterialization(
                 asset_key=translator.proxies_key(),
                 partition=result.job_id,
-                metadata=translator.materialization_metadata(result),
+                metadata={
+                    **translator.materialization_metadata(result),
+                    **(translator.poster_metadata(posters) if posters else {}),
+                },
             )
         )
     for evaluation in translator.check_evaluations(result):
@@ -95,8 +104,11 @@ def run_document(
     pin_no_retry_tags(context)
     record_worker(context)
     result = execute_document(raw, on_progress=_ProgressLog(context))
-    _report_assets(context, result, names)
+    posters = make_job_posters(context, result)  # after the verdict; never changes it
+    _report_assets(context, result, names, posters)
     metadata = {**(extra_metadata or {}), **names.summary_metadata(result)}
+    if posters is not None and posters.contact_sheet:
+        metadata[CONTACT_SHEET_KEY] = MetadataValue.path(posters.contact_sheet)
     yield Output(result, metadata=metadata)
     if result.failure is not None:
         failure = result.failure

@@ -30,6 +30,7 @@ ENVIRONMENT = {
     "watch_interval_s": "PROXX_WATCH_INTERVAL_S",
     "profile": "PROXX_PROFILE",
     "proxy_root": "PROXX_PROXY_ROOT",
+    "report_folder": "PROXX_REPORT_FOLDER",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -97,6 +98,12 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "watch root> (PROXX_PROXY_ROOT).",
     )
 
+    report_folder: str | None = Field(
+        default=None,
+        description="Where the night reports are written (PROXX_REPORT_FOLDER); unset: "
+        "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -122,6 +129,13 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         if relative:
             raise ValueError(f"watch roots must be absolute paths: {relative}")
         return [os.path.normpath(root) for root in value]
+
+    @field_validator("report_folder")
+    @classmethod
+    def _absolute_report_folder(cls, value: str | None) -> str | None:
+        if value is not None and not PurePosixPath(value).is_absolute():
+            raise ValueError(f"report_folder {value!r} must be an absolute path")
+        return value
 
     @model_validator(mode="after")
     def _proxy_root_outside_watch_roots(self) -> "ProxxAutomation":

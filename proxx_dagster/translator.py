@@ -17,9 +17,11 @@ from dagster import (
     TableSchema,
 )
 
+from proxx_dagster.visual import posters_markdown
 from proxx_exec import ExecutionResult
 from proxx_exec.audit import ResultAudit
 from proxx_exec.naming import result_path
+from proxx_exec.posters import PosterSet
 from proxx_exec.verify import CHECK_NAMES
 
 COMPLETED_CHECK = "job_completed"
@@ -29,6 +31,22 @@ STATUS_KEY = "proxx/status"
 DIGEST_KEY = "proxx/result_digest"
 FINGERPRINT_KEY = "proxx/spec_fingerprint"
 RESULT_FILE_KEY = "proxx/result_file"
+RESULT_PATH_KEY = "proxx/result_path"  # where the result IO manager stored a step's result
+# Posters, contact sheet and night report: shown beside the result, never derived into it.
+POSTERS_KEY = "proxx/posters"
+POSTER_FILES_KEY = "proxx/poster_files"
+CONTACT_SHEET_KEY = "proxx/contact_sheet"
+POSTER_PROBLEMS_KEY = "proxx/poster_problems"
+NIGHT_REPORT_KEY = "proxx/night_report"
+POSTER_COLUMNS = TableSchema(
+    columns=[
+        TableColumn("index", "int"),
+        TableColumn("poster", "string"),
+        TableColumn("frame", "int"),
+        TableColumn("sha256", "string"),
+        TableColumn("problem", "string"),
+    ]
+)
 CLIP_COLUMNS = TableSchema(
     columns=[
         TableColumn("index", "int"),
@@ -135,6 +153,33 @@ class ProxxTranslator:
             **self.summary_metadata(result),
             "proxx/clips": MetadataValue.table(rows, schema=CLIP_COLUMNS),
         }
+
+    def poster_metadata(self, posters: PosterSet) -> dict[str, Any]:
+        """Metadata of a COMPLETED job's posters: the posters inline (markdown), their files,
+        the contact sheet and any problem. Never part of the result or its checks."""
+        metadata: dict[str, Any] = {
+            POSTERS_KEY: MetadataValue.md(posters_markdown(posters)),
+            POSTER_FILES_KEY: MetadataValue.table(
+                [
+                    TableRecord(
+                        {
+                            "index": poster.index,
+                            "poster": poster.path or "",
+                            "frame": poster.frame if poster.frame is not None else -1,
+                            "sha256": poster.sha256 or "",
+                            "problem": poster.problem or "",
+                        }
+                    )
+                    for poster in posters.posters
+                ],
+                schema=POSTER_COLUMNS,
+            ),
+        }
+        if posters.contact_sheet:
+            metadata[CONTACT_SHEET_KEY] = MetadataValue.path(posters.contact_sheet)
+        if posters.problems:
+            metadata[POSTER_PROBLEMS_KEY] = "; ".join(posters.problems)
+        return metadata
 
     def check_evaluations(self, result: ExecutionResult) -> list[AssetCheckEvaluation]:
         """One evaluation per declared check (`check_names`) that the result holds: passed

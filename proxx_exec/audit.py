@@ -308,8 +308,9 @@ def extra_entries(
     An entry directly inside the folder is extra unless it is
     - a proxy that an audited result records as committed there, or that a proxx result file
       in the same folder (audited or not) whose digest matches its content records so; or
-    - one of proxx's records (`*.proxx-result.json`, audited when given; a refusal's
-      `*.proxx-refused-*.json`; a generated `*.proxx-jobspec.json`).
+    - one of proxx's own files (`*.proxx-result.json`, audited when given; a refusal's
+      `*.proxx-refused-*.json`; a generated `*.proxx-jobspec.json`; `*.proxx-posters/`;
+      `*.proxx-contact-sheet.html`; `proxx-night-*.html`).
     Staging folders (`.proxx-staging-*`) are always extra: a job that has ended leaves none.
     Sub-folders are reported as one entry; their content is not listed.
     """

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from proxx_exec.jobspec import JobSpec
     from proxx_exec.plan import JobPlan
+    from proxx_exec.posters import PosterSet
     from proxx_exec.reproduce import ClipReproduction, ReproducibleJob
     from proxx_exec.result import ClipResult, ExecutionResult
     from proxx_exec.run import ClipProgress
@@ -143,6 +144,14 @@ def run(
             dir_okay=False,
         ),
     ] = None,
+    posters: Annotated[
+        bool,
+        typer.Option(
+            "--posters",
+            help="After a COMPLETED job, also make a poster frame of each proxy and a contact "
+            "sheet beside the result. Never changes the result or the exit code.",
+        ),
+    ] = False,
 ) -> None:
     """Run the job: each clip encoded once, verified, then all committed; print the result."""
     if result is not None and result.exists():
@@ -169,7 +178,20 @@ def run(
     ) as progress:
         outcome = execute_file(spec, on_progress=_Bars(progress))
     _emit(outcome, result)
+    if posters and outcome.completed:
+        from proxx_exec.sheets import posters_with_contact_sheet  # noqa: PLC0415 - see imports
+
+        _report_posters(posters_with_contact_sheet(outcome))
     raise typer.Exit(0 if outcome.completed else 1)
+
+
+def _report_posters(made: PosterSet) -> None:
+    count = sum(1 for poster in made.posters if poster.path is not None)
+    err.print(f"posters: {count} of {len(made.posters)} in {made.folder}", markup=False)
+    if made.contact_sheet:
+        err.print(f"contact sheet: {made.contact_sheet}", markup=False)
+    for problem in made.problems:
+        err.print(f"poster not made (the proxies are unaffected): {problem}", markup=False)
 
 
 def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:

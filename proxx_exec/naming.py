@@ -14,6 +14,10 @@ STAGING_PREFIX = ".proxx-staging-"
 RESULT_SUFFIX = ".proxx-result.json"
 REFUSAL_INFIX = ".proxx-refused-"
 JOBSPEC_SUFFIX = ".proxx-jobspec.json"  # a JobSpec that proxx_dagster built, kept beside results
+POSTERS_SUFFIX = ".proxx-posters"  # a folder: one poster frame per proxy of a COMPLETED job
+CONTACT_SHEET_SUFFIX = ".proxx-contact-sheet.html"
+NIGHT_REPORT_PREFIX = "proxx-night-"
+POSTER_EXTENSION = ".png"
 
 
 def staging_dir(output_dir: str, job_id: str) -> str:
@@ -28,11 +32,14 @@ def result_path(output_dir: str, job_id: str) -> str:
 
 
 def is_record_name(name: str) -> bool:
-    """proxx's own records beside the proxies: results, refusals and JobSpecs it was given."""
+    """proxx's own files beside the proxies: results, refusals, JobSpecs it was given, poster
+    folders, contact sheets and night reports."""
     if name.startswith("."):
         return False
-    return name.endswith((RESULT_SUFFIX, JOBSPEC_SUFFIX)) or (
-        REFUSAL_INFIX in name and name.endswith(".json")
+    return (
+        name.endswith((RESULT_SUFFIX, JOBSPEC_SUFFIX, POSTERS_SUFFIX, CONTACT_SHEET_SUFFIX))
+        or (REFUSAL_INFIX in name and name.endswith(".json"))
+        or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith(".html"))
     )
 
 
@@ -113,3 +120,27 @@ def final_path(output_dir: str, name: str) -> str:
 
 def staged_path(output_dir: str, job_id: str, name: str) -> str:
     return str(PurePosixPath(staging_dir(output_dir, job_id)) / name)
+
+
+def posters_dir(output_dir: str, job_id: str) -> str:
+    """The folder of a job's poster frames, beside its proxies and its result."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{POSTERS_SUFFIX}")
+
+
+def poster_path(output_dir: str, job_id: str, index: int, output: str) -> str:
+    """One proxy's poster: its clip number and the proxy's name, kept within a file name's
+    length (the number alone keeps it unique in the folder)."""
+    prefix = f"{index + 1:04d}_"
+    room = MAX_NAME_BYTES - len(prefix) - len(POSTER_EXTENSION)
+    stem = PurePosixPath(output).name.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return str(PurePosixPath(posters_dir(output_dir, job_id)) / f"{prefix}{stem}{POSTER_EXTENSION}")
+
+
+def contact_sheet_path(output_dir: str, job_id: str) -> str:
+    """One page of all the posters of a job, beside its result."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{CONTACT_SHEET_SUFFIX}")
+
+
+def night_report_path(folder: str, night: str) -> str:
+    """The report of one night's jobs (`night` is its date, YYYY-MM-DD)."""
+    return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.html")

@@ -25,6 +25,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 # Marks everything a `background` process starts, also what leaves its process group: the
 # daemon's `dagster api grpc` code server, for one, runs in a session of its own.
 STARTED_BY = "PROXX_TEST_STARTED_BY"

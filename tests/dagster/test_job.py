@@ -26,7 +26,7 @@ from proxx_dagster.translator import COMPLETED_CHECK
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.verify import CHECK_NAMES
 from tests.dagster.helpers import events, run_config, spec_fields, stored_result
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import Media, clear, engine_calls, listing, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
 SOURCES = AssetKey(["proxx", "source_media"])
@@ -68,8 +68,7 @@ def test_success_typed_output_stored_json_assets_and_checks(
     assert all(e.get_dagster_event().asset_check_evaluation_data.passed for e in checks)
 
     # The same JobSpec through proxx_exec directly gives the same result digest.
-    for name in listing(out_dir):
-        (out_dir / name).unlink()
+    clear(out_dir)
     assert execute(JobSpec.model_validate(fields)).digest == typed.digest
 
 

@@ -39,7 +39,12 @@ def test_dg_launch_cli(dagster_home: Path, media: Media, out_dir: Path, tmp_path
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert listing(out_dir) == ["A001C001.mov", "cli-1.proxx-result.json"]
+    assert listing(out_dir) == [
+        "A001C001.mov",
+        "cli-1.proxx-contact-sheet.html",
+        "cli-1.proxx-posters",
+        "cli-1.proxx-result.json",
+    ]
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         [run] = instance.get_runs()
         assert run.status is DagsterRunStatus.SUCCESS

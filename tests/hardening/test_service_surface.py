@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from dagster import DagsterInstance, serialize_value
 
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
-from tests.dagster.processes import REPO, free_port
+from tests.dagster.processes import REPO, free_port, listening
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media
 from tests.processes import descendants, still_running, wait_for
@@ -48,15 +47,7 @@ def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-
-        def up() -> bool:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_for(up, 120, "dg dev to listen")
+        wait_for(lambda: listening(port), 120, "dg dev to listen")
         addresses = listening_addresses(port)
         assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, no 0.0.0.0 or ::
         # everything dev.py started: dg dev, its webserver, daemon and code servers

@@ -151,9 +151,10 @@ def _describe(repeat: ast.AST) -> str:
     )
 
 
-def test_the_engine_is_started_in_three_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py), once for the decode check (verify.py) and once
-    for the encode of `proxx reproduce` (reproduce.py), which is not a job. Every
+def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
+    """run_engine: once for the encode (run.py), once for the decode check (verify.py), after a
+    job COMPLETED once for each proxy's poster frame (posters.py), and for the encode of
+    `proxx reproduce` (reproduce.py), which is not a job. Every
     chain of calls from any function of proxx_exec down to it passes through one loop at most,
     the loop over the plan's clips; no other loop, no `while`, no exception handler that could
     run it again, however many functions stand between (a retry loop around the clip step is
@@ -171,7 +172,7 @@ def test_the_engine_is_started_in_three_places_and_never_in_a_loop() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and called_name(node) == "run_engine"
     )
-    assert sites == ["reproduce.py", "run.py", "verify.py"]
+    assert sites == ["posters.py", "reproduce.py", "run.py", "verify.py"]
 
     known = {name: _known_functions(tree) for name, tree in trees.items()}
 

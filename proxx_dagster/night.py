@@ -1,0 +1,312 @@
+"""The night report: one HTML page of a night's proxx runs, kept up to date by a sensor and linked
+from each run.
+
+A night is named by the date it ends on: the night of 2026-11-29 holds the proxx runs launched
+from 12:00 on 2026-11-28 to 12:00 on 2026-11-29, in the automation's time zone (so the 02:00
+schedule tick, the cards copied in the evening and those settling after midnight are one night).
+Whenever a proxx run ends, the `proxx_night_report` sensor rewrites its night's page from the
+runs' own ExecutionResults (the step outputs' stored JSON) and writes into the run an engine
+event naming the page. The page is a view of results; it is replaced, the results never are.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRecord,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+
+from proxx_dagster.dagster_internals import EngineEventData
+from proxx_dagster.names import NIGHT_REPORT_SENSOR, TRIGGER_TAG
+from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
+from proxx_exec import ExecutionResult
+from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
+from proxx_exec.result import ClipResult, ClipState
+from proxx_exec.sheets import link, page, text
+
+NIGHT_ENDS = time(12, 0)  # a night runs from noon to noon
+REPORT_INTERVAL_S = 30
+DEFAULT_REPORT_FOLDER = "proxx-night-reports"  # under DAGSTER_HOME when nothing else is set
+ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+NONE = "-"  # an empty cell
+
+
+def night_of(moment: datetime, timezone: str) -> date:
+    """The night a moment belongs to: the date it ends on."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local.date() if local.time() < NIGHT_ENDS else local.date() + timedelta(days=1)
+
+
+def night_window(night: date, timezone: str) -> tuple[datetime, datetime]:
+    end = datetime.combine(night, NIGHT_ENDS, tzinfo=ZoneInfo(timezone))
+    return end - timedelta(days=1), end
+
+
+def report_folder(automation: ProxxAutomation, instance: DagsterInstance) -> Path:
+    """Where night reports go: report_folder, else proxy_root, else under DAGSTER_HOME."""
+    chosen = automation.report_folder or automation.proxy_root
+    return Path(chosen) if chosen else Path(instance.root_directory) / DEFAULT_REPORT_FOLDER
+
+
+@dataclass(frozen=True)
+class NightRun:
+    """One run of the night: its results, or why it ended without one."""
+
+    run_id: str
+    job_name: str
+    trigger: str
+    launched: datetime
+    status: str
+    results: tuple[ExecutionResult, ...]
+    refusal: str | None
+
+
+def _results(instance: DagsterInstance, run_id: str) -> tuple[ExecutionResult, ...]:
+    found = []
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.HANDLED_OUTPUT)
+    for record in records.records:
+        event = record.event_log_entry.dagster_event
+        data = event.event_specific_data if event else None
+        metadata = getattr(data, "metadata", None) or {}
+        if RESULT_PATH_KEY in metadata:
+            path = Path(str(metadata[RESULT_PATH_KEY].value))
+            try:
+                found.append(ExecutionResult.from_json(path.read_bytes()))
+            except (OSError, ValueError):
+                continue  # a result moved away since: the run is listed without it
+    return tuple(found)
+
+
+def _refusal(instance: DagsterInstance, run_id: str) -> str | None:
+    """What a run that ended without a result said: its step failure's description."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    for record in records.records:
+        event = record.event_log_entry.dagster_event
+        data = event.step_failure_data if event else None
+        if data is not None and data.user_failure_data and data.user_failure_data.description:
+            return data.user_failure_data.description
+        if data is not None and data.error is not None:
+            return data.error.message.strip().splitlines()[0]
+    return None
+
+
+def night_runs(
+    instance: DagsterInstance, night: date, timezone: str, job_names: Iterable[str]
+) -> list[NightRun]:
+    """The ended proxx runs launched during the night, oldest first."""
+    start, end = night_window(night, timezone)
+    names = set(job_names)
+    records = instance.get_run_records(
+        RunsFilter(statuses=ENDED, created_after=start, created_before=end),
+        order_by="create_timestamp",
+        ascending=True,
+    )
+    runs = []
+    for record in records:
+        run = record.dagster_run
+        if run.job_name not in names:
+            continue
+        results = _results(instance, run.run_id)
+        runs.append(
+            NightRun(
+                run_id=run.run_id,
+                job_name=run.job_name,
+                trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
+                launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
+                status=run.status.value,
+                results=results,
+                refusal=None if results else _refusal(instance, run.run_id),
+            )
+        )
+    return runs
+
+
+def _seconds(value: float | None) -> str:
+    return NONE if value is None else f"{value:.1f} s"
+
+
+def _thumbnail(page_path: str, result: ExecutionResult, clip: ClipResult) -> str:
+    if result.spec is None or clip.output is None or clip.state is not ClipState.COMMITTED:
+        return ""
+    poster = poster_path(result.spec.output_dir, result.spec.job_id, clip.index, clip.output)
+    if not Path(poster).is_file():
+        return "no poster"
+    alt = text(PurePosixPath(clip.source).name)
+    return f'<img src="{link(page_path, poster)}" alt="{alt}" loading="lazy">'
+
+
+def _clip_rows(page_path: str, result: ExecutionResult) -> str:
+    work = {t.index: t.encode_s + t.verify_s for t in result.timing.clips}
+    rows = []
+    for clip in result.clips:
+        proxy = PurePosixPath(clip.output).name if clip.output else NONE
+        rows.append(
+            f"<tr><td>{clip.index + 1}</td><td>{text(PurePosixPath(clip.source).name)}</td>"
+            f"<td>{text(proxy)}</td><td>{text(clip.state.value)}</td>"
+            f"<td>{_seconds(clip.duration_s)}</td><td>{_seconds(work.get(clip.index))}</td>"
+            f"<td>{_thumbnail(page_path, result, clip)}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
+def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
+    failure = result.failure
+    why = (
+        f'<p class="problem">{text(failure.failure_class.value)} {text(failure.reason.value)}: '
+        f"{text(failure.message)}</p>"
+        if failure
+        else ""
+    )
+    folder = result.spec.output_dir if result.spec else NONE
+    sheet = contact_sheet_path(folder, result.spec.job_id) if result.spec else None
+    sheet_link = (
+        f' · <a href="{link(page_path, sheet)}">contact sheet</a>'
+        if sheet and Path(sheet).is_file()
+        else ""
+    )
+    return (
+        f"<h2>{text(result.job_id or 'unreadable JobSpec')} · "
+        f'<span class="{text(result.status.value)}">{text(result.status.value)}</span></h2>\n'
+        f'<p class="facts">run {text(run.run_id)} · {text(folder)} · '
+        f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
+        "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
+        "<th>encode + verify</th><th>poster</th></tr>\n"
+        f"{_clip_rows(page_path, result)}\n</table>"
+    )
+
+
+def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
+    if result is None:
+        return (
+            f"<tr><td>{NONE}</td><td>{text(run.run_id[:8])}</td><td>{text(run.job_name)}</td>"
+            f"<td>{text(run.trigger)}</td><td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
+            f'</td><td class="FAILED">no job started</td><td>{text(run.refusal or run.status)}'
+            f"</td><td>{NONE}</td><td>0</td></tr>"
+        )
+    reason = (
+        f"{result.failure.failure_class.value} {result.failure.reason.value}"
+        if (result.failure)
+        else ""
+    )
+    return (
+        f"<tr><td>{text(result.job_id or NONE)}</td><td>{text(run.run_id[:8])}</td>"
+        f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
+        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+        f'<td class="{text(result.status.value)}">{text(result.status.value)}</td>'
+        f"<td>{text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
+        f"<td>{len(result.clips)}</td></tr>"
+    )
+
+
+def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | None]]:
+    for run in runs:
+        if not run.results:
+            yield run, None
+        for result in run.results:
+            yield run, result
+
+
+def night_report_html(night: date, timezone: str, runs: list[NightRun], page_path: str) -> str:
+    start, end = night_window(night, timezone)
+    pairs = list(_pairs(runs))
+    results = [result for _, result in pairs if result is not None]
+    completed = sum(1 for result in results if result.completed)
+    summary = (
+        f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
+        f"{len(pairs) - len(results)} run(s) that started no job; "
+        f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
+    )
+    jobs = "\n".join(_job_row(run, result) for run, result in pairs)
+    sections = "\n".join(_job_section(page_path, run, result) for run, result in pairs if result)
+    body = (
+        f"<h1>proxx · night of {night.isoformat()}</h1>\n"
+        f'<p class="facts">runs launched from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} '
+        f"({text(timezone)}) · {text(summary)}</p>\n"
+        "<table><tr><th>job</th><th>run</th><th>Dagster job</th><th>trigger</th>"
+        "<th>launched</th><th>status</th><th>reason</th><th>duration</th><th>clips</th></tr>\n"
+        f"{jobs}\n</table>\n{sections}"
+    )
+    return page(f"proxx night of {night.isoformat()}", body)
+
+
+def write_report(path: Path, html: str) -> None:
+    """Replace the page whole (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(html)
+        Path(temp).chmod(0o644)
+        Path(temp).replace(path)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def build_night_report_sensor(
+    job_names: Iterable[str], automation: ProxxAutomation
+) -> SensorDefinition:
+    names = tuple(job_names)
+
+    @sensor(
+        name=NIGHT_REPORT_SENSOR,
+        minimum_interval_seconds=REPORT_INTERVAL_S,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Whenever a proxx run ends, rewrites the HTML report of its night (jobs, "
+        "clips, status, reason codes, durations, posters) and links it from the run.",
+    )
+    def proxx_night_report(context: SensorEvaluationContext) -> SkipReason:
+        after = datetime.fromtimestamp(float(context.cursor or 0), UTC)
+        ended: list[RunRecord] = [
+            record
+            for record in context.instance.get_run_records(
+                RunsFilter(statuses=ENDED, updated_after=after),
+                order_by="update_timestamp",
+                ascending=True,
+                limit=200,
+            )
+            if record.dagster_run.job_name in names
+        ]
+        if not ended:
+            return SkipReason("no proxx run ended since the last look")
+        folder = report_folder(automation, context.instance)
+        nights = {night_of(r.create_timestamp, automation.timezone) for r in ended}
+        pages = {}
+        for night in sorted(nights):
+            path = Path(night_report_path(str(folder), night.isoformat()))
+            runs = night_runs(context.instance, night, automation.timezone, names)
+            try:
+                write_report(path, night_report_html(night, automation.timezone, runs, str(path)))
+            except OSError as error:  # the next look tries again; no run is affected
+                return SkipReason(f"night report {path} not written: {error.strerror or error}")
+            pages[night] = path
+        for record in ended:
+            path = pages[night_of(record.create_timestamp, automation.timezone)]
+            context.instance.report_engine_event(
+                f"night report: {path}",
+                record.dagster_run,
+                EngineEventData(metadata={NIGHT_REPORT_KEY: MetadataValue.path(str(path))}),
+            )
+        context.update_cursor(str(max(r.update_timestamp for r in ended).timestamp()))
+        return SkipReason(
+            f"{len(ended)} ended run(s); wrote " + ", ".join(str(p) for p in pages.values())
+        )
+
+    return proxx_night_report

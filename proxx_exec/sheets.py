@@ -1,0 +1,118 @@
+"""HTML pages of posters: a job's contact sheet, and the pieces the night report is made of.
+
+Every string that comes from a user (file names, job ids, messages) goes through `text` or
+`link`, so a clip named `<script>…` is shown, never run. Images are linked relative to the page,
+so a proxy tree moved or mounted elsewhere keeps its pages working.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import string
+from pathlib import Path, PurePosixPath
+
+from proxx_exec.failures import clip_label
+from proxx_exec.files import write_new_file
+from proxx_exec.naming import contact_sheet_path
+from proxx_exec.posters import Poster, PosterSet, make_posters
+from proxx_exec.result import ExecutionResult
+
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d1d1f; background: #fafafa; }
+h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 6px; }
+.facts { color: #555; margin: 0 0 16px; }
+.sheet { display: flex; flex-wrap: wrap; gap: 12px; }
+figure { margin: 0; width: 320px; background: #fff; border: 1px solid #ddd; padding: 6px; }
+figure img { display: block; max-width: 100%; height: auto; background: #222; }
+figure.missing div { height: 90px; display: flex; align-items: center; justify-content: center;
+  background: #eee; color: #a00; padding: 4px; text-align: center; }
+figcaption { font-size: 12px; margin-top: 4px; overflow-wrap: anywhere; }
+table { border-collapse: collapse; background: #fff; }
+td, th { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+td img { display: block; width: 160px; height: auto; }
+.COMPLETED { color: #0a6b2d; font-weight: 600; } .FAILED { color: #b00020; font-weight: 600; }
+.problem { color: #a00; }
+"""
+
+
+def text(value: object) -> str:
+    """Any value as HTML text, quotes included (safe in attributes too)."""
+    return html.escape(str(value), quote=True)
+
+
+# Characters a relative URL path keeps as they are (RFC 3986 unreserved, and the separator).
+_URL_SAFE = frozenset(string.ascii_letters + string.digits + "-._~/")
+
+
+def link(page: str, target: str) -> str:
+    """`target` as an escaped, percent-encoded href from the page `page` (absolute paths)."""
+    relative = os.path.relpath(target, PurePosixPath(page).parent)
+    encoded = "".join(
+        ch if ch in _URL_SAFE else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
+        for ch in relative
+    )
+    return text(encoded)
+
+
+def page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{text(title)}</title><style>{STYLE}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def caption(poster: Poster) -> str:
+    """What a poster shows, in words: clip number, clip name, timecode and frame."""
+    parts = [clip_label(poster.index), PurePosixPath(poster.source).name]
+    if poster.timecode:
+        parts.append(f"TC {poster.timecode}")
+    if poster.frame is not None:
+        parts.append(f"frame {poster.frame + 1} of {poster.frame_count}")
+    return " · ".join(parts)
+
+
+def figure(page_path: str, poster: Poster) -> str:
+    label = text(caption(poster))
+    if poster.path is None:
+        return (
+            f'<figure class="missing"><div>no poster: {text(poster.problem)}</div>'
+            f"<figcaption>{label}</figcaption></figure>"
+        )
+    return (
+        f'<figure><img src="{link(page_path, poster.path)}" alt="{label}" loading="lazy">'
+        f"<figcaption>{label}</figcaption></figure>"
+    )
+
+
+def contact_sheet_html(result: ExecutionResult, posters: PosterSet, page_path: str) -> str:
+    engine = result.engine.name if result.engine else "not resolved"
+    profile = result.profile.name if result.profile else "not resolved"
+    facts = (
+        f'<p class="facts"><span class="{text(result.status.value)}">'
+        f"{text(result.status.value)}</span> · {len(result.clips)} clip(s) · profile "
+        f"{text(profile)} · engine {text(engine)} · result digest {text(result.digest[:16])}</p>"
+    )
+    problems = "".join(f'<p class="problem">{text(p)}</p>' for p in posters.problems)
+    figures = "\n".join(figure(page_path, poster) for poster in posters.posters)
+    body = (
+        f"<h1>Contact sheet · job {text(posters.job_id)}</h1>\n{facts}\n{problems}\n"
+        f'<div class="sheet">\n{figures}\n</div>'
+    )
+    return page(f"proxx contact sheet · {posters.job_id}", body)
+
+
+def posters_with_contact_sheet(result: ExecutionResult) -> PosterSet:
+    """The posters of a COMPLETED job (`make_posters`) and its contact sheet, written once
+    beside the result. Never raises for their own trouble; never touches the result."""
+    posters = make_posters(result)
+    if result.spec is None or not posters.posters:
+        return posters
+    sheet = contact_sheet_path(result.spec.output_dir, result.spec.job_id)
+    try:
+        write_new_file(Path(sheet), contact_sheet_html(result, posters, sheet))
+    except OSError as error:
+        problem = f"the contact sheet {sheet} was not written: {error.strerror or error}"
+        return posters.model_copy(update={"problem": problem})
+    return posters.model_copy(update={"contact_sheet": sheet})

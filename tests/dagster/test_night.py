@@ -1,0 +1,105 @@
+"""The night report: which runs make a night, the page written from their results (escaped, with
+posters), and the link the sensor writes into each run."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from dagster import DagsterEventType, DagsterInstance, build_sensor_context
+
+from proxx_dagster.definitions import defs, proxx_job
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, NIGHT_REPORT_SENSOR
+from proxx_dagster.night import (
+    build_night_report_sensor,
+    night_of,
+    night_window,
+    report_folder,
+)
+from proxx_dagster.resources import ProxxAutomation
+from tests.dagster.helpers import events, run_config, spec_fields
+from tests.helpers import Media
+
+
+def test_a_night_runs_from_noon_to_noon_in_the_automation_time_zone() -> None:
+    berlin = "Europe/Berlin"  # UTC+1 in November
+    assert night_of(datetime(2026, 11, 28, 10, 59, tzinfo=UTC), berlin) == date(2026, 11, 28)
+    assert night_of(datetime(2026, 11, 28, 11, 0, tzinfo=UTC), berlin) == date(2026, 11, 29)
+    assert night_of(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), berlin) == date(2026, 11, 29)
+    start, end = night_window(date(2026, 11, 29), berlin)
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-11-28T12:00:00+01:00",
+        "2026-11-29T12:00:00+01:00",
+    )
+
+
+def test_where_the_night_reports_go(instance: DagsterInstance, tmp_path: Path) -> None:
+    home = Path(instance.root_directory)
+    assert report_folder(ProxxAutomation(), instance) == home / "proxx-night-reports"
+    proxies = ProxxAutomation(proxy_root=str(tmp_path / "proxies"))
+    assert report_folder(proxies, instance) == tmp_path / "proxies"
+    chosen = ProxxAutomation(proxy_root=str(tmp_path / "p"), report_folder=str(tmp_path / "r"))
+    assert report_folder(chosen, instance) == tmp_path / "r"
+    with pytest.raises(ValueError, match="report_folder 'reports' must be an absolute path"):
+        ProxxAutomation(report_folder="reports")
+
+
+def test_the_sensor_writes_the_night_and_links_it_from_each_run(
+    instance: DagsterInstance, media: Media, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "clips" / "<b>bold<i> & 'A001'.mov"
+    hostile.parent.mkdir()
+    shutil.copyfile(media.standard, hostile)
+    done = tmp_path / "done"
+    done.mkdir()
+    completed = proxx_job.execute_in_process(
+        run_config=run_config(spec_fields(media, done, "night-ok", sources=[str(hostile)])),
+        instance=instance,
+    )
+    failed = proxx_job.execute_in_process(
+        run_config=run_config(spec_fields(media, tmp_path, "night-bad", sources=["/none.mov"])),
+        instance=instance,
+        raise_on_error=False,
+    )
+    refused = defs.resolve_job_def(FOLDER_JOB).execute_in_process(
+        run_config={
+            "ops": {FOLDER_OP: {"config": {"folder": "", "profile": "h264_half", "proxy_root": ""}}}
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert completed.success and not failed.success and not refused.success
+    reports = tmp_path / "reports"
+    sensor = build_night_report_sensor(
+        ("proxx_job", FOLDER_JOB), ProxxAutomation(report_folder=str(reports))
+    )
+    assert sensor.name == NIGHT_REPORT_SENSOR
+    context = build_sensor_context(instance=instance)
+    sensor(context)
+    night = night_of(datetime.now(UTC), "UTC").isoformat()
+    page_path = reports / f"proxx-night-{night}.html"
+    page = page_path.read_text()
+    assert "1 COMPLETED, 1 FAILED; 1 run(s) that started no job; 1 proxies made" in page
+    assert html.escape("<b>bold<i> & 'A001'.mov", quote=True) in page and "<b>bold" not in page
+    assert "VALIDATION SOURCE_MISSING" in page
+    assert "No job was started: folder is empty" in page
+    [thumbnail] = [part.split('"')[0] for part in page.split('<img src="')[1:]]
+    poster = (page_path.parent / unquote(html.unescape(thumbnail))).resolve()
+    assert poster.parent == done / "night-ok.proxx-posters" and poster.is_file()
+    for outcome in (completed, failed, refused):
+        [link] = [
+            e
+            for e in events(instance, outcome.run_id, DagsterEventType.ENGINE_EVENT)
+            if e.get_dagster_event().message == f"night report: {page_path}"
+        ]
+        metadata = link.get_dagster_event().engine_event_data.metadata
+        assert metadata["proxx/night_report"].value == str(page_path)
+    # Nothing ended since: nothing is rewritten or linked again.
+    modified = page_path.stat().st_mtime_ns
+    again = build_sensor_context(instance=instance, cursor=context.cursor)
+    assert "no proxx run ended" in str(sensor(again))
+    assert page_path.stat().st_mtime_ns == modified
