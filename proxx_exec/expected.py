@@ -27,7 +27,7 @@ class ExpectedAudio(BaseModel):
     model_config = _FROZEN
 
     channels: int
-    layout: str
+    layout: str | None = Field(description="None: the source states none; any layout will do.")
     sample_rate: int
     start: str = Field(description="Start time in the proxy, seconds (an exact fraction).")
 

@@ -109,6 +109,8 @@ def encode_argv(
         argv += ["-c:a", profile.audio_codec, "-sample_fmt:a", shape.audio_sample_fmt]
         for track, audio in enumerate(expected.audio):
             argv += [f"-ar:a:{track}", str(audio.sample_rate)]
+            if audio.layout is not None:  # a stated layout, written as stated
+                argv += [f"-ch_layout:a:{track}", audio.layout]
         if profile.audio_bitrate_kbps is not None:
             argv += ["-b:a", f"{profile.audio_bitrate_kbps}k"]
     if expected.timecode is not None:

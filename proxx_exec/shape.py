@@ -11,6 +11,7 @@ Pure functions only; a source shape that cannot give a relinkable proxy raises V
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -413,11 +414,21 @@ def _timing(video: VideoStream, info: MediaInfo) -> _Timing:
     )
 
 
+_UNSTATED_LAYOUT = re.compile(r"^\d+ channels$")
+
+
+def proxy_layout(track: AudioStream) -> str | None:
+    """The layout a track's proxy must state: the source's, or None where the source states
+    none ("6 channels"): the channels are kept in their order, and the proxy states whatever
+    QuickTime records for that many channels."""
+    return None if _UNSTATED_LAYOUT.match(track.layout) else track.layout
+
+
 def _expected_audio(track: AudioStream, info: MediaInfo) -> ExpectedAudio:
     start = _shifted(track.first_pts or 0, track.time_base, info)
     return ExpectedAudio(
         channels=track.channels,
-        layout=track.layout,
+        layout=proxy_layout(track),
         sample_rate=track.sample_rate,
         start=str(start),
     )
@@ -427,11 +438,18 @@ def _audio_decision(tracks: tuple[AudioStream, ...], profile: Profile) -> Decisi
     if not tracks:
         return Decision(property="audio", found="none", decided="none")
     found = "; ".join(f"{t.codec} {t.layout} {t.sample_rate} Hz" for t in tracks)
+    unstated = [str(n) for n, t in enumerate(tracks, start=1) if proxy_layout(t) is None]
     return Decision(
         property="audio",
         found=f"{len(tracks)} track(s): {found}",
         decided=f"every track kept in order, same channels, layout, rate and start, as "
-        f"{profile.audio_codec}",
+        f"{profile.audio_codec}"
+        + (
+            f"; track(s) {', '.join(unstated)} state no layout: their channels are kept in "
+            "order, and the proxy states what QuickTime records for that many"
+            if unstated
+            else ""
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx_exec import BUILTIN_PROFILES, JobSpec, validate_job
+from proxx_exec import BUILTIN_PROFILES, JobSpec, Status, execute, validate_job
 from proxx_exec.plan import ClipPlan
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from tests.corpus import CODECS, Corpus
@@ -56,11 +56,13 @@ def run_as(cpu: SimulatedCpu, argv: tuple[str, ...], output: Path) -> str:
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
 
-def digests_per_cpu(clip: ClipPlan, folder: Path) -> dict[str, str]:
+def digests_per_cpu(clip: ClipPlan, folder: Path, machine: bool = True) -> dict[str, str]:
+    """Output SHA-256 per simulated CPU; `machine=False` leaves this machine as it is out."""
     suffix = Path(clip.output).suffix
     return {
         cpu.name: run_as(cpu, clip.argv, folder / f"{clip.index}-{n}{suffix}")
         for n, cpu in enumerate(simulated_cpus())
+        if machine or cpu.cpuflags is not None
     }
 
 
@@ -74,17 +76,23 @@ def test_the_simulated_cpus_include_the_baselines() -> None:
 def test_every_profile_gives_the_same_bytes_on_every_cpu(
     profile: str, corpus: Corpus, tmp_path: Path
 ) -> None:
+    """The real job (encoded, verified, committed on this machine) records each proxy's SHA-256;
+    every simulated CPU must produce exactly those bytes from the recorded command."""
     sources = [corpus[name] for name in CODECS]
-    plan = validate_job(spec_for(sources, tmp_path / "out", profile)).plan
+    spec = spec_for(sources, tmp_path / "out", profile)
+    plan = validate_job(spec).plan
     assert plan.bitexact, [clip.cpu_dependent for clip in plan.clips]
+    result = execute(spec)
+    assert result.status is Status.COMPLETED, result.failure
     differing = {}
-    for clip in plan.clips:
+    for clip, recorded in zip(plan.clips, result.clips, strict=True):
         # A simulated CPU is a test device; production commands never carry one.
         assert "-cpuflags" not in clip.argv
         assert not any("asm=" in arg for arg in clip.argv)
-        digests = digests_per_cpu(clip, tmp_path)
-        if len(set(digests.values())) != 1:
-            differing[Path(clip.source).name] = digests
+        assert list(clip.argv) == recorded.argv
+        digests = digests_per_cpu(clip, tmp_path, machine=False)
+        if set(digests.values()) != {recorded.output_sha256}:
+            differing[Path(clip.source).name] = {**digests, "recorded": recorded.output_sha256}
     assert differing == {}
 
 
