@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import pytest
 
 from proxx_exec.engines import default_engine_binary
+from proxx_exec.naming import STAGING_PREFIX
 from proxx_exec.samples import SampleClip, make_sample
 
 REAL_ENGINE = default_engine_binary()
@@ -85,6 +86,12 @@ def engine_calls(folder: Path) -> list[tuple[float, str]]:
         stamp, _, args = line.partition(" ")
         rows.append((float(stamp), args))
     return rows
+
+
+def job_encodes(folder: Path) -> list[str]:
+    """The recorded engine calls that encoded a clip of a job: they write into its staging
+    folder (posters and `proxx reproduce` write elsewhere)."""
+    return [args for _, args in engine_calls(folder) if "-c:v" in args and STAGING_PREFIX in args]
 
 
 def listing(folder: Path) -> list[str]:

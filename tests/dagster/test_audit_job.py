@@ -141,7 +141,13 @@ def test_a_replaced_result_file_fails_even_with_a_matching_digest(
     assert f"replaced result: {path} records digest {document['digest']}" in str(
         evaluation.description
     )
-    assert listing(tmp_path / "cam-a") == ["A001C001.mov", "cam-a.proxx-result.json"]
+    # nothing was repaired or re-made: the proxy and proxx's own files, as the job left them
+    assert listing(tmp_path / "cam-a") == [
+        "A001C001.mov",
+        "cam-a.proxx-contact-sheet.html",
+        "cam-a.proxx-posters",
+        "cam-a.proxx-result.json",
+    ]
 
 
 def test_no_partition_audits_clean_and_the_definitions_forbid_retries(

@@ -40,7 +40,7 @@ from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
 from tests.dagster.processes import REPO
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import Media, job_encodes, listing, write_engine_wrapper
 
 batch_job = defs.resolve_job_def(BATCH_JOB)
 
@@ -96,7 +96,7 @@ def test_multiprocess_batch_fails_only_the_bad_jobspec(
         f"1 of 3 JobSpecs failed (002_cam_c: VALIDATION SOURCE_MISSING: clip 1: source {missing} "
         "does not exist), 2 completed"
     )
-    encodes = [args for _, args in engine_calls(tmp_path) if "-c:v" in args]
+    encodes = job_encodes(tmp_path)
     assert len(encodes) == 2  # one per clip of the two good JobSpecs, never again
     assert {"A001C001.mov", "BATCH2.mov"} <= set(listing(out_dir))
 

@@ -16,7 +16,7 @@ from dagster_graphql import DagsterGraphQLClient
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
 from tests.dagster.helpers import run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, webserver
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import Media, job_encodes, listing, write_engine_wrapper
 from tests.processes import wait_for
 
 PROXIES = AssetKey(["proxx", "proxies"])
@@ -199,7 +199,7 @@ def test_instance_run_retries_never_rerun_a_proxx_job(
         assert len(proxx_runs) == 2
         assert all(r.status is DagsterRunStatus.FAILURE for r in runs("proxx_job"))
         assert all(r.tags.get("dagster/will_retry") == "false" for r in runs("proxx_job"))
-    encodes = [args for _, args in engine_calls(tmp_path) if "-c:v" in args]
+    encodes = job_encodes(tmp_path)
     assert len(encodes) == 2  # one per job, never again
     assert [n for n in listing(out_dir) if not n.endswith(".proxx-result.json")] == []
 
