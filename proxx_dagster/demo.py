@@ -97,7 +97,7 @@ def main(folder: Path) -> int:
         table.add_column(column)
     for clip in result.clips:
         table.add_row(
-            str(clip.index),
+            str(clip.index + 1),  # people count clips from 1
             clip.state.value,
             Path(clip.output or "-").name,
             str(clip.output_bytes or "-"),
