@@ -321,3 +321,7 @@ def reading(rows: list[ProfileRow], start: float, the_night: dict[str, Any] | No
             "faster orchestration can remove without weakening what a result proves."
         )
     return lines
+
+
+if __name__ == "__main__":
+    main()
