@@ -35,7 +35,9 @@ from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
-from proxx_exec import BUILTIN_PROFILES, JobSpec, validate_job
+from proxx_exec import BUILTIN_PROFILES
+from proxx_exec.engines import identify_engine
+from proxx_exec.jobspec import DEFAULT_ENGINE
 from proxx_exec.samples import SampleClip, make_sample
 
 REPORT = REPO / "docs" / "benchmarks.md"
@@ -171,17 +173,7 @@ def main() -> None:
         ]
         source = sources[sizes[0]]
         starts = startup(root, source, args.reps * 3)
-        engine = validate_job(
-            JobSpec.model_validate(
-                {
-                    "spec_version": "1",
-                    "job_id": "engine",
-                    "sources": [str(source)],
-                    "output_dir": str(root),
-                    "profile": "h264_half",
-                }
-            )
-        ).plan.engine.version_line
+        engine = identify_engine(DEFAULT_ENGINE)[0].version_line
         small = make_sample(root / "SMALL.mov", SampleClip(width=320, height=180, duration_s=0.4))
         others = [
             "| comparison | measured | ratio | target |",

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from proxx_exec.audit import AuditReport, ResultAudit, audit_results, findings
 from proxx_exec.failures import JobFailure, clip_label
 
 # Each command imports what it needs when it runs: `proxx --help` or `proxx audit` do not load
@@ -27,6 +26,7 @@ from proxx_exec.failures import JobFailure, clip_label
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from proxx_exec.audit import AuditReport, ResultAudit
     from proxx_exec.jobspec import JobSpec
     from proxx_exec.plan import JobPlan
     from proxx_exec.posters import PosterSet
@@ -229,6 +229,8 @@ def audit(
     """Check that every committed proxy still has its recorded size and SHA-256, that each
     result's digest matches its content, and that the output folders hold nothing extra.
     Hashes only; decodes nothing. Exit 0 only when everything matches."""
+    from proxx_exec.audit import audit_results  # noqa: PLC0415 - see the imports
+
     report = audit_results(results)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -258,6 +260,8 @@ def _audit_heading(audit: ResultAudit) -> str:
 
 
 def _print_audit(report: AuditReport) -> None:
+    from proxx_exec.audit import findings  # noqa: PLC0415 - see the imports
+
     for audit in report.results:
         out.print(_audit_heading(audit))
         for line in findings(audit):

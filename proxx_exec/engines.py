@@ -7,7 +7,6 @@ variable and falls back to PATH).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.resources
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec.failures import Reason, invalid
+from proxx_exec.files import file_fingerprint
 from proxx_exec.jobspec import DEFAULT_ENGINE
 from proxx_exec.process import ENGINE_ENVIRONMENT
 
@@ -92,6 +92,5 @@ def identify_engine(engine: str) -> tuple[EngineIdentity, Path]:
             f"engine binary {binary} is not FFmpeg (`-version` printed "
             f"{first_line[:120]!r}, exit status {completed.returncode})",
         )
-    with binary.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    _, digest = file_fingerprint(binary)
     return EngineIdentity(name=engine_name(engine), version_line=first_line, sha256=digest), binary

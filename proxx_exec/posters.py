@@ -13,7 +13,6 @@ with FFmpeg's bit-exact flags, so the same proxy and engine give the same PNG by
 
 from __future__ import annotations
 
-import hashlib
 import math
 import tempfile
 from fractions import Fraction
@@ -25,7 +24,7 @@ from proxx_exec import bitexact
 from proxx_exec.engines import identify_engine
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import JobFailure, clip_label
-from proxx_exec.files import write_new_file
+from proxx_exec.files import file_fingerprint, write_new_file
 from proxx_exec.naming import poster_path, posters_dir
 from proxx_exec.plan import _COMMON_INPUT_ARGS as COMMON_INPUT_ARGS
 from proxx_exec.plan import ENGINE_PROGRAM
@@ -192,9 +191,8 @@ def plan_poster(result: ExecutionResult, clip: ClipResult) -> PosterPlan:
 
 
 def _sha256(path: Path) -> tuple[str, int]:
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        return digest, handle.tell()
+    size, digest = file_fingerprint(path)
+    return digest, size
 
 
 def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, int]:

@@ -6,7 +6,6 @@ built from a typed outcome per clip.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import time
@@ -26,6 +25,7 @@ from proxx_exec.commit import (
 )
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
+from proxx_exec.files import file_fingerprint
 from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
@@ -233,9 +233,7 @@ def _run_clip(
             ),
         )
     staged = Path(clip.staged_output)
-    with staged.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        size = handle.tell()
+    size, digest = file_fingerprint(staged)
     timing = timing.model_copy(update={"hash_s": time.perf_counter() - verified})
     _notify(on_progress, event(total, "done"))
     return ClipOutcome(
