@@ -300,7 +300,12 @@ def reading(rows: list[ProfileRow], start: float, the_night: dict[str, Any] | No
         f"encode here ({fastest.size} {fastest.profile}, {statistics.median(fastest.bare):.2f} s "
         f"bare) that is {fastest.ratio(fastest.in_process):.3f}x; on the slowest "
         f"({slowest.size} {slowest.profile}, {statistics.median(slowest.bare):.2f} s) "
-        f"{slowest.ratio(slowest.in_process):.3f}x.",
+        f"{slowest.ratio(slowest.in_process):.3f}x."
+        + (
+            " A negative figure means that row's difference was within its noise (see the spreads)."
+            if min(fixed) < 0
+            else ""
+        ),
         f"- `proxx run` adds the interpreter, its imports and the CLI: {start:.3f} s pass "
         "between its start and the start of the encode.",
     ]
