@@ -29,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks import audio_size
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
-from benchmarks.common import REPO, clip_folder, machine, measured, timed_child
+from benchmarks.common import REPO, clip_folder, machine, measured, source_clip, timed_child
 from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
@@ -128,22 +129,6 @@ def memory_with_clip_count(root: Path, small: Path) -> list[str]:
     ]
 
 
-def source_clip(root: Path, size: str, seconds: float) -> Path:
-    width, height = (int(v) for v in size.split("x"))
-    return make_sample(
-        root / f"SRC-{size}.mov",
-        SampleClip(
-            width=width,
-            height=height,
-            duration_s=seconds,
-            audio_channels=(2, 1),
-            video_codec="libx264",
-            codec_args=("-preset", "ultrafast", "-crf", "12"),
-            pix_fmt="yuv420p",
-        ),
-    )
-
-
 def celery_rows(root: Path, source: Path, reps: int) -> list[str]:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=2):
@@ -173,6 +158,7 @@ def main() -> None:
         ]
         source = sources[sizes[0]]
         starts = startup(root, source, args.reps * 3)
+        audio_sizes = audio_size.measure(root, source, args.seconds)
         engine = identify_engine(DEFAULT_ENGINE)[0].version_line
         small = make_sample(root / "SMALL.mov", SampleClip(width=320, height=180, duration_s=0.4))
         others = [
@@ -185,7 +171,7 @@ def main() -> None:
             *memory_with_clip_count(root, small),
         ]
         the_night = night(root, args.night_reps) if args.night_reps else None
-    page = report(rows, starts, others, the_night, engine, args)
+    page = report(rows, starts, audio_sizes, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
         REPORT.write_text("\n".join(page) + "\n")
@@ -215,6 +201,7 @@ def _share(value: float) -> str:
 def report(
     rows: list[ProfileRow],
     starts: list[float],
+    audio_sizes: list[audio_size.SizeRow],
     others: list[str],
     the_night: dict[str, Any] | None,
     engine: str,
@@ -271,6 +258,10 @@ def report(
         "## proxx against the same encode run bare, per profile",
         "",
         *table,
+        "",
+        "## What bit-exact audio costs in size",
+        "",
+        *audio_size.section(audio_sizes, f"{args.seconds:g} s {first}"),
         "",
     ]
     if the_night is not None:

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from proxx_exec.samples import SampleClip, make_sample
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -63,3 +65,19 @@ def clip_folder(source: Path, folder: Path, count: int) -> list[str]:
         os.link(source, link)
         names.append(str(link))
     return names
+
+
+def source_clip(root: Path, size: str, seconds: float) -> Path:
+    width, height = (int(v) for v in size.split("x"))
+    return make_sample(
+        root / f"SRC-{size}.mov",
+        SampleClip(
+            width=width,
+            height=height,
+            duration_s=seconds,
+            audio_channels=(2, 1),
+            video_codec="libx264",
+            codec_args=("-preset", "ultrafast", "-crf", "12"),
+            pix_fmt="yuv420p",
+        ),
+    )

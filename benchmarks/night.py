@@ -251,7 +251,8 @@ def read_results(specs: list[dict[str, Any]]) -> list[ExecutionResult]:
 
 def dagster_costs(home: Path) -> dict[str, float]:
     """From the last run's event log: run start to the first step, and per JobSpec step the
-    time the step took beyond proxx's own execute() (events, IO manager, asset reporting)."""
+    time the step took beyond proxx's own execute() (posters and contact sheet, events, IO manager,
+    asset reporting)."""
     with DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_runs(limit=1)[0]
         stats = instance.get_run_step_stats(run.run_id)
@@ -389,7 +390,8 @@ def report(data: dict[str, Any]) -> list[str]:
         ("commit", parts["commit_s"]),
         ("rest of execute() (staging, result file)", other),
         (
-            "Dagster, per step beyond execute() (events, IO manager, assets)",
+            "Dagster, per step beyond execute() (posters and contact sheet, events, IO manager, "
+            "assets)",
             step_overhead * dag["steps"],
         ),
         ("Dagster, run start to the first step", dag["run_start_to_first_step_s"]),
