@@ -4,7 +4,6 @@ commands, and the same batch on one Celery worker against two."""
 from __future__ import annotations
 
 import contextlib
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, clip_folder, measured
+from benchmarks.common import clip_folder, dagster_home, measured, xargs_listing
 from proxx_dagster.names import PLAN_OP
 from proxx_exec import JobSpec, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
@@ -40,17 +39,13 @@ def batch_jobspecs(sources: list[str], out: Path, tag: str) -> list[dict[str, An
 def xargs_bare(jobspecs: list[dict[str, Any]], scratch: Path) -> float:
     """`xargs -P2` over one shell script per JobSpec, each exec'ing the planned encode argv."""
     scratch.mkdir()
-    scripts = []
+    commands = {}
     for index, fields in enumerate(jobspecs):
         job = validate_job(JobSpec.model_validate(fields))
         [clip] = job.plan.clips
         output = "file:" + str(scratch / f"bare-{index}{Path(clip.output).suffix}")
-        argv = [str(job.engine_binary), *clip.argv[1:-1], output]
-        script = scratch / f"job-{index}.sh"
-        script.write_text("exec " + shlex.join(argv) + " </dev/null >/dev/null 2>&1\n")
-        scripts.append(str(script))
-    listing = scratch / "jobs.txt"
-    listing.write_text("\n".join(scripts) + "\n")
+        commands[f"job-{index}"] = [str(job.engine_binary), *clip.argv[1:-1], output]
+    listing = xargs_listing(commands, scratch)
     began = time.perf_counter()
     with listing.open() as jobs:
         subprocess.run(
@@ -83,15 +78,8 @@ def dagster_batch(
     return elapsed
 
 
-def dagster_home(root: Path) -> Path:
-    home = root / "batch_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
-    return home
-
-
 def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
-    home = dagster_home(root)
+    home = dagster_home(root, "batch_home")
     sources = clip_folder(source, root / "batch8", BATCH_SIZE)
     bare, ours = [], []
     for rep in range(reps):
@@ -111,7 +99,7 @@ def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
 def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
     """Workers from the test suite's helper: the shipped worker config, stopped on exit."""
     (root / "celery").mkdir()
-    home = dagster_home(root / "celery")
+    home = dagster_home(root / "celery", "batch_home")
     sources = clip_folder(source, root / "celery8", BATCH_SIZE)
     one_broker, two_broker = CeleryBroker.redis(), CeleryBroker.redis()
     one: list[float] = []

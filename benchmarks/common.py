@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import time
@@ -81,3 +82,24 @@ def source_clip(root: Path, size: str, seconds: float) -> Path:
             pix_fmt="yuv420p",
         ),
     )
+
+
+def dagster_home(root: Path, name: str) -> Path:
+    """A new DAGSTER_HOME under `root` with the deployment's dagster.yaml."""
+    home = root / name
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    return home
+
+
+def xargs_listing(commands: dict[str, list[str]], scratch: Path) -> Path:
+    """For `xargs -n1 sh`: one script per command (named by its key) that execs it with no
+    input and no output, and the file listing the scripts in order."""
+    scripts = []
+    for name, argv in commands.items():
+        script = scratch / f"{name}.sh"
+        script.write_text("exec " + shlex.join(argv) + " </dev/null >/dev/null 2>&1\n")
+        scripts.append(str(script))
+    listing = scratch / "jobs.txt"
+    listing.write_text("\n".join(scripts) + "\n")
+    return listing

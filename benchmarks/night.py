@@ -10,7 +10,6 @@ comes from this run.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import subprocess
 import threading
@@ -21,10 +20,10 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
-from benchmarks.common import REPO
+from benchmarks.common import dagster_home, xargs_listing
 from proxx_dagster.names import EXECUTE_BATCH_OP, PLAN_OP
 from proxx_exec import ExecutionResult
-from proxx_exec.engines import identify_engine
+from proxx_exec.engines import default_engine_binary, identify_engine
 from proxx_exec.naming import result_path
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
@@ -208,17 +207,19 @@ def run_proxx(home: Path, specs: list[dict[str, Any]], root: Path) -> Side:
 def run_bare(results: list[ExecutionResult], scratch: Path) -> Side:
     """`xargs -P2` over one script per clip, each exec'ing the recorded encode argv."""
     scratch.mkdir()
-    binary = identify_engine("imageio-ffmpeg")[1]
-    scripts = []
-    for result in results:
-        for clip in result.clips:
-            output = "file:" + str(scratch / f"{result.job_id}-{clip.index}.mov")
-            argv = [str(binary), *clip.argv[1:-1], output]
-            script = scratch / f"{result.job_id}-{clip.index}.sh"
-            script.write_text("exec " + shlex.join(argv) + " </dev/null >/dev/null 2>&1\n")
-            scripts.append(str(script))
-    listing = scratch / "jobs.txt"
-    listing.write_text("\n".join(scripts) + "\n")
+    binary = str(default_engine_binary())
+    listing = xargs_listing(
+        {
+            f"{result.job_id}-{clip.index}": [
+                binary,
+                *clip.argv[1:-1],
+                "file:" + str(scratch / f"{result.job_id}-{clip.index}.mov"),
+            ]
+            for result in results
+            for clip in result.clips
+        },
+        scratch,
+    )
     busy0, total0 = _cpu_times()
     began = time.perf_counter()
     with listing.open() as jobs:
@@ -294,9 +295,7 @@ def engine_identity_s(times: int = 5) -> float:
 
 
 def night(root: Path, reps: int) -> dict[str, Any]:
-    home = root / "night_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    home = dagster_home(root, "night_home")
     print("night: making the cards", flush=True)
     cards = make_night(root)
     proxx_sides: list[Side] = []
@@ -351,7 +350,6 @@ def report(data: dict[str, Any]) -> list[str]:
     ratio = b / p
     share = ratio / floor
     jobs, clips = int(parts["jobs"]), int(parts["clips"])
-    step_overhead = (dag["step_total_s"] - parts["execute_s"]) / max(dag["steps"], 1)
     other = parts["execute_s"] - sum(
         parts[k] for k in ("validation_s", "encode_s", "verify_s", "hash_s", "commit_s")
     )
@@ -392,7 +390,7 @@ def report(data: dict[str, Any]) -> list[str]:
         (
             "Dagster, per step beyond execute() (posters and contact sheet, events, IO manager, "
             "assets)",
-            step_overhead * dag["steps"],
+            dag["step_total_s"] - parts["execute_s"],
         ),
         ("Dagster, run start to the first step", dag["run_start_to_first_step_s"]),
         ("Dagster, the plan step", dag["plan_step_s"]),

@@ -23,6 +23,7 @@ from pathlib import Path
 from benchmarks.common import timed_child
 from proxx_exec import JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
+from proxx_exec.validate import ValidatedJob
 from tests.processes import descendants
 
 PROXX = str(Path(sys.executable).parent / "proxx")
@@ -59,9 +60,8 @@ def _fields(source: Path, profile: str, output: Path, job_id: str) -> dict[str, 
     }
 
 
-def bare_run(spec: JobSpec, scratch: Path) -> float:
+def bare_run(job: ValidatedJob, scratch: Path) -> float:
     """The planned argv, run as a plain FFmpeg process into a scratch folder."""
-    job = validate_job(spec)
     clip = job.plan.clips[0]
     argv = [*clip.argv[:-1], "file:" + str(scratch / ("bare" + Path(clip.output).suffix))]
     began = time.perf_counter()
@@ -83,7 +83,9 @@ def measure(root: Path, source: Path, size: str, profile: str, reps: int) -> Pro
     row = ProfileRow(size, profile)
     scratch = root / "scratch"
     scratch.mkdir(exist_ok=True)
-    probe = JobSpec.model_validate(_fields(source, profile, root / f"probe-{size}-{profile}", "p"))
+    probe = validate_job(
+        JobSpec.model_validate(_fields(source, profile, root / f"probe-{size}-{profile}", "p"))
+    )
     for rep in range(reps):
         row.bare.append(bare_run(probe, scratch))
         out = root / f"in-{size}-{profile}-{rep}"

@@ -8,6 +8,7 @@ in the run's metadata, and runs it through `run_document`, the path every proxx 
 """
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,19 +153,19 @@ def folder_metadata(folder_job: FolderJob, spec_file: Path | None = None) -> dic
 
 
 def folder_busy(
-    instance: DagsterInstance, folder_job: FolderJob, this_run: str | None = None
+    instance: DagsterInstance, folder: Path, output_dir: Path, this_run: str | None = None
 ) -> str | None:
-    """Why no job of this folder may start now, if another one is at work on it."""
-    runs = instance.get_runs(
-        RunsFilter(tags={FOLDER_TAG: str(folder_job.folder)}, statuses=UNFINISHED)
-    )
+    """Why no job of this folder (proxies in `output_dir`) may start now, if another one is at
+    work on it. Cheap: it reads no clip, so the watch sensor asks it before scanning a card."""
+    folder = Path(os.path.normpath(folder))  # as build_folder_job names it in the run's tag
+    runs = instance.get_runs(RunsFilter(tags={FOLDER_TAG: str(folder)}, statuses=UNFINISHED))
     others = [run.run_id for run in runs if run.run_id != this_run]
     if others:
-        return f"run {others[0]} is making proxies of {folder_job.folder}; wait until it ends"
-    staging = staging_folders(folder_job.output_dir)
+        return f"run {others[0]} is making proxies of {folder}; wait until it ends"
+    staging = staging_folders(output_dir)
     if staging:
         return (
-            f"{staging[0]} exists: a job is writing proxies into {folder_job.output_dir} now, "
+            f"{staging[0]} exists: a job is writing proxies into {output_dir} now, "
             "or one was killed before it could clean up. Once no run of that job is active, "
             "remove the folder (nothing in it is a finished proxy)"
         )
@@ -195,7 +196,7 @@ def prepare_folder_job(context: OpExecutionContext) -> tuple[FolderJob, JobSpec,
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None
-    busy = folder_busy(context.instance, folder_job, context.run_id)
+    busy = folder_busy(context.instance, folder_job.folder, folder_job.output_dir, context.run_id)
     if busy:
         raise _refuse(busy, folder_metadata(folder_job))
     spec = folder_job.spec

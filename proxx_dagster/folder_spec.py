@@ -23,9 +23,9 @@ from pydantic import ValidationError
 
 from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
-from proxx_exec.canonical import canonical_json, fingerprint, sha256_hex
+from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.files import write_new_file
-from proxx_exec.naming import JOBSPEC_SUFFIX, RESULT_SUFFIX, STAGING_PREFIX
+from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
 from proxx_exec.refusals import describe
 
 DEFAULT_PROFILE = "h264_half"
@@ -56,7 +56,7 @@ def proxy_dir(folder: Path, proxy_root: str | None) -> Path:
 
 def jobspec_file(output_dir: Path, job_id: str) -> Path:
     """The generated JobSpec, kept beside the proxies and the result."""
-    return output_dir / f"{job_id}{JOBSPEC_SUFFIX}"
+    return Path(jobspec_path(str(output_dir), job_id))
 
 
 def staging_folders(output_dir: Path) -> list[Path]:
@@ -89,7 +89,7 @@ def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:
                 f"proxy_root {proxy_root!r} is not an absolute path (start it with /, or leave "
                 "it empty for a Proxy folder beside the clips)"
             )
-        if root == PurePosixPath(folder) or PurePosixPath(folder) in root.parents:
+        if root.is_relative_to(PurePosixPath(folder)):
             raise FolderProblem(
                 f"proxy_root {proxy_root} is inside the folder {folder}: its proxies would be "
                 "taken for clips; choose a folder outside it, or leave proxy_root empty"
@@ -233,7 +233,7 @@ def write_jobspec(spec: JobSpec) -> Path:
     try:
         write_new_file(target, document)  # appears whole or not at all, and never replaces
     except FileExistsError:
-        if sha256_hex(target.read_bytes()) != sha256_hex(document):
+        if target.read_bytes() != document:
             raise FolderProblem(
                 f"{target} exists with other content; it belongs to an earlier job of the same "
                 "id, which is never replaced"

@@ -64,7 +64,7 @@ def _report_assets(
     context: OpExecutionContext,
     result: ExecutionResult,
     translator: ProxxTranslator,
-    posters: PosterSet | None = None,
+    posters: PosterSet | None,
 ) -> None:
     if result.job_id is None or result.spec is None:
         return  # an unparseable JobSpec names no partition; the result still says why

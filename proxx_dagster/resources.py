@@ -145,7 +145,7 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         if not proxies.is_absolute():
             raise ValueError(f"proxy_root {self.proxy_root!r} must be an absolute path")
         for root in map(PurePosixPath, self.watch_roots):
-            if proxies == root or root in proxies.parents:
+            if proxies.is_relative_to(root):
                 raise ValueError(
                     f"proxy_root {proxies} is inside the watch root {root}: its proxies would "
                     "be taken for camera cards"

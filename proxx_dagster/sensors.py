@@ -21,7 +21,7 @@ from dagster import (
 
 from proxx_dagster.names import DOCUMENT_JOB, INBOX_SENSOR
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import launched_run_keys, read_specs, run_request
+from proxx_dagster.spec_files import CLOCK_MARGIN_S, launched_run_keys, read_specs, run_request
 
 
 def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:
@@ -43,7 +43,7 @@ def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         if not spec_files:
             return
         # A file's run is created after the file was written: older runs cannot be its run.
-        oldest = min(spec_file.modified for spec_file in spec_files) - 60
+        oldest = min(spec_file.modified for spec_file in spec_files) - CLOCK_MARGIN_S
         launched = launched_run_keys(
             context.instance, DOCUMENT_JOB, datetime.fromtimestamp(oldest, UTC)
         )

@@ -93,6 +93,11 @@ def output_volume(spec: JobSpec | None) -> str:
     return str(path)
 
 
+# Seconds looked back before a file's time when asking for the runs made from it: the run
+# is created after the file, but clocks of the machines involved may disagree a little.
+CLOCK_MARGIN_S = 60
+
+
 def launched_run_keys(instance: DagsterInstance, job_name: str, since: datetime) -> set[str]:
     """Run keys of the job's runs created since `since`, read from the runs themselves.
 

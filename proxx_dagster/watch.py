@@ -34,7 +34,7 @@ from dagster import (
 
 from proxx_dagster.cards import card_folders, observe
 from proxx_dagster.folder_job import folder_busy
-from proxx_dagster.folder_spec import FolderJob, FolderProblem, build_folder_job
+from proxx_dagster.folder_spec import FolderJob, FolderProblem, build_folder_job, proxy_dir
 from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
@@ -46,11 +46,9 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import launched_run_keys, output_volume
+from proxx_dagster.spec_files import CLOCK_MARGIN_S, launched_run_keys, output_volume
 
 RUN_KEY_PREFIX = "watch:"
-# A run is created after the folder state it was made for began; this margin covers clocks.
-_CLOCK_MARGIN_S = 60
 
 
 @dataclass
@@ -90,7 +88,7 @@ class _Watcher:
         self.context = context
         self.settings = settings
         self.now = time.time()
-        self.requests: list[RunRequest] = []
+        self._settled: list[tuple[float, FolderJob, str | None]] = []  # since, job, proxy_root
 
     def _proxy_root(self, root: Path, folder: Path) -> str | None:
         """Mirrored layout: PROXY_ROOT/<path below the watch root>, i.e. the folder's name
@@ -113,6 +111,11 @@ class _Watcher:
         if before.done or waited < self.settings.watch_settle_s:
             return before
         proxy_root = self._proxy_root(root, folder)
+        # asked before the card is scanned: a busy folder is looked at again next tick
+        busy = folder_busy(self.context.instance, folder, proxy_dir(folder, proxy_root))
+        if busy:
+            log.info(f"{folder}: settled, waiting: {busy}")
+            return before
         try:
             folder_job = build_folder_job(
                 folder, profile=self.settings.profile, proxy_root=proxy_root
@@ -120,43 +123,45 @@ class _Watcher:
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")
             return before  # asked again at the next look
-        busy = folder_busy(self.context.instance, folder_job)
-        if busy:
-            log.info(f"{folder}: settled, waiting: {busy}")
-            return before
         if folder_job.spec is None:
             log.info(f"{folder}: settled, no new clip ({folder_job.clip_count} video files)")
-            return Sighting(seen, before.since, done=True)
-        self._request(folder_job, proxy_root, before.since)
+        else:
+            self._settled.append((before.since, folder_job, proxy_root))
         return Sighting(seen, before.since, done=True)
 
-    def _request(self, folder_job: FolderJob, proxy_root: str | None, since: float) -> None:
+    def requests(self) -> list[RunRequest]:
+        """A run request per settled folder whose job was not launched yet (one look at the
+        runs for all of them)."""
+        if not self._settled:
+            return []
+        oldest = min(since for since, _, _ in self._settled) - CLOCK_MARGIN_S
+        launched = launched_run_keys(
+            self.context.instance, FOLDER_JOB, datetime.fromtimestamp(oldest, UTC)
+        )
+        return [
+            self._request(folder_job, proxy_root)
+            for _, folder_job, proxy_root in self._settled
+            if folder_job.spec is not None
+            and f"{RUN_KEY_PREFIX}{folder_job.spec.job_id}" not in launched
+        ]
+
+    def _request(self, folder_job: FolderJob, proxy_root: str | None) -> RunRequest:
         spec = folder_job.spec
         assert spec is not None
-        run_key = f"{RUN_KEY_PREFIX}{spec.job_id}"
-        launched = launched_run_keys(
-            self.context.instance,
-            FOLDER_JOB,
-            datetime.fromtimestamp(since - _CLOCK_MARGIN_S, UTC),
-        )
-        if run_key in launched:
-            return
         self.context.log.info(
             f"{folder_job.folder}: settled; job {spec.job_id} with {len(spec.sources)} clips "
             f"({len(folder_job.skipped)} files skipped) -> {spec.output_dir}"
         )
-        self.requests.append(
-            RunRequest(
-                run_key=run_key,
-                run_config=watch_run_config(folder_job, proxy_root),
-                tags={
-                    **NO_RETRY_TAGS,
-                    FOLDER_TAG: str(folder_job.folder),
-                    JOB_ID_TAG: spec.job_id,
-                    VOLUME_TAG: output_volume(spec),
-                    TRIGGER_TAG: "watch",
-                },
-            )
+        return RunRequest(
+            run_key=f"{RUN_KEY_PREFIX}{spec.job_id}",
+            run_config=watch_run_config(folder_job, proxy_root),
+            tags={
+                **NO_RETRY_TAGS,
+                FOLDER_TAG: str(folder_job.folder),
+                JOB_ID_TAG: spec.job_id,
+                VOLUME_TAG: output_volume(spec),
+                TRIGGER_TAG: "watch",
+            },
         )
 
 
@@ -184,8 +189,9 @@ def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
                 if sighting is not None:
                     after[str(folder)] = sighting
         cursor = _dump_cursor(after)
-        if watcher.requests:
-            return SensorResult(run_requests=watcher.requests, cursor=cursor)
+        requests = watcher.requests()
+        if requests:
+            return SensorResult(run_requests=requests, cursor=cursor)
         waiting = sum(not s.done for s in after.values())
         return SensorResult(
             cursor=cursor,

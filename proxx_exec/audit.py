@@ -10,23 +10,20 @@ as it is.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxx_exec.files import file_fingerprint
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, is_record_name
 from proxx_exec.refusals import describe
-from proxx_exec.result import ClipState, compute_digest
-
-AUDIT_VERSION = "1"
+from proxx_exec.result import ClipState, compute_digest, read_result_document
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 # Result files are read leniently: only what an audit needs, whatever else a version holds.
@@ -182,35 +179,14 @@ class LoadedResult:
     problem: str | None = None
     content_digest: str | None = None
 
+    @property
+    def digest_matches(self) -> bool:
+        """The record's digest is that of the file's content (it was not edited afterwards)."""
+        return self.recorded is not None and self.content_digest == self.recorded.digest
+
 
 def _describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
-
-
-def read_result_document(path: Path) -> dict[str, Any]:
-    """The parsed JSON object of a result file; ValueError in plain words otherwise."""
-    try:
-        with path.open("rb") as handle:
-            start = handle.read(64)
-            head = start.lstrip()
-            if head and head[:1] != b"{":  # a video given by mistake is refused unread
-                raise ValueError("not a proxx result: the file does not hold a JSON object")
-            raw = start + handle.read()
-    except IsADirectoryError:
-        raise ValueError("is a folder, not a result file") from None
-    except FileNotFoundError:
-        raise ValueError("does not exist") from None
-    except OSError as error:
-        raise ValueError(f"cannot be read: {_describe_os_error(error)}") from None
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ValueError(f"is not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"is not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise ValueError("not a proxx result: the file does not hold a JSON object")
-    return document
 
 
 def load_result(path: Path) -> LoadedResult:
@@ -331,7 +307,7 @@ def extra_entries(
         path = Path(folder / name)
         if _is_result_file(name) and path not in audited_files:
             sibling = load_result(path)
-            if sibling.recorded is not None and sibling.content_digest == sibling.recorded.digest:
+            if sibling.recorded is not None and sibling.digest_matches:
                 claimed |= _claims(sibling.recorded, folder)
     extra = []
     for name, kind in entries:
@@ -382,7 +358,7 @@ def _audit_one(
             missing.append(finding)
         elif isinstance(finding, ChangedOutput):
             changed.append(finding)
-    digest_matches = loaded.content_digest == recorded.digest
+    digest_matches = loaded.digest_matches
     return ResultAudit(
         result_file=str(loaded.path),
         intact=digest_matches and not (missing or changed or extra or folder_problem),

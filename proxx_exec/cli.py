@@ -327,8 +327,8 @@ def reproduce(
         err.print(f"--into: {problem}", markup=False)
         raise typer.Exit(2)
     with _scratch_folder(into, keep) as scratch:
-        problem = scratch_problem(scratch, job.output_dir)
-        if problem is not None:  # a temporary folder inside output_dir (TMPDIR)
+        # --into was checked above; a temporary folder may land inside output_dir (TMPDIR)
+        if into is None and (problem := scratch_problem(scratch, job.output_dir)):
             err.print(f"temporary folder: {problem}; give --into", markup=False)
             raise typer.Exit(2)
         kept = into is not None or keep

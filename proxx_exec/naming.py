@@ -136,6 +136,11 @@ def poster_path(output_dir: str, job_id: str, index: int, output: str) -> str:
     return str(PurePosixPath(posters_dir(output_dir, job_id)) / f"{prefix}{stem}{POSTER_EXTENSION}")
 
 
+def jobspec_path(output_dir: str, job_id: str) -> str:
+    """A JobSpec that proxx_dagster built for a folder, kept beside the job's result."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{JOBSPEC_SUFFIX}")
+
+
 def contact_sheet_path(output_dir: str, job_id: str) -> str:
     """One page of all the posters of a job, beside its result."""
     return str(PurePosixPath(output_dir) / f"{job_id}{CONTACT_SHEET_SUFFIX}")

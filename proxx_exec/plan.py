@@ -19,7 +19,7 @@ from proxx_exec.shape import ClipShape
 ENGINE_PROGRAM = "ffmpeg"
 # Shared by the encode and the verification decode: quiet, machine-readable progress on stdout,
 # stop at the first decode error, never read stdin.
-_COMMON_INPUT_ARGS = (
+COMMON_INPUT_ARGS = (
     "-nostdin",
     "-hide_banner",
     "-nostats",
@@ -75,7 +75,7 @@ def encode_argv(
     profile: Profile, shape: ClipShape, source_path: str, staged: str
 ) -> tuple[str, ...]:
     expected = shape.expected
-    argv: list[str] = [ENGINE_PROGRAM, *_COMMON_INPUT_ARGS, *shape.input_args]
+    argv: list[str] = [ENGINE_PROGRAM, *COMMON_INPUT_ARGS, *shape.input_args]
     argv += ["-i", "file:" + source_path]
     # Every stream mapped by its index in the file: the video stream, then each audio track.
     argv += ["-map", f"0:{shape.video_stream}"]
@@ -125,7 +125,7 @@ def decode_argv(staged: str) -> tuple[str, ...]:
     """Decode every video and audio frame; -xerror turns any decode error into a failure."""
     return (
         ENGINE_PROGRAM,
-        *_COMMON_INPUT_ARGS,
+        *COMMON_INPUT_ARGS,
         "-i",
         "file:" + staged,
         "-map",

@@ -21,13 +21,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec import bitexact
+from proxx_exec.canonical import sha256_hex
 from proxx_exec.engines import identify_engine
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import JobFailure, clip_label
 from proxx_exec.files import file_fingerprint, write_new_file
 from proxx_exec.naming import poster_path, posters_dir
-from proxx_exec.plan import _COMMON_INPUT_ARGS as COMMON_INPUT_ARGS
-from proxx_exec.plan import ENGINE_PROGRAM
+from proxx_exec.plan import COMMON_INPUT_ARGS, ENGINE_PROGRAM
 from proxx_exec.process import run_engine
 from proxx_exec.result import ClipResult, ClipState, ExecutionResult
 
@@ -190,15 +190,10 @@ def plan_poster(result: ExecutionResult, clip: ClipResult) -> PosterPlan:
     )
 
 
-def _sha256(path: Path) -> tuple[str, int]:
-    size, digest = file_fingerprint(path)
-    return digest, size
-
-
 def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, int]:
     """Check the proxy is the verified one, run the engine once into a private folder, and
     write the poster into place (never over an existing file). Raises ValueError or OSError."""
-    proxy_digest, _ = _sha256(Path(plan.proxy))
+    _, proxy_digest = file_fingerprint(Path(plan.proxy))
     if proxy_digest != clip.output_sha256:
         raise ValueError("the proxy is no longer the verified file (its SHA-256 changed)")
     target = Path(plan.path)
@@ -213,8 +208,9 @@ def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, in
             )
             last = (outcome.stderr_tail.strip().splitlines() or [""])[-1]
             raise ValueError(f"the engine made no poster ({why}) {last}".strip())
-        write_new_file(target, temp.read_bytes())  # whole, and never over another file
-    return _sha256(target)
+        data = temp.read_bytes()
+        write_new_file(target, data)  # whole, and never over another file
+    return sha256_hex(data), len(data)
 
 
 def _poster(binary: Path, result: ExecutionResult, clip: ClipResult) -> Poster:

@@ -16,7 +16,6 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
-from proxx_exec.audit import read_result_document
 from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import JobFailure, clip_label
 from proxx_exec.files import file_fingerprint
@@ -24,7 +23,13 @@ from proxx_exec.naming import staged_path
 from proxx_exec.plan import ClipPlan
 from proxx_exec.process import run_engine
 from proxx_exec.refusals import describe
-from proxx_exec.result import ClipResult, ExecutionResult, Status, document_digest_matches
+from proxx_exec.result import (
+    ClipResult,
+    ExecutionResult,
+    Status,
+    document_digest_matches,
+    read_result_document,
+)
 from proxx_exec.verify import verify_clip
 
 _STDERR_LINES = 3
@@ -48,10 +53,17 @@ class ReproducibleJob:
 
     result: ExecutionResult
     result_file: Path
-    binary: Path
-    engine: EngineIdentity  # this machine's binary, equal to the recorded one by SHA-256
-    clip_timeout_s: int
-    output_dir: str
+    binary: Path  # this machine's engine binary, equal to the recorded one by SHA-256
+
+    @property
+    def clip_timeout_s(self) -> int:
+        assert self.result.spec is not None  # load_reproducible refuses a result without one
+        return self.result.spec.clip_timeout_s
+
+    @property
+    def output_dir(self) -> str:
+        assert self.result.spec is not None
+        return self.result.spec.output_dir
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,6 @@ class ClipReproduction:
     index: int
     source: str
     recorded_output: str
-    scratch_output: str
     verdict: Verdict
     recorded_bytes: int
     recorded_sha256: str
@@ -86,16 +97,13 @@ def load_reproducible(path: Path) -> ReproducibleJob:
     spec = result.spec
     if spec is None or result.engine is None:
         raise Refusal(f"{path} records no JobSpec or engine; nothing can be re-run")
-    engine, binary = _same_engine_here(spec.engine, result.engine)
+    binary = _same_engine_here(spec.engine, result.engine)
     for clip in result.clips:
         _check_recorded_commands(clip, spec.output_dir, spec.job_id)
     return ReproducibleJob(
         result=result,
         result_file=path,
         binary=binary,
-        engine=engine,
-        clip_timeout_s=spec.clip_timeout_s,
-        output_dir=spec.output_dir,
     )
 
 
@@ -122,7 +130,7 @@ def _trusted_result(path: Path) -> ExecutionResult:
         ) from None
 
 
-def _same_engine_here(named: str, recorded: EngineIdentity) -> tuple[EngineIdentity, Path]:
+def _same_engine_here(named: str, recorded: EngineIdentity) -> Path:
     """The engine binary the JobSpec names, on this machine, if it is the recorded one."""
     try:
         engine, binary = identify_engine(named)
@@ -137,7 +145,7 @@ def _same_engine_here(named: str, recorded: EngineIdentity) -> tuple[EngineIdent
             f"({recorded.name}, {recorded.version_line}). Another binary may give other bytes, "
             "so a run here would prove nothing. Install the recorded engine and try again."
         )
-    return engine, binary
+    return binary
 
 
 def _recorded_staged(clip: ClipResult, output_dir: str, job_id: str) -> str:
@@ -215,7 +223,6 @@ def _reproduce_clip(
             index=clip.index,
             source=clip.source,
             recorded_output=clip.output or "",
-            scratch_output=str(target),
             verdict=kind,
             recorded_bytes=clip.output_bytes or 0,
             recorded_sha256=clip.output_sha256 or "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -198,3 +199,29 @@ def record_path(result: ExecutionResult) -> str | None:
 def write_result(result: ExecutionResult, path: Path) -> None:
     """Write atomically and never replace an existing file (FileExistsError if one is there)."""
     write_new_file(path, result.to_json())
+
+
+def read_result_document(path: Path) -> dict[str, Any]:
+    """The parsed JSON object of a result file; ValueError in plain words otherwise."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(64)
+            head = start.lstrip()
+            if head and head[:1] != b"{":  # a video given by mistake is refused unread
+                raise ValueError("not a proxx result: the file does not hold a JSON object")
+            raw = start + handle.read()
+    except IsADirectoryError:
+        raise ValueError("is a folder, not a result file") from None
+    except FileNotFoundError:
+        raise ValueError("does not exist") from None
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror or error}") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError("not a proxx result: the file does not hold a JSON object")
+    return document

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import JobSpec
+from tests.corpus import Corpus
 from tests.helpers import Media, unavailable
 from tests.processes import SUITE_MARK, Proc, kill, leftovers
 
@@ -82,6 +83,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     return Media(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    """The generated codec and camera-shape sources, each made once for the whole session."""
+    return Corpus(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture

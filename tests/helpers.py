@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -14,6 +16,7 @@ import pytest
 
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import STAGING_PREFIX
+from proxx_exec.result import compute_digest
 from proxx_exec.samples import SampleClip, make_sample
 
 REAL_ENGINE = default_engine_binary()
@@ -109,3 +112,24 @@ def clear(folder: Path) -> None:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def proxx(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """This venv's `proxx` command, run as a user runs it; `env` adds environment variables."""
+    return subprocess.run(
+        [PROXX, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def reseal(document: dict[str, Any]) -> dict[str, Any]:
+    """The result document with a digest that matches its content, as proxx would write it."""
+    return {**document, "digest": compute_digest(document)}

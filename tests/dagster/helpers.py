@@ -37,6 +37,18 @@ def events(
     return [record.event_log_entry for record in records]
 
 
+def step_failure(instance: DagsterInstance, run_id: str) -> str:
+    """The message of the run's first step failure (a proxx refusal or a job's failure)."""
+    failure = events(instance, run_id, DagsterEventType.STEP_FAILURE)[0]
+    return failure.get_dagster_event().step_failure_data.error.message  # type: ignore[union-attr]
+
+
+def output_metadata(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
+    """The metadata of the run's one step output."""
+    [output] = events(instance, run_id, DagsterEventType.STEP_OUTPUT)
+    return dict(output.get_dagster_event().step_output_data.metadata)
+
+
 def stored_result(instance: DagsterInstance, run_id: str) -> ExecutionResult:
     """The one ExecutionResult a one-step run stored."""
     [result] = stored_results(instance, run_id).values()

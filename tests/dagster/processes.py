@@ -77,9 +77,11 @@ def background(
 
 
 def daemon(
-    home: Path, workspace: Path, log: Path
+    home: Path, workspace: Path, log: Path, **extra_env: str
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
-    return background([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], home, log)
+    return background(
+        [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], home, log, **extra_env
+    )
 
 
 def webserver(

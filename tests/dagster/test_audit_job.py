@@ -26,9 +26,8 @@ from proxx_dagster import audit_job as audit_job_module
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.no_retry import NO_RETRY_TAGS, retry_problems
-from proxx_exec.result import compute_digest
 from tests.dagster.helpers import events, run_config, spec_fields
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import Media, engine_calls, listing, reseal, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
 CHECK = AssetCheckKey(PROXIES, "outputs_intact")
@@ -131,8 +130,7 @@ def test_a_replaced_result_file_fails_even_with_a_matching_digest(
     document = materialize(instance, media, tmp_path / "cam-a", "cam-a", wrapper)
     path = tmp_path / "cam-a" / "cam-a.proxx-result.json"
     document["proxx_version"] = "9.9.9"
-    document["digest"] = compute_digest(document)
-    path.write_text(json.dumps(document))
+    path.write_text(json.dumps(reseal(document)))
 
     outcome = audit_job().execute_in_process(instance=instance, raise_on_error=False)
     assert not outcome.success

@@ -5,7 +5,6 @@ never an overwrite. Skipped with the reason when a broker is unreachable; failed
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 from pathlib import Path
@@ -26,7 +25,7 @@ from tests.dagster.batch_runs import (
 )
 from tests.dagster.helpers import events, spec_fields, stored_results
 from tests.dagster.services import require_tcp_service
-from tests.helpers import Media, clear, engine_calls, listing, write_engine_wrapper
+from tests.helpers import Media, clear, engine_calls, listing, sha256, write_engine_wrapper
 from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 Outcome = dict[str, tuple[Status, str, dict[str, str]]]
@@ -46,10 +45,6 @@ def rabbitmq() -> CeleryBroker:
 
 def batch_config(jobspecs: list[dict[str, Any]], execution: dict[str, Any]) -> dict[str, Any]:
     return {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_outcome(home: Path, out_dir: Path) -> tuple[Outcome, set[str]]:

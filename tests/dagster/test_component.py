@@ -13,7 +13,7 @@ import yaml
 
 from proxx_dagster.component import ProxxComponent
 from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation
-from tests.dagster.processes import BIN, dagster_env
+from tests.dagster.processes import BIN, REPO, dagster_env
 from tests.helpers import Media
 
 PYPROJECT = """\
@@ -146,9 +146,8 @@ def test_a_team_declares_proxx_in_yaml_and_dg_runs_it(
 
 def test_the_component_yaml_in_the_docs_is_valid() -> None:
     """Every `type: proxx_dagster.ProxxComponent` block of the README and docs/dagster.md loads."""
-    repo = Path(__file__).resolve().parents[2]
     blocks = []
-    for doc in (repo / "README.md", repo / "docs" / "dagster.md"):
+    for doc in (REPO / "README.md", REPO / "docs" / "dagster.md"):
         for block in doc.read_text().split("```yaml\n")[1:]:
             text = block.split("```", 1)[0]
             if "type: proxx_dagster.ProxxComponent" in text:
@@ -160,5 +159,5 @@ def test_the_component_yaml_in_the_docs_is_valid() -> None:
 
 
 def test_operations_doc_names_every_setting() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    text = (REPO / "docs" / "operations.md").read_text()
     assert [name for name in ENVIRONMENT.values() if f"`{name}`" not in text] == []

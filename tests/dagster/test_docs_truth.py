@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.dagster.processes import REPO
+
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 ASSET_KEYS = {"proxx/proxies", "proxx/source_media"}  # AssetKey(["proxx", ...]), not literals
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from dagster import (
-    DagsterEventType,
     DagsterInstance,
     JsonMetadataValue,
     TableMetadataValue,
@@ -25,7 +24,7 @@ from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG
 from proxx_dagster.no_retry import runs_proxx
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Status, execute, load_jobspec
 from proxx_exec.jobspec import JOB_ID_PATTERN
-from tests.dagster.helpers import events
+from tests.dagster.helpers import output_metadata, step_failure
 from tests.helpers import Media, write_engine_wrapper
 
 folder_job = defs.resolve_job_def(FOLDER_JOB)
@@ -59,16 +58,6 @@ def launch(
         tags=run_tags,
         raise_on_error=False,
     )
-
-
-def step_failure(instance: DagsterInstance, run_id: str) -> str:
-    failure = events(instance, run_id, DagsterEventType.STEP_FAILURE)[0]
-    return failure.get_dagster_event().step_failure_data.error.message  # type: ignore[union-attr]
-
-
-def output_metadata(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
-    [output] = events(instance, run_id, DagsterEventType.STEP_OUTPUT)
-    return dict(output.get_dagster_event().step_output_data.metadata)
 
 
 def test_scan_takes_every_clip_below_the_card_in_name_order(media: Media, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.translator import COMPLETED_CHECK
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.verify import CHECK_NAMES
-from tests.dagster.helpers import events, run_config, spec_fields, stored_result
+from tests.dagster.helpers import events, run_config, spec_fields, step_failure, stored_result
 from tests.helpers import Media, clear, engine_calls, listing, write_engine_wrapper
 
 PROXIES = AssetKey(["proxx", "proxies"])
@@ -167,11 +167,6 @@ def test_launch_tags_cannot_enable_run_retries(
     assert run.tags["dagster/retry_on_asset_or_op_failure"] == "false"
 
 
-def refusal_message(instance: DagsterInstance, run_id: str) -> str:
-    failure = events(instance, run_id, DagsterEventType.STEP_FAILURE)[0]
-    return failure.get_dagster_event().step_failure_data.error.message  # type: ignore[union-attr]
-
-
 def test_op_refuses_to_run_as_an_automatic_retry(
     instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
 ) -> None:
@@ -184,7 +179,7 @@ def test_op_refuses_to_run_as_an_automatic_retry(
         raise_on_error=False,
     )
     assert not outcome.success
-    message = refusal_message(instance, outcome.run_id)
+    message = step_failure(instance, outcome.run_id)
     assert "refuses" in message and "retried_from" in message
     assert engine_calls(tmp_path) == []  # not even `-version`
     assert listing(out_dir) == []
@@ -202,7 +197,7 @@ def test_op_refuses_a_reexecution_from_failure(
     with execute_job(job, instance, reexecution_options=options) as second:
         assert not second.success
         assert second.dagster_run.parent_run_id == first.run_id
-        assert "re-execution of run" in refusal_message(instance, second.run_id)
+        assert "re-execution of run" in step_failure(instance, second.run_id)
     assert len(engine_calls(tmp_path)) == calls_after_first  # FFmpeg never started again
 
 
@@ -226,7 +221,7 @@ def test_op_refuses_a_resumed_attempt(
         run_id=run.run_id,
     )
     assert not execute_run(job, run, instance).success  # how a run worker executes a run
-    assert "resumed attempt" in refusal_message(instance, run.run_id)
+    assert "resumed attempt" in step_failure(instance, run.run_id)
     assert engine_calls(tmp_path) == []
     assert listing(out_dir) == []
 

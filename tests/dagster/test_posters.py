@@ -19,7 +19,7 @@ from dagster import (
 from proxx_dagster.definitions import proxx_job
 from proxx_dagster.visual import markdown_text
 from proxx_exec import ExecutionResult
-from tests.dagster.helpers import events, run_config, spec_fields, stored_results
+from tests.dagster.helpers import events, output_metadata, run_config, spec_fields, stored_result
 from tests.helpers import Media
 
 PROXIES = AssetKey(["proxx", "proxies"])
@@ -55,8 +55,7 @@ def test_the_materialization_shows_every_poster(
     assert sheet.path == str(out_dir / "dg-job.proxx-contact-sheet.html")
     assert "proxx/poster_problems" not in metadata
     # the run's step output names the contact sheet too
-    [output] = events(instance, outcome.run_id, DagsterEventType.STEP_OUTPUT)
-    step_metadata = output.get_dagster_event().step_output_data.metadata
+    step_metadata = output_metadata(instance, outcome.run_id)
     assert step_metadata["proxx/contact_sheet"] == sheet
 
 
@@ -70,7 +69,7 @@ def test_a_poster_failure_changes_nothing_about_the_job(
         run_config=run_config(spec_fields(media, out_dir)), instance=instance
     )
     assert outcome.success
-    [result] = stored_results(instance, outcome.run_id).values()
+    result = stored_result(instance, outcome.run_id)
     assert result.completed
     assert ExecutionResult.from_json((out_dir / "dg-job.proxx-result.json").read_bytes()) == result
     metadata = materialization_metadata(instance)

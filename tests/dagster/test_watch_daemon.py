@@ -15,7 +15,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from proxx_dagster.names import FOLDER_JOB, FOLDER_TAG
 from proxx_exec import ExecutionResult
-from tests.dagster.processes import BIN, REPO, background, dagster_env
+from tests.dagster.processes import BIN, REPO, daemon, dagster_env
 from tests.helpers import Media
 from tests.processes import wait_for
 
@@ -60,12 +60,7 @@ def test_a_card_copied_under_the_watch_root_becomes_proxies(media: Media, tmp_pa
     )
     with (
         DagsterInstance.from_config(str(home)) as instance,
-        background(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-            home,
-            tmp_path / "daemon.log",
-            **env,
-        ),
+        daemon(home, workspace, tmp_path / "daemon.log", **env),
     ):
 
         def runs() -> list[Any]:

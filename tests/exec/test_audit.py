@@ -4,7 +4,6 @@ not results get plain words, never a traceback."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -15,24 +14,19 @@ import pytest
 from proxx_exec import execute
 from proxx_exec.result import compute_digest
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, listing
+from tests.helpers import Media, listing, proxx, reseal, sha256
 
 JOB = "audit-job"
 
 
 def audit(*paths: Path, as_json: bool = False) -> subprocess.CompletedProcess[str]:
-    args = [PROXX, "audit", *(["--json"] if as_json else []), *map(str, paths)]
-    return subprocess.run(args, capture_output=True, text=True, check=False, timeout=300)
+    return proxx("audit", *(["--json"] if as_json else []), *paths)
 
 
 def audit_json(*paths: Path) -> tuple[int, dict[str, Any]]:
     completed = audit(*paths, as_json=True)
     assert "Traceback" not in completed.stderr
     return completed.returncode, json.loads(completed.stdout)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -46,10 +40,6 @@ def result_file(media: Media, out_dir: Path, make_spec: SpecFactory) -> Path:
 def proxies(result_file: Path) -> list[Path]:
     document = json.loads(result_file.read_text())
     return [Path(clip["output"]) for clip in document["clips"]]
-
-
-def reseal(document: dict[str, Any]) -> dict[str, Any]:
-    return {**document, "digest": compute_digest(document)}
 
 
 def test_an_untouched_job_audits_clean(result_file: Path) -> None:

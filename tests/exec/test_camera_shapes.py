@@ -21,11 +21,6 @@ from tests.helpers import listing
 PROXX = Path(sys.executable).parent / "proxx"
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return Corpus(tmp_path_factory.mktemp("shapes"))
-
-
 def spec_for(
     sources: list[Path], output_dir: Path, profile: str, job_id: str = "shapes"
 ) -> JobSpec:

@@ -10,11 +10,7 @@ from pathlib import Path
 import yaml
 
 from proxx_exec import ExecutionResult, Status
-from tests.helpers import PROXX, REAL_ENGINE, Media
-
-
-def proxx(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PROXX, *args], capture_output=True, text=True, check=False, timeout=300)
+from tests.helpers import PROXX, REAL_ENGINE, Media, proxx
 
 
 def write_spec(tmp_path: Path, media: Media, out_dir: Path, **fields: object) -> Path:

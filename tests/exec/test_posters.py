@@ -3,7 +3,6 @@ engine after the verdict, never changing it; HTML that shows any file name as te
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import shutil
@@ -21,16 +20,7 @@ from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.sheets import posters_with_contact_sheet
 from tests.conftest import SpecFactory
 from tests.corpus import Corpus
-from tests.helpers import PROXX, REAL_ENGINE, Media
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return Corpus(tmp_path_factory.mktemp("poster-sources"))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from tests.helpers import REAL_ENGINE, Media, proxx, sha256
 
 
 def frame_by_index(argv: tuple[str, ...], index: int, output: Path) -> Path:
@@ -197,9 +187,7 @@ def test_proxx_run_posters_flag(media: Media, tmp_path: Path, out_dir: Path) -> 
             ).canonical()
         )
     )
-    completed = subprocess.run(
-        [PROXX, "run", str(spec), "--posters"], capture_output=True, text=True, check=False
-    )
+    completed = proxx("run", spec, "--posters")
     assert completed.returncode == 0, completed.stderr
     assert f"posters: 1 of 1 in {out_dir / 'cli-posters.proxx-posters'}" in completed.stderr
     assert f"contact sheet: {out_dir / 'cli-posters.proxx-contact-sheet.html'}" in (

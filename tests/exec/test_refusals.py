@@ -4,8 +4,6 @@ once, a refusal that does not spend its job_id, and the first steps of the READM
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import yaml
 from proxx_exec import FailureClass, Reason, Status, execute, execute_document
 from proxx_exec.naming import REFUSAL_INFIX
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, listing, write_engine_wrapper
+from tests.helpers import Media, listing, proxx, write_engine_wrapper
 
 
 def document(**fields: object) -> bytes:
@@ -124,13 +122,9 @@ def test_rerunning_a_job_from_the_shell_says_so_plainly(
 ) -> None:
     spec_file = tmp_path / "job.json"
     spec_file.write_text(json.dumps(make_spec([media.standard]).canonical()))
-    first = subprocess.run(
-        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
-    )
+    first = proxx("run", spec_file)
     assert first.returncode == 0, first.stderr
-    second = subprocess.run(
-        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
-    )
+    second = proxx("run", spec_file)
     assert second.returncode == 1
     assert "OUTPUT_EXISTS" in second.stderr and "already ran" in second.stderr
     assert "Errno" not in second.stderr and "Traceback" not in second.stderr
@@ -138,32 +132,21 @@ def test_rerunning_a_job_from_the_shell_says_so_plainly(
 
 def test_samples_make_their_folder_and_a_jobspec_that_runs(tmp_path: Path) -> None:
     folder = tmp_path / "shoot" / "day1"
-    made = subprocess.run(
-        [str(PROXX), "samples", str(folder), "--count", "2", "--seconds", "0.4"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    made = proxx("samples", folder, "--count", "2", "--seconds", "0.4")
     assert made.returncode == 0, made.stderr
     clips = made.stdout.split()
     assert clips == [str(folder / "A001C001.mov"), str(folder / "A002C001.mov")]
     spec_file = folder / "proxx-job.json"
     assert f"run {spec_file}" in made.stderr
-    ran = subprocess.run(
-        [str(PROXX), "run", str(spec_file)], capture_output=True, text=True, check=False
-    )
+    ran = proxx("run", spec_file)
     assert ran.returncode == 0, ran.stderr
     assert {"A001C001.mov", "A002C001.mov"} <= set(listing(folder / "proxies"))
 
 
 def test_profiles_fit_80_columns_without_breaking_a_name() -> None:
-    shown = subprocess.run(
-        [str(PROXX), "profiles"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "COLUMNS": "80"},
-    ).stdout
+    profiles = proxx("profiles", COLUMNS="80")
+    assert profiles.returncode == 0, profiles.stderr
+    shown = profiles.stdout
     assert max(len(line) for line in shown.splitlines()) <= 80
     for name in ("prores_proxy", "prores_lt", "dnxhr_lb", "h264_half", "h264_quarter"):
         assert name in shown

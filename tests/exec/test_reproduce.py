@@ -7,31 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
-from proxx_exec.result import compute_digest, record_path
+from proxx_exec.result import record_path
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import (
+    Media,
+    engine_calls,
+    listing,
+    load_json,
+    proxx,
+    reseal,
+    sha256,
+    write_engine_wrapper,
+)
 
 JOB = "repro-job"
-
-
-def proxx(*args: str | Path, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **({"TMPDIR": str(tmpdir)} if tmpdir else {})}
-    return subprocess.run(
-        [PROXX, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env=env,
-    )
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
@@ -40,19 +35,14 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
     for name in listing(folder):
         path = folder / name
         status = path.stat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        digest = sha256(path) if path.is_file() else ""
         state[name] = (status.st_ino, status.st_mtime_ns, digest)
     return state
 
 
-def load(path: Path) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(path.read_text())
-    return document
-
-
 def write_sealed(path: Path, document: dict[str, Any]) -> None:
     """Write a result whose digest matches its content, as proxx would have."""
-    path.write_text(json.dumps({**document, "digest": compute_digest(document)}, indent=2))
+    path.write_text(json.dumps(reseal(document), indent=2))
 
 
 @pytest.fixture
@@ -68,9 +58,9 @@ def test_a_fresh_job_reproduces_identically(
     before = snapshot(out_dir)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    completed = proxx("reproduce", result_file, tmpdir=temporary)
+    completed = proxx("reproduce", result_file, TMPDIR=str(temporary))
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    document = load(result_file)
+    document = load_json(result_file)
     for clip in document["clips"]:
         assert f"recorded    {clip['output_bytes']} bytes, SHA-256 {clip['output_sha256']}" in (
             completed.stdout
@@ -91,7 +81,7 @@ def test_an_altered_proxy_is_named_even_when_its_record_was_resealed(
 ) -> None:
     """Clip 2's proxy is changed and its record re-sealed to match: the audit sees a consistent
     record; only a reproduction shows that these bytes are not what the JobSpec gives."""
-    document = load(result_file)
+    document = load_json(result_file)
     altered = Path(document["clips"][1]["output"])
     data = bytearray(altered.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -106,7 +96,7 @@ def test_an_altered_proxy_is_named_even_when_its_record_was_resealed(
     assert "clip 1/2 IDENTICAL" in completed.stdout
     assert f"clip 2/2 DIFFERS {altered.name}" in completed.stdout
     assert "NOT REPRODUCED: 1 of 2 proxies identical; clip 2 differs." in completed.stdout
-    assert hashlib.sha256(altered.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert altered.read_bytes() == bytes(data)
 
 
 def test_another_engine_binary_is_refused_before_anything_runs(
@@ -114,7 +104,7 @@ def test_another_engine_binary_is_refused_before_anything_runs(
 ) -> None:
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
     assert execute(make_spec([media.standard], job_id=JOB, engine=str(wrapper))).completed
-    recorded = load(out_dir / f"{JOB}.proxx-result.json")["engine"]["sha256"]
+    recorded = load_json(out_dir / f"{JOB}.proxx-result.json")["engine"]["sha256"]
     with wrapper.open("a") as script:
         script.write("# another build of the engine\n")
     encodes_before = [c for c in engine_calls(tmp_path) if "-c:v" in c[1]]
@@ -124,7 +114,7 @@ def test_another_engine_binary_is_refused_before_anything_runs(
     message = completed.stderr
     assert "refused" in message and "nothing was run" in message
     assert recorded in message
-    assert hashlib.sha256(wrapper.read_bytes()).hexdigest() in message
+    assert sha256(wrapper) in message
     assert [c for c in engine_calls(tmp_path) if "-c:v" in c[1]] == encodes_before
     assert "Traceback" not in message
 
@@ -132,7 +122,7 @@ def test_another_engine_binary_is_refused_before_anything_runs(
 def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
     result_file: Path, make_spec: SpecFactory, out_dir: Path, tmp_path: Path
 ) -> None:
-    document = load(result_file)
+    document = load_json(result_file)
     document["clips"][0]["frame_count"] += 1
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(document))
@@ -169,9 +159,9 @@ def test_the_scratch_folder_is_new_or_empty_and_outside_the_output_folder(
     completed = proxx("reproduce", result_file, "--into", into)
     assert completed.returncode == 0, completed.stdout
     assert f"scratch folder {into} (kept)" in completed.stdout
-    for clip in load(result_file)["clips"]:
+    for clip in load_json(result_file)["clips"]:
         copy = into / Path(clip["output"]).name
-        assert hashlib.sha256(copy.read_bytes()).hexdigest() == clip["output_sha256"]
+        assert sha256(copy) == clip["output_sha256"]
     assert snapshot(out_dir) == before
 
 

@@ -21,11 +21,6 @@ from tests.helpers import REAL_ENGINE
 from tests.invariants.simulated_cpus import SimulatedCpu, simulated_cpus
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return Corpus(tmp_path_factory.mktemp("codecs"))
-
-
 def spec_for(sources: list[Path], output_dir: Path, profile: object) -> JobSpec:
     output_dir.mkdir(exist_ok=True)
     return JobSpec.model_validate(

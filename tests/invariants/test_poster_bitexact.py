@@ -8,7 +8,6 @@ without the bit-exact scaler flags the same command gives different bytes on the
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from proxx_exec import BUILTIN_PROFILES, Status, execute
 from proxx_exec.bitexact import SCALER_FLAGS
 from proxx_exec.posters import make_posters, plan_poster
 from tests.corpus import Corpus
+from tests.helpers import sha256
 from tests.invariants.simulated_cpus import simulated_cpus
 from tests.invariants.test_bitexact import run_as, spec_for
 
@@ -27,11 +27,6 @@ SOURCES = (
     "xdcam_1080i50_four_mono.mxf",
     "bt601_sd_untagged.mov",
 )
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    return Corpus(tmp_path_factory.mktemp("poster-codecs"))
 
 
 @pytest.mark.parametrize("profile", sorted(BUILTIN_PROFILES))
@@ -47,7 +42,7 @@ def test_every_poster_is_the_same_on_every_cpu(
         assert poster.path is not None
         argv = plan_poster(result, clip).argv
         assert "-cpuflags" not in argv  # a simulated CPU is a test device only
-        made = hashlib.sha256(Path(poster.path).read_bytes()).hexdigest()
+        made = sha256(Path(poster.path))
         digests = {
             cpu.name: run_as(cpu, argv, tmp_path / f"{clip.index}-{n}.png")
             for n, cpu in enumerate(simulated_cpus())
