@@ -129,8 +129,8 @@ def test_a_replaced_result_file_fails_even_with_a_matching_digest(
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
     document = materialize(instance, media, tmp_path / "cam-a", "cam-a", wrapper)
     path = tmp_path / "cam-a" / "cam-a.proxx-result.json"
-    document["proxx_version"] = "9.9.9"
-    path.write_text(json.dumps(reseal(document)))
+    document = reseal({**document, "proxx_version": "9.9.9"})
+    path.write_text(json.dumps(document))
 
     outcome = audit_job().execute_in_process(instance=instance, raise_on_error=False)
     assert not outcome.success
