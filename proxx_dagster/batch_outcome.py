@@ -55,7 +55,7 @@ class BatchOutcome:
         return text + (f", {not_run} not run" if not_run > 0 else "")
 
 
-def _failure_text(event: DagsterEvent) -> str:
+def failure_text(event: DagsterEvent) -> str:
     """What a step failure says: the op's own description (for a FAILED result,
     "CLASS REASON: message"), else the error; first line, shortened."""
     data = event.step_failure_data
@@ -91,7 +91,7 @@ def batch_outcome(instance: DagsterInstance, run_id: str) -> BatchOutcome:
             elif event_type is DagsterEventType.STEP_SUCCESS:
                 succeeded.add(step)
             else:
-                failures[step] = _failure_text(event)
+                failures[step] = failure_text(event)
     failed = {_mapping_key(step): failures.get(step, NO_RESULT) for step in started - succeeded}
     completed = sorted(_mapping_key(step) for step in succeeded)
     return BatchOutcome(int(run.tags.get(BATCH_SIZE_TAG, "0")), completed, failed)

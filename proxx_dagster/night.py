@@ -20,8 +20,10 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from dagster import (
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     MetadataValue,
@@ -33,8 +35,9 @@ from dagster import (
     sensor,
 )
 
+from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
-from proxx_dagster.names import NIGHT_REPORT_SENSOR, TRIGGER_TAG
+from proxx_dagster.names import JOB_ID_TAG, NIGHT_REPORT_SENSOR, PLAN_OP, TRIGGER_TAG
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
@@ -47,6 +50,7 @@ REPORT_INTERVAL_S = 30
 DEFAULT_REPORT_FOLDER = "proxx-night-reports"  # under DAGSTER_HOME when nothing else is set
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 NONE = "-"  # an empty cell
+NO_RESULT_STATUS = "no result"  # the status cell of a job that ended without a result
 
 
 def night_of(moment: datetime, timezone: str) -> date:
@@ -67,8 +71,18 @@ def report_folder(automation: ProxxAutomation, instance: DagsterInstance) -> Pat
 
 
 @dataclass(frozen=True)
+class LostJob:
+    """A JobSpec step that started and ended without a result (its worker was lost, or it
+    raised): a job may have begun, so it is listed, never taken for a refusal."""
+
+    step: str  # the step's mapping key in a batch, else the run's job id (or NONE)
+    why: str
+
+
+@dataclass(frozen=True)
 class NightRun:
-    """One run of the night: its results, or why it ended without one."""
+    """One run of the night: its results, the jobs that ended without one, or why it started
+    no job."""
 
     run_id: str
     job_name: str
@@ -77,10 +91,12 @@ class NightRun:
     status: str
     results: tuple[ExecutionResult, ...]
     refusal: str | None
+    lost: tuple[LostJob, ...] = ()
 
 
-def _results(instance: DagsterInstance, run_id: str) -> tuple[ExecutionResult, ...]:
-    found = []
+def _results(instance: DagsterInstance, run_id: str) -> dict[str, ExecutionResult]:
+    """The stored results by step key."""
+    found = {}
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.HANDLED_OUTPUT)
     for record in records.records:
         event = record.event_log_entry.dagster_event
@@ -89,10 +105,38 @@ def _results(instance: DagsterInstance, run_id: str) -> tuple[ExecutionResult, .
         if RESULT_PATH_KEY in metadata:
             path = Path(str(metadata[RESULT_PATH_KEY].value))
             try:
-                found.append(ExecutionResult.from_json(path.read_bytes()))
+                found[str(record.event_log_entry.step_key)] = ExecutionResult.from_json(
+                    path.read_bytes()
+                )
             except (OSError, ValueError):
                 continue  # a result moved away since: the run is listed without it
-    return tuple(found)
+    return found
+
+
+def _lost(
+    instance: DagsterInstance, run: DagsterRun, with_result: Iterable[str]
+) -> tuple[LostJob, ...]:
+    """JobSpec steps that started and have no result: never ended (the worker died), or
+    failed with an error rather than with a proxx refusal."""
+    started: list[str] = []
+    ended: dict[str, DagsterEvent | None] = {}
+    for event_type in (DagsterEventType.STEP_START, DagsterEventType.STEP_FAILURE):
+        for record in instance.get_records_for_run(run.run_id, of_type=event_type).records:
+            step = str(record.event_log_entry.step_key)
+            if event_type is DagsterEventType.STEP_START:
+                started.append(step)
+            else:
+                ended[step] = record.event_log_entry.dagster_event
+    lost = []
+    for step in started:
+        failure = ended.get(step)
+        data = failure.step_failure_data if failure else None
+        refused = data is not None and data.user_failure_data is not None
+        if step.startswith(PLAN_OP) or step in with_result or refused:
+            continue
+        name = step.partition("[")[2].removesuffix("]") or run.tags.get(JOB_ID_TAG, NONE)
+        lost.append(LostJob(name, failure_text(failure) if failure else NO_RESULT))
+    return tuple(lost)
 
 
 def _refusal(instance: DagsterInstance, run_id: str) -> str | None:
@@ -125,6 +169,7 @@ def night_runs(
         if run.job_name not in names:
             continue
         results = _results(instance, run.run_id)
+        lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
         runs.append(
             NightRun(
                 run_id=run.run_id,
@@ -132,8 +177,9 @@ def night_runs(
                 trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
                 launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
                 status=run.status.value,
-                results=results,
-                refusal=None if results else _refusal(instance, run.run_id),
+                results=tuple(results.values()),
+                refusal=None if results or lost else _refusal(instance, run.run_id),
+                lost=lost,
             )
         )
     return runs
@@ -216,9 +262,19 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
     )
 
 
+def _lost_row(run: NightRun, lost: LostJob) -> str:
+    return (
+        f"<tr><td>{text(lost.step)}</td><td>{text(run.run_id[:8])}</td>"
+        f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
+        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+        f'<td class="FAILED">{NO_RESULT_STATUS}</td><td>{text(lost.why)}</td>'
+        f"<td>{NONE}</td><td>{NONE}</td></tr>"
+    )
+
+
 def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | None]]:
     for run in runs:
-        if not run.results:
+        if not run.results and not run.lost:
             yield run, None
         for result in run.results:
             yield run, result
@@ -229,12 +285,17 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     pairs = list(_pairs(runs))
     results = [result for _, result in pairs if result is not None]
     completed = sum(1 for result in results if result.completed)
+    lost = sum(len(run.lost) for run in runs)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
+        f"{lost} job(s) that ended without a result; "
         f"{len(pairs) - len(results)} run(s) that started no job; "
         f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
-    jobs = "\n".join(_job_row(run, result) for run, result in pairs)
+    jobs = "\n".join(
+        [_job_row(run, result) for run, result in pairs]
+        + [_lost_row(run, lost) for run in runs for lost in run.lost]
+    )
     sections = "\n".join(_job_section(page_path, run, result) for run, result in pairs if result)
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"

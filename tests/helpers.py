@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,6 +10,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -133,3 +136,30 @@ def sha256(path: Path) -> str:
 def reseal(document: dict[str, Any]) -> dict[str, Any]:
     """The result document with a digest that matches its content, as proxx would write it."""
     return {**document, "digest": compute_digest(document)}
+
+
+@contextlib.contextmanager
+def mounted(*argv: str) -> Iterator[None]:
+    """`mount ARGV...` for the duration (a tmpfs, a bind mount); unavailable where this
+    process may not mount."""
+    target = argv[-1]
+    completed = subprocess.run(["mount", *argv], capture_output=True, check=False)
+    if completed.returncode != 0:
+        unavailable(f"cannot mount here ({completed.stderr.decode().strip()})")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", target], check=True)
+
+
+def slow_copy(source: Path, target: Path, chunks: int, pause_s: float) -> None:
+    """Write the file in `chunks` pieces, `pause_s` apart, as a copy from a slow card reader
+    does (the file grows for chunks x pause_s seconds)."""
+    data = source.read_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    step = len(data) // chunks + 1
+    with target.open("wb") as sink:
+        for start in range(0, len(data), step):
+            sink.write(data[start : start + step])
+            sink.flush()
+            time.sleep(pause_s)

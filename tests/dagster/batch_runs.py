@@ -18,7 +18,7 @@ from dagster_celery.make_app import make_app
 
 from proxx_dagster.definitions import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.executors import celery_config_source
-from proxx_dagster.names import BATCH_JOB
+from proxx_dagster.names import BATCH_JOB, PLAN_OP
 from tests.dagster.processes import BIN, REPO, background, dagster_env
 from tests.processes import wait_for
 
@@ -156,3 +156,8 @@ def execute_batch(
 ) -> tuple[int, str]:
     with running_batch(home, run_config, folder, **extra_env) as batch:
         return finish(batch)
+
+
+def batch_config(jobspecs: list[dict[str, Any]], execution: dict[str, Any]) -> dict[str, Any]:
+    """A batch's run config: pasted JobSpecs and the `execution` choice."""
+    return {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}

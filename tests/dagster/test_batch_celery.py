@@ -14,10 +14,11 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from proxx_dagster.batch_outcome import NO_RESULT, batch_outcome
-from proxx_dagster.names import EXECUTE_BATCH_OP, PLAN_OP
+from proxx_dagster.names import EXECUTE_BATCH_OP
 from proxx_exec import JobSpec, Reason, Status, execute
 from tests.dagster.batch_runs import (
     CeleryBroker,
+    batch_config,
     celery_workers,
     execute_batch,
     finish,
@@ -41,10 +42,6 @@ def redis() -> CeleryBroker:
 def rabbitmq() -> CeleryBroker:
     require_tcp_service("RabbitMQ", 5672)
     return CeleryBroker.rabbitmq()
-
-
-def batch_config(jobspecs: list[dict[str, Any]], execution: dict[str, Any]) -> dict[str, Any]:
-    return {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
 
 
 def run_outcome(home: Path, out_dir: Path) -> tuple[Outcome, set[str]]:

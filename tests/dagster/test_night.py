@@ -83,7 +83,10 @@ def test_the_sensor_writes_the_night_and_links_it_from_each_run(
     night = night_of(datetime.now(UTC), "UTC").isoformat()
     page_path = reports / f"proxx-night-{night}.html"
     page = page_path.read_text()
-    assert "1 COMPLETED, 1 FAILED; 1 run(s) that started no job; 1 proxies made" in page
+    assert (
+        "1 COMPLETED, 1 FAILED; 0 job(s) that ended without a result; "
+        "1 run(s) that started no job; 1 proxies made"
+    ) in page
     assert html.escape("<b>bold<i> & 'A001'.mov", quote=True) in page and "<b>bold" not in page
     assert "VALIDATION SOURCE_MISSING" in page
     assert "No job was started: folder is empty" in page

@@ -16,24 +16,12 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from proxx_dagster.names import FOLDER_JOB, FOLDER_TAG
 from proxx_exec import ExecutionResult
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env
-from tests.helpers import Media
+from tests.helpers import Media, slow_copy
 from tests.processes import wait_for
 
 SETTLE_S = 3
 CHUNKS = 8
 CHUNK_PAUSE_S = 1.0  # shorter than the settle time: the copy never looks settled
-
-
-def slow_copy(source: Path, target: Path) -> None:
-    """Write the file in pieces, as a copy from a slow card reader does."""
-    data = source.read_bytes()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    step = len(data) // CHUNKS + 1
-    with target.open("wb") as sink:
-        for start in range(0, len(data), step):
-            sink.write(data[start : start + step])
-            sink.flush()
-            time.sleep(CHUNK_PAUSE_S)
 
 
 def test_a_card_copied_under_the_watch_root_becomes_proxies(media: Media, tmp_path: Path) -> None:
@@ -67,7 +55,10 @@ def test_a_card_copied_under_the_watch_root_becomes_proxies(media: Media, tmp_pa
             return list(instance.get_runs(RunsFilter(job_name=FOLDER_JOB)))
 
         copies = [
-            threading.Thread(target=slow_copy, args=(media.standard, card / "CLIP" / name))
+            threading.Thread(
+                target=slow_copy,
+                args=(media.standard, card / "CLIP" / name, CHUNKS, CHUNK_PAUSE_S),
+            )
             for name in ("A001C001.mov", "A001C002.mov")
         ]
         for copy in copies:

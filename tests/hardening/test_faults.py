@@ -9,13 +9,12 @@ import json
 import resource
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 from proxx_exec import ClipProgress, ExecutionResult, FailureClass, Reason, Status, execute
 from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, engine_calls, listing, unavailable, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, listing, mounted, write_engine_wrapper
 from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 RESULT = "test-job.proxx-result.json"
@@ -34,18 +33,6 @@ def run_cli(spec_file: Path, limit_bytes: int | None = None) -> ExecutionResult:
         preexec_fn=limit,
     )
     return ExecutionResult.from_json(completed.stdout)
-
-
-@contextlib.contextmanager
-def mounted(*argv: str) -> Iterator[None]:
-    target = argv[-1]
-    completed = subprocess.run(["mount", *argv], capture_output=True, check=False)
-    if completed.returncode != 0:
-        unavailable(f"cannot mount here ({completed.stderr.decode().strip()})")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", target], check=True)
 
 
 def test_file_size_limit_on_the_engine(
