@@ -102,15 +102,20 @@ def _mapping_key(step_key: str) -> str:
 
 
 def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
+    # Every code location is watched, not only this one: a batch executed by a command
+    # (`dg launch --job proxx_batch`) belongs to no code location, and Dagster would leave it
+    # out of a sensor that names its jobs. The job's name picks the batches.
     @run_failure_sensor(
         name=BATCH_OUTCOME_SENSOR,
-        monitored_jobs=[batch_job],
+        monitor_all_code_locations=True,
         default_status=DefaultSensorStatus.RUNNING,
         description="Writes into each failed proxx_batch run how many of its JobSpecs failed "
         "and why, and tags the run with the counts.",
     )
     def proxx_batch_outcome(context: RunFailureSensorContext) -> None:
         run = context.dagster_run
+        if run.job_name != batch_job.name:
+            return
         outcome = batch_outcome(context.instance, run.run_id)
         context.instance.add_run_tags(
             run.run_id,

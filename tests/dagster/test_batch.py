@@ -13,10 +13,12 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterInvalidConfigError,
+    DagsterRun,
     DagsterRunStatus,
     InitExecutorContext,
     JobDefinition,
     build_run_status_sensor_context,
+    build_sensor_context,
     reconstructable,
     validate_run_config,
 )
@@ -128,9 +130,8 @@ def test_folder_batch_runs_files_in_name_order_and_reports_a_broken_file(
     assert results["001_second"].status is Status.COMPLETED
 
 
-def test_outcome_sensor_writes_counts_into_the_failed_run(
-    instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
-) -> None:
+def failed_batch(instance: DagsterInstance, media: Media, out_dir: Path) -> DagsterRun:
+    """A batch of two JobSpecs, one refused (unknown profile), run here in process."""
     jobspecs = [
         spec_fields(media, out_dir, "good"),
         spec_fields(media, out_dir, "bad", profile="no_such_profile"),
@@ -140,6 +141,13 @@ def test_outcome_sensor_writes_counts_into_the_failed_run(
     )
     run = instance.get_run_by_id(outcome.run_id)
     assert run is not None and run.status is DagsterRunStatus.FAILURE
+    return run
+
+
+def test_outcome_sensor_writes_counts_into_the_failed_run(
+    instance: DagsterInstance, media: Media, out_dir: Path
+) -> None:
+    run = failed_batch(instance, media, out_dir)
     [failure] = events(instance, run.run_id, DagsterEventType.RUN_FAILURE)
     sensor = defs.resolve_sensor_def(BATCH_OUTCOME_SENSOR)
     context = build_run_status_sensor_context(
@@ -155,6 +163,33 @@ def test_outcome_sensor_writes_counts_into_the_failed_run(
     messages = [e.message for e in events(instance, run.run_id, DagsterEventType.ENGINE_EVENT)]
     expected = "proxx_batch: 1 of 2 JobSpecs failed (001_bad: VALIDATION PROFILE_UNKNOWN: "
     assert [m for m in messages if m.startswith(expected) and m.endswith("), 1 completed")]
+
+
+def test_outcome_sensor_also_sees_a_batch_executed_by_a_command(
+    instance: DagsterInstance, media: Media, out_dir: Path
+) -> None:
+    """A batch run by `dg launch --job proxx_batch` (in process: the run has no code location)
+    is tagged like one launched from the UI, by the sensor's own evaluation of the instance."""
+    sensor = defs.resolve_sensor_def(BATCH_OUTCOME_SENSOR)
+    repository = defs.get_repository_def()
+    # Evaluated as the daemon evaluates it: in the code location's repository.
+    first = build_sensor_context(
+        instance=instance, repository_def=repository, repository_name=repository.name
+    )
+    sensor.evaluate_tick(first)  # a run status sensor starts from the events after its first look
+    run = failed_batch(instance, media, out_dir)
+    assert run.remote_job_origin is None  # as with `dg launch`
+    sensor.evaluate_tick(
+        build_sensor_context(
+            instance=instance,
+            repository_def=repository,
+            repository_name=repository.name,
+            cursor=first.cursor,
+        )
+    )
+    tagged = instance.get_run_by_id(run.run_id)
+    assert tagged is not None
+    assert (tagged.tags.get(BATCH_FAILED_TAG), tagged.tags.get(BATCH_COMPLETED_TAG)) == ("1", "1")
 
 
 @pytest.mark.parametrize(

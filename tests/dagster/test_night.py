@@ -4,22 +4,33 @@ posters), and the link the sensor writes into each run."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, build_sensor_context
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    build_sensor_context,
+    in_process_executor,
+    job,
+)
 
 from proxx_dagster.definitions import defs, proxx_job
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, NIGHT_REPORT_SENSOR
+from proxx_dagster.io import ExecutionResultIOManager
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, NIGHT_REPORT_SENSOR, RESULT_IO_MANAGER_KEY
 from proxx_dagster.night import (
+    NO_RESULT_STATUS,
     build_night_report_sensor,
     night_of,
     night_window,
     report_folder,
 )
+from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
+from proxx_dagster.ops import build_execute_jobspec_op
 from proxx_dagster.resources import ProxxAutomation
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media
@@ -106,3 +117,42 @@ def test_the_sensor_writes_the_night_and_links_it_from_each_run(
     again = build_sensor_context(instance=instance, cursor=context.cursor)
     assert "no proxx run ended" in str(sensor(again))
     assert page_path.stat().st_mtime_ns == modified
+
+
+def test_a_job_that_ended_without_a_result_is_not_called_unstarted(
+    instance: DagsterInstance, media: Media, tmp_path: Path
+) -> None:
+    """The job ran (its result is beside its proxy), but its step ended without handing the
+    result on: the page says so, never "no job started"."""
+    blocked = tmp_path / "results-folder"
+    blocked.write_text("a file where the result store's folder should be")
+    execute_jobspec = build_execute_jobspec_op()
+
+    @job(
+        name="night_lost_result",
+        tags=dict(NO_RETRY_TAGS),
+        executor_def=in_process_executor.configured(dict(NO_RETRY_EXECUTOR_CONFIG)),
+        resource_defs={RESULT_IO_MANAGER_KEY: ExecutionResultIOManager(base_dir=str(blocked))},
+    )
+    def night_lost_result() -> None:
+        execute_jobspec()
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lost = night_lost_result.execute_in_process(
+        run_config=run_config(spec_fields(media, out, "night-lost")),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not lost.success and (out / "night-lost.proxx-result.json").is_file()
+    reports = tmp_path / "reports"
+    sensor = build_night_report_sensor(
+        ("night_lost_result",), ProxxAutomation(report_folder=str(reports))
+    )
+    sensor(build_sensor_context(instance=instance))
+    night = night_of(datetime.now(UTC), "UTC").isoformat()
+    page = (reports / f"proxx-night-{night}.html").read_text()
+    assert "0 job(s): 0 COMPLETED, 0 FAILED; 1 job(s) that ended without a result; 0 run(s)" in page
+    [why] = re.findall(f'<td class="FAILED">{NO_RESULT_STATUS}</td><td>([^<]*)</td>', page)
+    assert "Error occurred while handling output" in why
+    assert "no job started" not in page
