@@ -306,7 +306,8 @@ def reproduce(
         bool, typer.Option("--keep", help="Keep the temporary folder and name it.")
     ] = False,
 ) -> None:
-    """Re-run a COMPLETED job's recorded commands with the same engine binary into a scratch
+    """Derive a COMPLETED job's commands again from its JobSpec (refused unless they are the
+    recorded ones, with the same engine binary and probing library), run them into a scratch
     folder, verify each proxy, and compare its bytes with the recorded SHA-256. Never touches
     the committed proxies and writes no result. Exit 0 only when every clip is identical."""
     from proxx_exec.reproduce import (  # noqa: PLC0415 - see the imports
@@ -359,6 +360,8 @@ def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool)
         ("digest", f"{result.digest} (matches the result's content)"),
         ("engine", f"{recorded.name} · {recorded.version_line}"),
         ("engine SHA-256", f"{recorded.sha256} (recorded; the same as {job.binary} here)"),
+        ("probing", f"{job.reading.prober.describe()} (recorded; the same here)"),
+        ("commands", "derived again from the JobSpec here: the recorded ones"),
         ("compared with", "the SHA-256 the result records; the committed proxies are not read"),
         ("scratch folder", f"{scratch} ({'kept' if kept else 'removed afterwards'})"),
     )

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import av
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxx_exec.prober import ProberIdentity
+
 FieldOrder = Literal["progressive", "tt", "bb", "tb", "bt", "unknown"]
 
 # FFmpeg's own names (av_color_*_name) for the values PyAV reports as integers.
@@ -144,6 +146,18 @@ class MediaInfo(BaseModel):
     audio: tuple[AudioStream, ...]
     timecode: str | None
     reel_name: str | None
+
+
+def prober_identity() -> ProberIdentity:
+    """PyAV and the libav libraries it loaded: what `probe` reads with."""
+    return ProberIdentity(
+        pyav=av.__version__,
+        ffmpeg=av.ffmpeg_version_info,
+        libraries={
+            name: ".".join(str(part) for part in version)
+            for name, version in sorted(av.library_versions.items())
+        },
+    )
 
 
 class NotMedia(Exception):

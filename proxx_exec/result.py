@@ -16,6 +16,7 @@ from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.naming import refusal_path, result_path
+from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -135,7 +136,7 @@ class Host(BaseModel):
 class ExecutionResult(BaseModel):
     model_config = _FROZEN
 
-    result_version: Literal["2"] = "2"
+    result_version: Literal["3"] = "3"
     proxx_version: str
     job_id: str | None
     spec_fingerprint: str = Field(
@@ -145,6 +146,9 @@ class ExecutionResult(BaseModel):
     spec: JobSpec | None
     profile: Profile | None
     engine: EngineIdentity | None
+    prober: ProberIdentity | None = Field(
+        description="The library that read the sources for the plan (None: not planned)."
+    )
     status: Status
     failure: Failure | None
     clips: list[ClipResult]

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxx_exec.engines import identify_engine
+from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.media import MediaInfo, NotMedia, probe
+from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
     collision_key,
@@ -19,9 +19,10 @@ from proxx_exec.naming import (
     staging_dir,
 )
 from proxx_exec.plan import JobPlan, plan_clip, plan_job
+from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import BUILTIN_PROFILES, Profile
 from proxx_exec.refusals import closest
-from proxx_exec.shape import decide
+from proxx_exec.shape import ClipShape, decide
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,42 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
     profile = resolve_profile(spec)
     check_template(spec.naming)
     _check_output_dir(spec)
+    reading = read_job(spec, profile)
+    _check_outputs(spec, reading.names)
+    return reading.validated()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything a plan is made of but the output folder: the engine, the probing library, each
+    source's shape and output name. Reads, never writes; `proxx reproduce` plans from it too."""
+
+    spec: JobSpec
+    profile: Profile
+    engine: EngineIdentity
+    engine_binary: Path
+    prober: ProberIdentity
+    shapes: tuple[ClipShape, ...]
+    names: tuple[str, ...]
+
+    def validated(self, output_dir: str | None = None) -> ValidatedJob:
+        """The job's plan, writing into `output_dir` instead of the JobSpec's when given (the
+        commands then differ only in the paths under it)."""
+        spec = self.spec
+        if output_dir is not None:
+            spec = JobSpec.model_validate({**spec.model_dump(), "output_dir": output_dir})
+        clips = tuple(
+            plan_clip(spec, self.profile, index, shape, name)
+            for index, (shape, name) in enumerate(zip(self.shapes, self.names, strict=True))
+        )
+        plan = plan_job(spec, self.profile, self.engine, self.prober, clips)
+        return ValidatedJob(spec=spec, plan=plan, engine_binary=self.engine_binary)
+
+
+def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
+    """The engine's identity and every source's shape and output name; JobFailure(VALIDATION)
+    when any cannot be had. The output folder is not looked at."""
+    profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine)
     _check_sources_exist(spec)
     shapes = tuple(
@@ -64,13 +101,7 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
         )
         for index, source in enumerate(spec.sources)
     )
-    _check_outputs(spec, names)
-    clips = tuple(
-        plan_clip(spec, profile, index, shape, name)
-        for index, (shape, name) in enumerate(zip(shapes, names, strict=True))
-    )
-    plan = plan_job(spec, profile, engine, clips)
-    return ValidatedJob(spec=spec, plan=plan, engine_binary=binary)
+    return Reading(spec, profile, engine, binary, prober_identity(), shapes, names)
 
 
 def _check_output_dir(spec: JobSpec) -> None:
