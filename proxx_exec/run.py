@@ -141,12 +141,18 @@ class _JobState:
         failure = JobFailure(
             failure_class,
             reason,
-            f"{where}{what} ({type(error).__name__}: {error}); nothing was committed",
+            f"{where}{what} ({_named(error)}); nothing was committed",
             clip_index=self.current,
         )
         if self.current is not None and len(self.outcomes) == self.current:
             self.outcomes.append(ClipOutcome(failure=failure))  # the clip it stopped
         return failure
+
+
+def _named(error: BaseException) -> str:
+    """An exception as people read it: its type, and its text when it has one."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> ExecutionResult:
@@ -186,13 +192,10 @@ def execute_document(raw: bytes, on_progress: ProgressCallback | None = None) ->
         return _unparsed_failure(raw, error, watch)
     except Exception as error:
         log.exception("unexpected error reading a JobSpec document")
-        return _unparsed_failure(
-            raw,
-            _JobState().stopped(
-                error, Reason.INTERNAL_ERROR, "an unexpected error stopped reading the JobSpec"
-            ),
-            watch,
+        failure = _JobState().stopped(
+            error, Reason.INTERNAL_ERROR, "an unexpected error stopped reading the JobSpec"
         )
+        return _unparsed_failure(raw, failure, watch)
     return execute(spec, on_progress)
 
 
@@ -205,6 +208,12 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
             FailureClass.VALIDATION,
             Reason.SPEC_UNREADABLE,
             f"cannot read JobSpec {path}: {error.strerror or error}",
+        )
+        return _unparsed_failure(str(path).encode(), failure, watch)
+    except Exception as error:
+        log.exception("unexpected error reading JobSpec %s", path)
+        failure = _JobState().stopped(
+            error, Reason.INTERNAL_ERROR, f"an unexpected error stopped reading JobSpec {path}"
         )
         return _unparsed_failure(str(path).encode(), failure, watch)
     return execute_document(raw, on_progress)

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from proxx_exec.result import ExecutionResult, digest_matches
 from proxx_exec.samples import SampleClip
 from proxx_exec.verify import Verification, verify_clip
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
 
 RESULT = "test-job.proxx-result.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -204,7 +205,9 @@ def test_an_interrupted_job_records_cleans_up_and_still_stops(
         Reason.INTERRUPTED,
         0,
     )
-    assert "the job was interrupted (KeyboardInterrupt" in result.failure.message
+    assert "clip 1: the job was interrupted (KeyboardInterrupt); nothing was committed" in (
+        result.failure.message
+    )
     assert listing(out_dir) == [RESULT]
     encoder = int((tmp_path / "pids").read_text().split()[-1])
     with pytest.raises(ProcessLookupError):  # killed and reaped, not encoding on
@@ -214,3 +217,35 @@ def test_an_interrupted_job_records_cleans_up_and_still_stops(
     again = execute(make_spec([long_clip], profile="prores_lt", engine=str(wrapper)))
     assert again.failure is not None and again.failure.reason is Reason.OUTPUT_EXISTS
     assert json.loads((out_dir / RESULT).read_text())["failure"]["reason"] == "INTERRUPTED"
+
+
+def test_ctrl_c_on_proxx_run(
+    make_spec: SpecFactory, media: Media, tmp_path: Path, out_dir: Path
+) -> None:
+    """SIGINT to `proxx run` while FFmpeg encodes (the engine runs in its own session, so only
+    proxx gets it): the run stops, without a traceback, leaving its INTERRUPTED result and
+    nothing else; its FFmpeg does not encode on (the suite's fixture checks no process is
+    left)."""
+    long_clip = media.clip("LONG.mov", SampleClip(width=1280, height=720, duration_s=8))
+    spec_file = tmp_path / "job.json"
+    spec_file.write_text(make_spec([long_clip], profile="prores_lt").model_dump_json())
+    staged = out_dir / ".proxx-staging-test-job" / "LONG.mov"
+    with subprocess.Popen(
+        [PROXX, "run", str(spec_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as running:
+        deadline = time.monotonic() + 120
+        while not (staged.is_file() and staged.stat().st_size > 0):
+            assert running.poll() is None, running.communicate()
+            assert time.monotonic() < deadline, "the encode never started"
+            time.sleep(0.05)
+        running.send_signal(signal.SIGINT)
+        _, stderr = running.communicate(timeout=60)
+    assert running.returncode != 0
+    assert "Traceback" not in stderr
+    assert listing(out_dir) == [RESULT]
+    result = written(out_dir)
+    assert result.failure is not None
+    assert (result.failure.failure_class, result.failure.reason) == (
+        FailureClass.EXECUTION,
+        Reason.INTERRUPTED,
+    )
