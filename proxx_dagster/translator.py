@@ -109,6 +109,7 @@ class ProxxTranslator:
             "proxx/engine": f"{engine.name} · {engine.version_line} · sha256 {engine.sha256}"
             if engine
             else "not resolved",
+            "proxx/prober": result.prober.describe() if result.prober else "not resolved",
             "proxx/clip_count": len(result.clips),
         }
         if result.spec is not None:

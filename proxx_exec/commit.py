@@ -139,3 +139,11 @@ def withdraw(outputs: list[str]) -> None:
     FAILED leaves none of its proxies."""
     for path in outputs:
         Path(path).unlink(missing_ok=True)
+
+
+def keep_staged(plan: JobPlan) -> None:
+    """`proxx reproduce`: each staged output that was made, under its final name in the scratch
+    folder (new or empty, so no name is taken), whatever its verdict."""
+    for clip in plan.clips:
+        if Path(clip.staged_output).is_file():
+            Path(clip.staged_output).rename(clip.output)

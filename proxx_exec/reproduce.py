@@ -13,7 +13,7 @@ file is written: this is not a retry of the job.
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from proxx_exec import __version__
+from proxx_exec.commit import create_staging, keep_staged, remove_staging
 from proxx_exec.failures import JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
 from proxx_exec.plan import ClipPlan, JobPlan
@@ -255,6 +256,9 @@ def scratch_problem(folder: Path, output_dir: str) -> str | None:
         return f"{folder} is not empty; give a new or empty folder"
     if not folder.exists() and not folder.parent.is_dir():
         return f"the folder {folder.parent} that would hold {folder.name} does not exist"
+    writable = folder if folder.exists() else folder.parent
+    if not os.access(writable, os.W_OK | os.X_OK):
+        return f"{writable} is not writable"
     return None
 
 
@@ -268,22 +272,20 @@ def reproduce_clips(
     commands derived again with `scratch` as the output folder. Each proxy ends under its
     output name in `scratch`."""
     plan = job.reading.validated(output_dir=str(scratch)).plan
-    staging = Path(plan.staging_dir)
-    staging.mkdir()
+    staging = create_staging(plan)
     try:
         return [
             _reproduce_clip(job, recorded, derived, on_clip)
             for recorded, derived in zip(job.result.clips, plan.clips, strict=True)
         ]
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        keep_staged(plan)
+        remove_staging(staging)
 
 
 def _reproduce_clip(
     job: ReproducibleJob, clip: ClipResult, plan: ClipPlan, on_clip: ClipStarted | None
 ) -> ClipReproduction:
-    staged, target = Path(plan.staged_output), Path(plan.output)
-
     def verdict(
         kind: Verdict, detail: str | None = None, found: tuple[int, str] | None = None
     ) -> ClipReproduction:
@@ -304,13 +306,7 @@ def _reproduce_clip(
         on_clip(clip)
     if not Path(plan.source).is_file():  # there when the commands were derived, gone since
         return verdict(Verdict.SOURCE_MISSING, f"the source {plan.source} is not there")
-    try:
-        return _run_and_compare(job, clip, plan, verdict)
-    finally:
-        if (
-            staged.is_file()
-        ):  # kept under its output name in the scratch folder, whatever the verdict
-            staged.rename(target)
+    return _run_and_compare(job, clip, plan, verdict)
 
 
 def _run_and_compare(
