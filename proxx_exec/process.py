@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STDERR_TAIL_BYTES = 8192
+KILLED_WAIT_S = 10  # for a SIGKILLed engine to be gone (longer only in uninterruptible I/O)
 # The engine sees this environment and nothing else, so no variable of the caller's
 # (FFREPORT, locale, TZ, AV_LOG_*) can change what it does.
 ENGINE_ENVIRONMENT = {"LC_ALL": "C"}
@@ -144,8 +145,11 @@ def run_engine(
             timed_out = _pump(process, progress, stderr_tail, timeout_s)
         except BaseException:
             # Interrupted (Ctrl-C, a run terminated, an error in the progress sink): the engine
-            # must not encode on into a staging folder its job is about to remove.
+            # must not encode on into a staging folder its job is about to remove. Reaped here
+            # (Popen's own exit waits only a moment after a KeyboardInterrupt).
             _kill_group(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=KILLED_WAIT_S)
             raise
     exit_code = process.returncode
     signal_name = signal_name_of(-exit_code) if exit_code < 0 else None
