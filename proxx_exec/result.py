@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from proxx_exec.canonical import fingerprint
 from proxx_exec.engines import EngineIdentity
@@ -136,7 +136,9 @@ class Host(BaseModel):
 class ExecutionResult(BaseModel):
     model_config = _FROZEN
 
-    result_version: Literal["3"] = "3"
+    # Format 3 added `prober`; a format-2 record (written before it) still reads, so the
+    # results already beside proxies keep counting after an upgrade (which clips have proxies).
+    result_version: Literal["2", "3"] = "3"
     proxx_version: str
     job_id: str | None
     spec_fingerprint: str = Field(
@@ -155,6 +157,13 @@ class ExecutionResult(BaseModel):
     timing: Timing
     host: Host
     digest: str = Field(description="SHA-256 over everything but timing, host and digest.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_2_names_no_prober(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("result_version") == "2":
+            return {"prober": None, **data}
+        return data
 
     @property
     def completed(self) -> bool:
@@ -182,7 +191,10 @@ def seal(draft: ExecutionResult) -> ExecutionResult:
 
 
 def digest_matches(result: ExecutionResult) -> bool:
-    return compute_digest(result.model_dump(mode="json", by_alias=True)) == result.digest
+    fields = result.model_dump(mode="json", by_alias=True)
+    if result.result_version == "2":  # its record had no `prober`; reading it added None
+        del fields["prober"]
+    return compute_digest(fields) == result.digest
 
 
 def document_digest_matches(document: dict[str, Any]) -> bool:

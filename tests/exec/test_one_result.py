@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 
 import proxx_exec
+from proxx_dagster.folder_spec import earlier_results
 from proxx_exec import ClipProgress, ClipState, FailureClass, Reason, Status, execute
 from proxx_exec.plan import ClipPlan
 from proxx_exec.result import ExecutionResult, digest_matches
 from proxx_exec.samples import SampleClip
 from proxx_exec.verify import Verification, verify_clip
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, engine_calls, listing, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, listing, reseal, write_engine_wrapper
 
 RESULT = "test-job.proxx-result.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -249,3 +250,22 @@ def test_ctrl_c_on_proxx_run(
         FailureClass.EXECUTION,
         Reason.INTERRUPTED,
     )
+
+
+def test_a_format_2_record_still_reads_after_the_upgrade(
+    make_spec: SpecFactory, media: Media, out_dir: Path
+) -> None:
+    """Results written before the probing library was recorded (format 2) sit beside proxies
+    made before an upgrade; they still read, with their digest intact, so the watch folder and
+    the folder launchpad still know which clips have proxies. Before: a ValidationError, and the
+    folder launchpad refused the folder as having an unreadable earlier result."""
+    execute(make_spec([media.standard]))
+    path = out_dir / RESULT
+    document = json.loads(path.read_bytes())
+    del document["prober"]
+    path.write_text(json.dumps(reseal({**document, "result_version": "2"})))
+    old = ExecutionResult.from_json(path.read_bytes())
+    assert (old.result_version, old.prober) == ("2", None)
+    assert digest_matches(old)
+    assert old.clips[0].state is ClipState.COMMITTED
+    assert [earlier.job_id for earlier in earlier_results(out_dir)] == ["test-job"]
