@@ -122,9 +122,10 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
     ("change", "words"),
     [
         ({"folder": ""}, "folder is empty"),
-        ({"folder": "media/A001"}, "not an absolute path"),
+        ({"folder": "media/A001"}, 'folder "media/A001" is a relative path'),
+        ({"folder": "D:\\Cards\\A001"}, "is a Windows path"),
         ({"folder": "/nonexistent/A001"}, "does not exist"),
-        ({"proxy_root": "proxies"}, "proxy_root 'proxies' is not an absolute path"),
+        ({"proxy_root": "proxies"}, 'proxy_root "proxies" is a relative path'),
         ({"proxy_root": "{folder}/out"}, "is inside the folder"),
         ({"retried_from": "never-ran"}, "no job of that id"),
     ],
