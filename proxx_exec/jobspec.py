@@ -84,7 +84,9 @@ class JobSpec(BaseModel):
         description="Absolute paths of the source clips, processed strictly in this order.",
     )
     output_dir: AbsolutePath = Field(
-        description="Absolute path of an existing, writable folder that receives the proxies."
+        description="Absolute path of the folder that receives the proxies. If it does not "
+        "exist yet, the nearest folder above it must be writable: the job makes it when it "
+        "starts (a refused job makes nothing)."
     )
     profile: str | Profile = Field(
         description="A built-in profile name (see `proxx profiles`) or a complete custom "

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from proxx_dagster.config import jobspec_config_schema
+from proxx_dagster.folder_job import describe_profile
+from proxx_exec import BUILTIN_PROFILES, JobSpec
 from tests.dagster.processes import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -35,3 +38,17 @@ def test_documented_run_keys_are_the_ones_the_tests_pin() -> None:
         "`watch:<job_id>`",
     ):
         assert form in text, form
+
+
+def test_the_guide_describes_each_profile_as_the_launchpad_does() -> None:
+    text = " ".join((REPO / "docs" / "dagster.md").read_text().split())
+    for name, profile in BUILTIN_PROFILES.items():
+        assert f"`{name}`: {describe_profile(profile)}" in text
+
+
+def test_the_launchpad_describes_each_jobspec_field_as_the_schema_does() -> None:
+    """So a corrected description (e.g. output_dir: made when missing) reaches the launchpad."""
+    fields = jobspec_config_schema().fields
+    assert {name: field.description for name, field in fields.items()} == {
+        name: info.description for name, info in JobSpec.model_fields.items()
+    }
