@@ -86,7 +86,7 @@ class JobSpec(BaseModel):
     output_dir: AbsolutePath = Field(
         description="Absolute path of the folder that receives the proxies. If it does not "
         "exist yet, the nearest folder above it must be writable: the job makes it when it "
-        "starts (a refused job makes nothing)."
+        "starts (a refused job does not make it)."
     )
     profile: str | Profile = Field(
         description="A built-in profile name (see `proxx profiles`) or a complete custom "
