@@ -299,5 +299,7 @@ def test_builder_problems_name_the_fix(media: Media, tmp_path: Path) -> None:
     (folder / "Proxy" / "broken.proxx-result.json").write_text("{ not a result")
     with pytest.raises(FolderProblem, match="restore the file or move it away"):
         build_folder_job(folder)
-    with pytest.raises(FolderProblem, match="choose one of prores_proxy"):
+    with pytest.raises(FolderProblem, match="The built-in profiles are prores_proxy"):
         build_folder_job(folder, profile="h265")
+    with pytest.raises(FolderProblem, match="did you mean h264_half"):
+        build_folder_job(folder, profile="H264_HALF")
