@@ -7,14 +7,15 @@ identical, 2 usage error, 3 reproduce refused (nothing was run).
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -41,7 +42,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
+
+
+class _Supplemental(io.TextIOBase):
+    """Standard error, where progress and messages go: supplemental, so a stream that cannot
+    be written (a full disk, a closed pipe, no descriptor 2 at all) loses them and nothing
+    else; the job, its result and the exit code stay what they are."""
+
+    def write(self, text: str) -> int:
+        with suppress(OSError, ValueError, AttributeError):  # AttributeError: no stderr (None)
+            sys.stderr.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        with suppress(OSError, ValueError, AttributeError):
+            return sys.stderr.isatty()
+        return False
+
+
+# rich writes, flushes and asks isatty(): all a text stream needs here.
+err = Console(file=cast(IO[str], _Supplemental()), emoji=False, highlight=False, soft_wrap=True)
 out = Console(emoji=False, highlight=False, soft_wrap=True)
 REFUSED = 3
 

@@ -164,17 +164,24 @@ class NotMedia(Exception):
     """The file could not be opened or decoded as media."""
 
 
+def _in_words(error: Exception) -> str:
+    """What FFmpeg said, without its error number or the path the caller names already."""
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return f"FFmpeg: {error.strerror}"
+    return str(error) or type(error).__name__
+
+
 def probe(path: Path) -> MediaInfo:
     """Read what the file states about itself; raise NotMedia when it cannot be read."""
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        raise NotMedia(str(error)) from None
+        raise NotMedia(_in_words(error)) from None
     with container:
         try:
             return _read(container)
         except (av.FFmpegError, StopIteration, ValueError) as error:
-            raise NotMedia(f"{type(error).__name__}: {error}") from None
+            raise NotMedia(_in_words(error)) from None
 
 
 def _read(container: av.container.InputContainer) -> MediaInfo:

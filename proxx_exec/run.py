@@ -97,7 +97,9 @@ class ClipOutcome:
 
 
 class Stopwatch:
-    """The only clock reads of a job: wall-clock facts for the result's `timing` block."""
+    """The job's start, end and stage durations for the result's `timing` block. Clocks are
+    read for timing (here and per clip stage in `_run_clip`) and for the clip timeout's
+    deadline (`process.py`); no other decision depends on a clock."""
 
     def __init__(self) -> None:
         self.started = datetime.now(UTC)

@@ -20,8 +20,7 @@ from proxx_exec.naming import (
 )
 from proxx_exec.plan import JobPlan, plan_clip, plan_job
 from proxx_exec.prober import ProberIdentity
-from proxx_exec.profiles import BUILTIN_PROFILES, Profile
-from proxx_exec.refusals import closest
+from proxx_exec.profiles import BUILTIN_PROFILES, Profile, unknown_profile
 from proxx_exec.shape import ClipShape, decide
 
 
@@ -38,14 +37,7 @@ def resolve_profile(spec: JobSpec) -> Profile:
     try:
         return BUILTIN_PROFILES[spec.profile]
     except KeyError:
-        guess = closest(spec.profile, BUILTIN_PROFILES)
-        raise invalid(
-            Reason.PROFILE_UNKNOWN,
-            f"unknown profile {spec.profile!r}"
-            + (f"; did you mean {guess}?" if guess else "")
-            + f" The built-in profiles are {', '.join(BUILTIN_PROFILES)} (`proxx profiles` "
-            "shows every setting).",
-        ) from None
+        raise invalid(Reason.PROFILE_UNKNOWN, unknown_profile(spec.profile)) from None
 
 
 def validate_job(spec: JobSpec) -> ValidatedJob:
@@ -168,7 +160,7 @@ def _probe_source(index: int, path: str) -> MediaInfo:
     if not source.is_file() or not os.access(source, os.R_OK):
         raise invalid(
             Reason.SOURCE_UNREADABLE,
-            f"{clip_label(index)}: source {path} is not a readable file",
+            f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
     if source.stat().st_size == 0:
@@ -182,9 +174,23 @@ def _probe_source(index: int, path: str) -> MediaInfo:
     except NotMedia as error:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
-            f"{clip_label(index)}: source {path} is not readable as media ({error})",
+            f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
+            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None
+
+
+def _not_a_readable_clip(source: Path) -> str:
+    """What is wrong with a source that exists but is no file this user can read."""
+    if source.is_dir():
+        return (
+            "is a folder, not a clip: list each clip file in it as a source (proxx_folder_job "
+            "in Dagster takes a whole folder)"
+        )
+    if not source.is_file():
+        return "is not a regular file (a device, a pipe or a socket): name the clip file itself"
+    return "cannot be read by this user: check the file's permissions and its mount"
 
 
 def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:
