@@ -69,6 +69,8 @@ def ui() -> None:
         config.write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())
     port = os.environ.get("PROXX_UI_PORT", "3000")
     argv = [BIN / "dg", "dev", "-h", UI_HOST, "-p", port, "-w", ROOT / "workspace.yaml"]
+    # Dagster's default log format colours every line, even into a file or a pipe.
+    argv += ["--log-format", "colored" if sys.stdout.isatty() else "json"]
     print("+", " ".join(str(a) for a in argv), flush=True)
     sys.exit(supervise([str(a) for a in argv], {**os.environ, "DAGSTER_HOME": str(home)}))
 

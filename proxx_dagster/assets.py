@@ -50,7 +50,7 @@ def declared_checks(translator: ProxxTranslator) -> AssetChecksDefinition:
             description=f"proxx verification check {name!r}, as recorded in the "
             "job's ExecutionResult",
         )
-        for name in translator.check_names()
+        for name in translator.declared_check_names()
     ]
 
     @multi_asset_check(specs=specs, name=CHECKS_DEFINITION)

@@ -141,12 +141,14 @@ def _description(audit: ResultAudit | None, problems: list[str]) -> str:
 def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
     """`proxx_audit`: audit every materialized proxies partition, report `outputs_intact` per
     partition. `build_definitions` includes it, its declared check and its schedule; in your own
-    Definitions, add the check declaration too, so the asset page keeps a status per partition:
+    Definitions, add the check declaration and the (partitioned) assets it is declared on too, so
+    the asset page keeps a status per partition:
 
     .. code-block:: python
 
         from dagster import Definitions
         from proxx_dagster import ProxxTranslator, assert_no_retries, build_audit_job
+        from proxx_dagster.assets import asset_specs
         from proxx_dagster.audit_job import build_audit_schedule, declared_audit_check
         from proxx_dagster.resources import ProxxAutomation
 
@@ -158,6 +160,7 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         defs = assert_no_retries(
             Definitions(
                 jobs=[audit],
+                assets=asset_specs(translator),
                 asset_checks=[declared_audit_check(translator)],
                 schedules=[nightly_audit],
             )

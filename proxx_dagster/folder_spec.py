@@ -25,7 +25,9 @@ from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.files import write_new_file
+from proxx_exec.jobspec import relative_path_problem
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
+from proxx_exec.profiles import unknown_profile
 from proxx_exec.refusals import describe
 
 DEFAULT_PROFILE = "h264_half"
@@ -75,19 +77,17 @@ def job_slug(folder: Path) -> str:
 
 
 def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:
-    if not folder.is_absolute():
-        raise FolderProblem(f"folder {str(folder)!r} is not an absolute path (start it with /)")
+    if problem := relative_path_problem(str(folder)):
+        raise FolderProblem(f"folder {problem}")
     if not folder.is_dir():
         raise FolderProblem(f"folder {folder} does not exist or is not a folder")
     if profile not in BUILTIN_PROFILES:
-        names = ", ".join(BUILTIN_PROFILES)
-        raise FolderProblem(f"profile {profile!r} is not a built-in profile; choose one of {names}")
+        raise FolderProblem(unknown_profile(profile))
     if proxy_root:
         root = PurePosixPath(proxy_root)
-        if not root.is_absolute():
+        if problem := relative_path_problem(proxy_root):
             raise FolderProblem(
-                f"proxy_root {proxy_root!r} is not an absolute path (start it with /, or leave "
-                "it empty for a Proxy folder beside the clips)"
+                f"proxy_root {problem}; or leave it empty for a Proxy folder beside the clips"
             )
         if root.is_relative_to(PurePosixPath(folder)):
             raise FolderProblem(

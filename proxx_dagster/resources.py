@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from proxx_dagster.folder_spec import DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES
+from proxx_exec.jobspec import relative_path_problem
+from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
 LIST_SEPARATOR = os.pathsep  # between the folders of PROXX_WATCH_ROOTS, as in PATH
@@ -119,22 +121,22 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     @classmethod
     def _builtin_profile(cls, value: str) -> str:
         if value not in BUILTIN_PROFILES:
-            raise ValueError(f"unknown profile {value!r}; built-in: {', '.join(BUILTIN_PROFILES)}")
+            raise ValueError(unknown_profile(value))
         return value
 
     @field_validator("watch_roots")
     @classmethod
     def _absolute_roots(cls, value: list[str]) -> list[str]:
-        relative = [root for root in value if not PurePosixPath(root).is_absolute()]
-        if relative:
-            raise ValueError(f"watch roots must be absolute paths: {relative}")
+        problems = [problem for root in value if (problem := relative_path_problem(root))]
+        if problems:
+            raise ValueError("watch root " + "; watch root ".join(problems))
         return [os.path.normpath(root) for root in value]
 
     @field_validator("report_folder")
     @classmethod
     def _absolute_report_folder(cls, value: str | None) -> str | None:
-        if value is not None and not PurePosixPath(value).is_absolute():
-            raise ValueError(f"report_folder {value!r} must be an absolute path")
+        if value is not None and (problem := relative_path_problem(value)):
+            raise ValueError(f"report_folder {problem}")
         return value
 
     @model_validator(mode="after")
@@ -142,8 +144,8 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         if self.proxy_root is None:
             return self
         proxies = PurePosixPath(self.proxy_root)
-        if not proxies.is_absolute():
-            raise ValueError(f"proxy_root {self.proxy_root!r} must be an absolute path")
+        if problem := relative_path_problem(self.proxy_root):
+            raise ValueError(f"proxy_root {problem}")
         for root in map(PurePosixPath, self.watch_roots):
             if proxies.is_relative_to(root):
                 raise ValueError(

@@ -77,7 +77,7 @@ class ProxxTranslator:
                 return AssetKey(["studio", "editing_proxies"])
 
             def check_names(self) -> tuple[str, ...]:
-                return ("job_completed", "frame_count", "decode")  # report only these
+                return ("job_completed", "frame_count", "decodes_without_error")  # only these
 
         defs = build_definitions(translator=StudioTranslator())
     """
@@ -91,8 +91,21 @@ class ProxxTranslator:
     def check_names(self) -> tuple[str, ...]:
         """The asset checks declared on the proxies and reported after each job: `job_completed`
         and proxx's verification checks. With `outputs_intact_check`, the only source of check
-        names."""
+        names. An override may leave checks out, never name one proxx does not record."""
         return (COMPLETED_CHECK, *CHECK_NAMES)
+
+    def declared_check_names(self) -> tuple[str, ...]:
+        """`check_names()`, refused if it names a check no ExecutionResult records (it would be
+        declared and never reported)."""
+        names = self.check_names()
+        known = (COMPLETED_CHECK, *CHECK_NAMES)
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.check_names() names {', '.join(map(repr, unknown))}, "
+                f"which proxx does not record; its checks are: {', '.join(known)}"
+            )
+        return names
 
     def outputs_intact_check(self) -> str:
         """The per-partition check the audit job reports: the committed proxies still match
@@ -109,6 +122,7 @@ class ProxxTranslator:
             "proxx/engine": f"{engine.name} · {engine.version_line} · sha256 {engine.sha256}"
             if engine
             else "not resolved",
+            "proxx/prober": result.prober.describe() if result.prober else "not resolved",
             "proxx/clip_count": len(result.clips),
         }
         if result.spec is not None:
@@ -186,7 +200,7 @@ class ProxxTranslator:
         only if it passed on every clip; `job_completed` passes exactly when it COMPLETED."""
         key = self.proxies_key()
         evaluations = []
-        for name in self.check_names():
+        for name in self.declared_check_names():
             if name == COMPLETED_CHECK:
                 evaluations.append(
                     AssetCheckEvaluation(

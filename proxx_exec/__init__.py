@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The release, stated here once (pyproject.toml reads it): every result names it, and a lookup
+# in the installer's metadata can fail where the code runs from a copy that was not installed.
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from proxx_exec.engines import EngineIdentity
     from proxx_exec.failures import FailureClass, JobFailure, Reason

@@ -7,14 +7,15 @@ identical, 2 usage error, 3 reproduce refused (nothing was run).
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -41,7 +42,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
+
+
+class _Supplemental(io.TextIOBase):
+    """Standard error, where progress and messages go: supplemental, so a stream that cannot
+    be written (a full disk, a closed pipe, no descriptor 2 at all) loses them and nothing
+    else; the job, its result and the exit code stay what they are."""
+
+    def write(self, text: str) -> int:
+        with suppress(OSError, ValueError, AttributeError):  # AttributeError: no stderr (None)
+            sys.stderr.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with suppress(OSError, ValueError, AttributeError):
+            sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        with suppress(OSError, ValueError, AttributeError):
+            return sys.stderr.isatty()
+        return False
+
+
+# rich writes, flushes and asks isatty(): all a text stream needs here.
+err = Console(file=cast(IO[str], _Supplemental()), emoji=False, highlight=False, soft_wrap=True)
 out = Console(emoji=False, highlight=False, soft_wrap=True)
 REFUSED = 3
 
@@ -306,7 +330,8 @@ def reproduce(
         bool, typer.Option("--keep", help="Keep the temporary folder and name it.")
     ] = False,
 ) -> None:
-    """Re-run a COMPLETED job's recorded commands with the same engine binary into a scratch
+    """Derive a COMPLETED job's commands again from its JobSpec (refused unless they are the
+    recorded ones, with the same engine binary and probing library), run them into a scratch
     folder, verify each proxy, and compare its bytes with the recorded SHA-256. Never touches
     the committed proxies and writes no result. Exit 0 only when every clip is identical."""
     from proxx_exec.reproduce import (  # noqa: PLC0415 - see the imports
@@ -359,6 +384,8 @@ def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool)
         ("digest", f"{result.digest} (matches the result's content)"),
         ("engine", f"{recorded.name} · {recorded.version_line}"),
         ("engine SHA-256", f"{recorded.sha256} (recorded; the same as {job.binary} here)"),
+        ("probing", f"{job.reading.prober.describe()} (recorded; the same here)"),
+        ("commands", "derived again from the JobSpec here: the recorded ones"),
         ("compared with", "the SHA-256 the result records; the committed proxies are not read"),
         ("scratch folder", f"{scratch} ({'kept' if kept else 'removed afterwards'})"),
     )

@@ -129,7 +129,21 @@ def commit_outputs(plan: JobPlan, staging: Staging) -> None:
                     clip_index=clip.index,
                 ) from None
             linked.append(clip.output)
-    except JobFailure:
-        for path in linked:  # only names this commit created
-            Path(path).unlink(missing_ok=True)
+    except BaseException:  # whatever stops the commit (an interrupt too): all or nothing
+        withdraw(linked)
         raise
+
+
+def withdraw(outputs: list[str]) -> None:
+    """Take back final names this job's commit created (only those), so that a job that ends
+    FAILED leaves none of its proxies."""
+    for path in outputs:
+        Path(path).unlink(missing_ok=True)
+
+
+def keep_staged(plan: JobPlan) -> None:
+    """`proxx reproduce`: each staged output that was made, under its final name in the scratch
+    folder (new or empty, so no name is taken), whatever its verdict."""
+    for clip in plan.clips:
+        if Path(clip.staged_output).is_file():
+            Path(clip.staged_output).rename(clip.output)

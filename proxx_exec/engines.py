@@ -7,7 +7,6 @@ variable and falls back to PATH).
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.resources
 import os
 import subprocess
@@ -60,7 +59,10 @@ def engine_binary(engine: str) -> Path:
 
 def engine_name(engine: str) -> str:
     if engine == DEFAULT_ENGINE:
-        return f"imageio-ffmpeg {importlib.metadata.version('imageio-ffmpeg')}"
+        # The package's own constant, not the installer's metadata (which a copy may lack).
+        from imageio_ffmpeg import __version__  # noqa: PLC0415 - as default_engine_binary
+
+        return f"imageio-ffmpeg {__version__}"
     return f"ffmpeg at {engine}"
 
 

@@ -49,6 +49,11 @@ class Reason(StrEnum):
     OUTPUT_DIR_CHANGED = "OUTPUT_DIR_CHANGED"
     OUTPUT_NOT_WRITABLE = "OUTPUT_NOT_WRITABLE"
     DISK_FULL = "DISK_FULL"
+    STAGED_OUTPUT_LOST = "STAGED_OUTPUT_LOST"
+    # Either class, by when it happened (VALIDATION before the staging folder was claimed, so
+    # nothing was written; EXECUTION after): the job stopped for a reason outside the taxonomy.
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    INTERRUPTED = "INTERRUPTED"
     # VERIFICATION: the engine finished but its output is not what the profile promises.
     OUTPUT_MISSING = "OUTPUT_MISSING"
     OUTPUT_EMPTY = "OUTPUT_EMPTY"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -19,13 +20,41 @@ MAX_SPEC_BYTES = 16 * 1024 * 1024
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
+# `D:\Media\...`, `D:/Media/...` or `\\server\share\...`: written on Windows, read here.
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def shown_path(value: str) -> str:
+    """A path as the person wrote it, in quotes; escaped only if it holds unprintable
+    characters (a terminal must not interpret them)."""
+    return f'"{value}"' if value.isprintable() else ascii(value)
+
+
+def relative_path_problem(value: str) -> str | None:
+    """Why `value` is not an absolute path on this machine, in words (None if it is one)."""
+    if PurePosixPath(value).is_absolute():
+        return None
+    if _WINDOWS_PATH.match(value):
+        parts = [part for part in re.split(r"[\\/]+", value) if part]
+        unc = value.startswith("\\\\")
+        where, rest = ("share", parts[2:]) if unc else ("drive", parts[1:])
+        return (
+            f"{shown_path(value)} is a Windows path, but proxx reads files by this machine's "
+            f"paths: give the path where this machine mounts that {where}, starting with / "
+            f"(e.g. /mnt/<{where}>/{'/'.join(rest)})"
+        )
+    return (
+        f"{shown_path(value)} is a relative path: give the whole path, starting with / "
+        "(paths never depend on the folder a command is run from)"
+    )
+
+
 def _absolute_path(value: str) -> str:
     if "\x00" in value or "\n" in value or "\r" in value:
         raise ValueError("a path cannot contain NUL or line breaks")
-    if not PurePosixPath(value).is_absolute():
-        raise ValueError(
-            f"{value!r} is not an absolute path (paths never depend on the working directory)"
-        )
+    problem = relative_path_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -55,7 +84,9 @@ class JobSpec(BaseModel):
         description="Absolute paths of the source clips, processed strictly in this order.",
     )
     output_dir: AbsolutePath = Field(
-        description="Absolute path of an existing, writable folder that receives the proxies."
+        description="Absolute path of the folder that receives the proxies. If it does not "
+        "exist yet, the nearest folder above it must be writable: the job makes it when it "
+        "starts (a refused job does not make it)."
     )
     profile: str | Profile = Field(
         description="A built-in profile name (see `proxx profiles`) or a complete custom "

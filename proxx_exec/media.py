@@ -17,6 +17,8 @@ from typing import Any, Literal
 import av
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxx_exec.prober import ProberIdentity
+
 FieldOrder = Literal["progressive", "tt", "bb", "tb", "bt", "unknown"]
 
 # FFmpeg's own names (av_color_*_name) for the values PyAV reports as integers.
@@ -146,8 +148,27 @@ class MediaInfo(BaseModel):
     reel_name: str | None
 
 
+def prober_identity() -> ProberIdentity:
+    """PyAV and the libav libraries it loaded: what `probe` reads with."""
+    return ProberIdentity(
+        pyav=av.__version__,
+        ffmpeg=av.ffmpeg_version_info,
+        libraries={
+            name: ".".join(str(part) for part in version)
+            for name, version in sorted(av.library_versions.items())
+        },
+    )
+
+
 class NotMedia(Exception):
     """The file could not be opened or decoded as media."""
+
+
+def _in_words(error: Exception) -> str:
+    """What FFmpeg said, without its error number or the path the caller names already."""
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return f"FFmpeg: {error.strerror}"
+    return str(error) or type(error).__name__
 
 
 def probe(path: Path) -> MediaInfo:
@@ -155,12 +176,12 @@ def probe(path: Path) -> MediaInfo:
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        raise NotMedia(str(error)) from None
+        raise NotMedia(_in_words(error)) from None
     with container:
         try:
             return _read(container)
         except (av.FFmpegError, StopIteration, ValueError) as error:
-            raise NotMedia(f"{type(error).__name__}: {error}") from None
+            raise NotMedia(_in_words(error)) from None
 
 
 def _read(container: av.container.InputContainer) -> MediaInfo:

@@ -13,6 +13,7 @@ from proxx_exec.engines import EngineIdentity
 from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.naming import final_path, staged_path, staging_dir
+from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
 from proxx_exec.shape import ClipShape
 
@@ -63,6 +64,7 @@ class JobPlan(BaseModel):
     spec_fingerprint: str
     profile: Profile
     engine: EngineIdentity
+    prober: ProberIdentity
     staging_dir: str
     clips: tuple[ClipPlan, ...]
 
@@ -163,13 +165,18 @@ def plan_clip(
 
 
 def plan_job(
-    spec: JobSpec, profile: Profile, engine: EngineIdentity, clips: tuple[ClipPlan, ...]
+    spec: JobSpec,
+    profile: Profile,
+    engine: EngineIdentity,
+    prober: ProberIdentity,
+    clips: tuple[ClipPlan, ...],
 ) -> JobPlan:
     return JobPlan(
         job_id=spec.job_id,
         spec_fingerprint=spec.fingerprint,
         profile=profile,
         engine=engine,
+        prober=prober,
         staging_dir=staging_dir(spec.output_dir, spec.job_id),
         clips=clips,
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STDERR_TAIL_BYTES = 8192
+KILLED_WAIT_S = 10  # for a SIGKILLed engine to be gone (longer only in uninterruptible I/O)
 # The engine sees this environment and nothing else, so no variable of the caller's
 # (FFREPORT, locale, TZ, AV_LOG_*) can change what it does.
 ENGINE_ENVIRONMENT = {"LC_ALL": "C"}
@@ -140,9 +141,18 @@ def run_engine(
     progress = _ProgressReader(on_progress)
     stderr_tail = bytearray()
     with process:  # closes both pipes and reaps the process
-        timed_out = _pump(process, progress, stderr_tail, timeout_s)
+        try:
+            timed_out = _pump(process, progress, stderr_tail, timeout_s)
+        except BaseException:
+            # Interrupted (Ctrl-C, a run terminated, an error in the progress sink): the engine
+            # must not encode on into a staging folder its job is about to remove. Reaped here
+            # (Popen's own exit waits only a moment after a KeyboardInterrupt).
+            _kill_group(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=KILLED_WAIT_S)
+            raise
     exit_code = process.returncode
-    signal_name = signal.Signals(-exit_code).name if exit_code < 0 else None
+    signal_name = signal_name_of(-exit_code) if exit_code < 0 else None
     if timed_out:
         signal_name = None
     return ProcessOutcome(
@@ -152,6 +162,19 @@ def run_engine(
         stderr_tail=stderr_tail.decode("utf-8", "replace"),
         progress=progress.last,
     )
+
+
+def signal_name_of(number: int) -> str:
+    """A signal's name for any number a process can die of, real-time ones included (Python's
+    `signal.Signals` has no member for SIGRTMIN+n)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        pass
+    low, high = getattr(signal, "SIGRTMIN", None), getattr(signal, "SIGRTMAX", None)
+    if low is not None and high is not None and low <= number <= high:
+        return f"SIGRTMIN+{number - low}"
+    return f"signal {number}"
 
 
 def _pump(

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from proxx_exec.refusals import closest
+
 Container = Literal["mov", "mp4"]
 VideoCodec = Literal["prores_ks", "dnxhd", "libx264"]
 AudioCodec = Literal["pcm_s16le", "pcm_s24le", "aac"]
@@ -236,3 +238,14 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
         )
     }
 )
+
+
+def unknown_profile(name: str) -> str:
+    """Why `name` is not a built-in profile, with the name most likely meant."""
+    guess = closest(name, BUILTIN_PROFILES)
+    return (
+        f"unknown profile {name!r}"
+        + (f"; did you mean {guess}?" if guess else ".")
+        + f" The built-in profiles are {', '.join(BUILTIN_PROFILES)} (`proxx profiles` shows "
+        "every setting)."
+    )

@@ -13,9 +13,11 @@ from pydantic_core import ErrorDetails
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The known name a misspelt one most likely meant, if any is close."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
+    """The known name a misspelt one most likely meant, if any is close. Case is ignored:
+    `H264_HALF` means `h264_half`."""
+    by_folded = {choice.casefold(): choice for choice in choices}
+    found = difflib.get_close_matches(word.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[found[0]] if found else None
 
 
 def _path(loc: tuple[int | str, ...]) -> tuple[str, tuple[int | str, ...]]:

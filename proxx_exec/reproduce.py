@@ -1,26 +1,31 @@
-"""`proxx reproduce`: run a finished job's recorded commands again and compare the bytes.
+"""`proxx reproduce`: derive a finished job's commands again, run them, compare the bytes.
 
-The proof that a result's proxies came from its JobSpec and engine: every clip's recorded argv
-is run once more by the same engine binary (its SHA-256 must equal the recorded one) into a
-scratch folder, verified as the job verified it, and the output's SHA-256 compared with the
-recorded one. The committed proxies are never read or written, and no result file is written:
-this is not a retry of the job.
+The proof that a result's proxies came from its JobSpec and engine. The commands are never taken
+from the file (its digest is a plain SHA-256 anyone can recompute): the recorded JobSpec is read
+and planned again on this machine, with the same engine binary (its SHA-256 must equal the
+recorded one) and the same probing library (PyAV and its libav, which must equal the recorded
+ones). When the commands derived for the job's own output folder differ from the recorded ones,
+nothing is run. Otherwise the commands derived for a scratch folder — the same but for the paths
+under it — are run once per clip, each proxy verified as the job verified it and its SHA-256
+compared with the recorded one. The committed proxies are never read or written, and no result
+file is written: this is not a retry of the job.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from proxx_exec.engines import EngineIdentity, identify_engine
-from proxx_exec.failures import JobFailure, clip_label
+from proxx_exec import __version__
+from proxx_exec.commit import create_staging, keep_staged, remove_staging
+from proxx_exec.failures import JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
-from proxx_exec.naming import staged_path
-from proxx_exec.plan import ClipPlan
+from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import run_engine
 from proxx_exec.refusals import describe
 from proxx_exec.result import (
@@ -30,6 +35,7 @@ from proxx_exec.result import (
     document_digest_matches,
     read_result_document,
 )
+from proxx_exec.validate import Reading, read_job
 from proxx_exec.verify import verify_clip
 
 _STDERR_LINES = 3
@@ -49,11 +55,17 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class ReproducibleJob:
-    """A COMPLETED result whose digest matches and whose engine binary is on this machine."""
+    """A COMPLETED result whose digest matches, whose engine binary and probing library are the
+    ones on this machine, and whose commands are the ones its JobSpec gives here."""
 
     result: ExecutionResult
     result_file: Path
-    binary: Path  # this machine's engine binary, equal to the recorded one by SHA-256
+    reading: Reading  # the recorded JobSpec, read again here: the commands come from it
+
+    @property
+    def binary(self) -> Path:
+        """This machine's engine binary, equal to the recorded one by SHA-256."""
+        return self.reading.engine_binary
 
     @property
     def clip_timeout_s(self) -> int:
@@ -94,17 +106,15 @@ def load_reproducible(path: Path) -> ReproducibleJob:
             f"job {result.job_id} did not complete ({result.status.value}, {why}); a failed job "
             "commits no proxies, so there is nothing to reproduce"
         )
-    spec = result.spec
-    if spec is None or result.engine is None:
-        raise Refusal(f"{path} records no JobSpec or engine; nothing can be re-run")
-    binary = _same_engine_here(spec.engine, result.engine)
+    if result.spec is None or result.engine is None or result.prober is None:
+        raise Refusal(
+            f"{path} records no JobSpec, engine or probing library; nothing can be re-run"
+        )
     for clip in result.clips:
-        _check_recorded_commands(clip, spec.output_dir, spec.job_id)
-    return ReproducibleJob(
-        result=result,
-        result_file=path,
-        binary=binary,
-    )
+        _check_recorded_output(clip)
+    reading = _read_again(result)
+    _check_derived_commands(result, reading.validated().plan)
+    return ReproducibleJob(result=result, result_file=path, reading=reading)
 
 
 def _trusted_result(path: Path) -> ExecutionResult:
@@ -130,45 +140,110 @@ def _trusted_result(path: Path) -> ExecutionResult:
         ) from None
 
 
-def _same_engine_here(named: str, recorded: EngineIdentity) -> Path:
-    """The engine binary the JobSpec names, on this machine, if it is the recorded one."""
+def _read_again(result: ExecutionResult) -> Reading:
+    """The recorded JobSpec read on this machine, if its engine and probing library are the
+    recorded ones (both are checked before any command is compared)."""
+    spec, recorded, prober = result.spec, result.engine, result.prober
+    assert spec is not None and recorded is not None and prober is not None
     try:
-        engine, binary = identify_engine(named)
+        reading = read_job(spec)
     except JobFailure as error:
+        if error.reason in {Reason.ENGINE_UNAVAILABLE, Reason.ENGINE_NOT_FFMPEG}:
+            raise Refusal(
+                f"the engine the JobSpec names ({spec.engine}) cannot run on this machine: "
+                f"{error.message}"
+            ) from None
         raise Refusal(
-            f"the engine the JobSpec names ({named}) cannot run on this machine: {error.message}"
+            "the commands cannot be derived again from the recorded JobSpec on this machine "
+            f"({error.reason.value}): {error.message}. Only commands derived here are run."
         ) from None
+    engine = reading.engine
     if engine.sha256 != recorded.sha256:
         raise Refusal(
-            f"this machine's engine binary {binary} has SHA-256 {engine.sha256} "
+            f"this machine's engine binary {reading.engine_binary} has SHA-256 {engine.sha256} "
             f"({engine.version_line}); the job was made by one with SHA-256 {recorded.sha256} "
             f"({recorded.name}, {recorded.version_line}). Another binary may give other bytes, "
             "so a run here would prove nothing. Install the recorded engine and try again."
         )
-    return binary
+    if reading.prober != prober:
+        raise Refusal(
+            f"this machine reads media with {reading.prober.describe()}; the job was planned "
+            f"with {prober.describe()}. The plan's facts (frame counts, time scale, stream "
+            "layout, display matrix) come from that library, so another one may give other "
+            "commands and a run here would prove nothing. Install the recorded versions (proxx "
+            "pins PyAV exactly) and try again."
+        )
+    return reading
 
 
-def _recorded_staged(clip: ClipResult, output_dir: str, job_id: str) -> str:
-    """The staged output the clip's commands name: where proxx's plan writes, nowhere else."""
-    assert clip.output is not None
-    return "file:" + staged_path(output_dir, job_id, PurePosixPath(clip.output).name)
-
-
-def _check_recorded_commands(clip: ClipResult, output_dir: str, job_id: str) -> None:
+def _check_recorded_output(clip: ClipResult) -> None:
     label = clip_label(clip.index)
     if clip.output is None or clip.output_sha256 is None or clip.output_bytes is None:
         raise Refusal(f"{label} records no committed output, size or SHA-256")
-    if clip.expected is None:
-        raise Refusal(f"{label} records no expected output to verify against")
-    staged = _recorded_staged(clip, output_dir, job_id)
-    if not clip.argv or clip.argv[-1] != staged or clip.argv.count(staged) != 1:
-        raise Refusal(f"{label}: the recorded encode command does not end with {staged}")
-    if clip.verify_argv.count(staged) != 1:
-        raise Refusal(f"{label}: the recorded verification command does not read {staged}")
+
+
+def _first_difference(recorded: list[str], derived: tuple[str, ...]) -> str:
+    for position, (was, now) in enumerate(zip(recorded, derived, strict=False)):
+        if was != now:
+            return f"argument {position}: recorded {was!r}, derived here {now!r}"
+    if len(recorded) > len(derived):
+        extra = len(recorded) - len(derived)
+        return f"the record has {extra} more argument(s), from {recorded[len(derived)]!r}"
+    return f"the derived command has {len(derived) - len(recorded)} more argument(s)"
+
+
+def _check_derived_commands(result: ExecutionResult, derived: JobPlan) -> None:
+    """The recorded plan must be the one the recorded JobSpec gives here, to the argument."""
+    why = (
+        "Only commands derived here from the JobSpec are ever run. The record was altered "
+        "(its digest proves nothing: anyone can recompute it), or a source changed since the job"
+        + (
+            f", or this proxx ({__version__}) plans otherwise than the one that ran it "
+            f"({result.proxx_version})"
+            if result.proxx_version != __version__
+            else ""
+        )
+        + "."
+    )
+    if result.profile != derived.profile:
+        raise Refusal(f"the recorded profile is not the one the recorded JobSpec gives. {why}")
+    if len(result.clips) != len(derived.clips):
+        raise Refusal(
+            f"the record lists {len(result.clips)} clips; its JobSpec gives "
+            f"{len(derived.clips)}. {why}"
+        )
+    for recorded, plan in zip(result.clips, derived.clips, strict=True):
+        label = clip_label(plan.index)
+        if recorded.argv != list(plan.argv):
+            raise Refusal(
+                f"{label}: the recorded encode command is not the one the recorded JobSpec "
+                f"gives on this machine ({_first_difference(recorded.argv, plan.argv)}). {why}"
+            )
+        if recorded.verify_argv != list(plan.verify_argv):
+            raise Refusal(
+                f"{label}: the recorded verification command is not the one the recorded "
+                "JobSpec gives on this machine "
+                f"({_first_difference(recorded.verify_argv, plan.verify_argv)}). {why}"
+            )
+        same = (
+            recorded.index == plan.index
+            and recorded.source == plan.source
+            and recorded.output == plan.output
+            and recorded.expected == plan.expected
+            and recorded.decisions == plan.decisions
+            and recorded.cpu_dependent == plan.cpu_dependent
+        )
+        if not same:
+            raise Refusal(
+                f"{label}: the recorded source, output, expected proxy or decisions are not the "
+                f"ones the recorded JobSpec gives on this machine. {why}"
+            )
 
 
 def scratch_problem(folder: Path, output_dir: str) -> str | None:
     """Why `folder` cannot hold a reproduction: it must be new or empty, outside output_dir."""
+    if any(c in str(folder) for c in "\n\r"):
+        return f"{str(folder)!r} holds a line break, which no JobSpec path may hold"
     resolved = folder.resolve()
     committed = Path(output_dir).resolve()
     if resolved == committed or resolved.is_relative_to(committed):
@@ -181,6 +256,9 @@ def scratch_problem(folder: Path, output_dir: str) -> str | None:
         return f"{folder} is not empty; give a new or empty folder"
     if not folder.exists() and not folder.parent.is_dir():
         return f"the folder {folder.parent} that would hold {folder.name} does not exist"
+    writable = folder if folder.exists() else folder.parent
+    if not os.access(writable, os.W_OK | os.X_OK):
+        return f"{writable} is not writable"
     return None
 
 
@@ -190,32 +268,24 @@ ClipStarted = Callable[[ClipResult], None]
 def reproduce_clips(
     job: ReproducibleJob, scratch: Path, on_clip: ClipStarted | None = None
 ) -> list[ClipReproduction]:
-    """Every clip once, in order, into `scratch` (which must exist and be empty)."""
-    return [_reproduce_clip(job, clip, scratch, on_clip) for clip in job.result.clips]
+    """Every clip once, in order, into `scratch` (which must exist and be empty): the job's
+    commands derived again with `scratch` as the output folder. Each proxy ends under its
+    output name in `scratch`."""
+    plan = job.reading.validated(output_dir=str(scratch)).plan
+    staging = create_staging(plan)
+    try:
+        return [
+            _reproduce_clip(job, recorded, derived, on_clip)
+            for recorded, derived in zip(job.result.clips, plan.clips, strict=True)
+        ]
+    finally:
+        keep_staged(plan)
+        remove_staging(staging)
 
 
 def _reproduce_clip(
-    job: ReproducibleJob, clip: ClipResult, scratch: Path, on_clip: ClipStarted | None
+    job: ReproducibleJob, clip: ClipResult, plan: ClipPlan, on_clip: ClipStarted | None
 ) -> ClipReproduction:
-    assert clip.output is not None and clip.expected is not None
-    assert clip.output_bytes is not None and clip.output_sha256 is not None
-    spec = job.result.spec
-    assert spec is not None
-    target = scratch / PurePosixPath(clip.output).name
-    recorded_staged = _recorded_staged(clip, spec.output_dir, spec.job_id)
-    new_staged = "file:" + str(target)
-    plan = ClipPlan(
-        index=clip.index,
-        source=clip.source,
-        output=clip.output,
-        staged_output=str(target),
-        argv=(*clip.argv[:-1], new_staged),
-        verify_argv=tuple(new_staged if a == recorded_staged else a for a in clip.verify_argv),
-        expected=clip.expected,
-        decisions=clip.decisions,
-        cpu_dependent=clip.cpu_dependent,
-    )
-
     def verdict(
         kind: Verdict, detail: str | None = None, found: tuple[int, str] | None = None
     ) -> ClipReproduction:
@@ -234,8 +304,18 @@ def _reproduce_clip(
 
     if on_clip is not None:
         on_clip(clip)
-    if not Path(clip.source).is_file():
-        return verdict(Verdict.SOURCE_MISSING, f"the source {clip.source} is not there")
+    if not Path(plan.source).is_file():  # there when the commands were derived, gone since
+        return verdict(Verdict.SOURCE_MISSING, f"the source {plan.source} is not there")
+    return _run_and_compare(job, clip, plan, verdict)
+
+
+def _run_and_compare(
+    job: ReproducibleJob,
+    clip: ClipResult,
+    plan: ClipPlan,
+    verdict: Callable[..., ClipReproduction],
+) -> ClipReproduction:
+    staged = Path(plan.staged_output)
     engine = run_engine(job.binary, plan.argv, job.clip_timeout_s)
     if not engine.succeeded:
         if engine.start_error is not None:
@@ -250,7 +330,7 @@ def _reproduce_clip(
         detail = f"the engine {ending}" + (f": {tail}" if tail else "")
         return verdict(Verdict.ENGINE_FAILED, detail)
     checked = verify_clip(plan, job.binary, job.clip_timeout_s)
-    found = file_fingerprint(target) if target.is_file() else None
+    found = file_fingerprint(staged) if staged.is_file() else None
     if checked.failed_reason is not None:
         failed = ", ".join(c.name for c in checked.checks if not c.passed)
         return verdict(

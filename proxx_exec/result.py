@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from proxx_exec.canonical import fingerprint
 from proxx_exec.engines import EngineIdentity
@@ -16,6 +16,7 @@ from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
 from proxx_exec.naming import refusal_path, result_path
+from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
@@ -135,7 +136,9 @@ class Host(BaseModel):
 class ExecutionResult(BaseModel):
     model_config = _FROZEN
 
-    result_version: Literal["2"] = "2"
+    # Format 3 added `prober`; a format-2 record (written before it) still reads, so the
+    # results already beside proxies keep counting after an upgrade (which clips have proxies).
+    result_version: Literal["2", "3"] = "3"
     proxx_version: str
     job_id: str | None
     spec_fingerprint: str = Field(
@@ -145,12 +148,22 @@ class ExecutionResult(BaseModel):
     spec: JobSpec | None
     profile: Profile | None
     engine: EngineIdentity | None
+    prober: ProberIdentity | None = Field(
+        description="The library that read the sources for the plan (None: not planned)."
+    )
     status: Status
     failure: Failure | None
     clips: list[ClipResult]
     timing: Timing
     host: Host
     digest: str = Field(description="SHA-256 over everything but timing, host and digest.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_2_names_no_prober(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("result_version") == "2":
+            return {"prober": None, **data}
+        return data
 
     @property
     def completed(self) -> bool:
@@ -178,7 +191,10 @@ def seal(draft: ExecutionResult) -> ExecutionResult:
 
 
 def digest_matches(result: ExecutionResult) -> bool:
-    return compute_digest(result.model_dump(mode="json", by_alias=True)) == result.digest
+    fields = result.model_dump(mode="json", by_alias=True)
+    if result.result_version == "2":  # its record had no `prober`; reading it added None
+        del fields["prober"]
+    return compute_digest(fields) == result.digest
 
 
 def document_digest_matches(document: dict[str, Any]) -> bool:

@@ -1,12 +1,13 @@
 """The job: validate, then for each clip in order run the engine once and verify, then commit.
 
 The first failure stops the job. Nothing is retried. Whatever happens, one ExecutionResult,
-built from a typed outcome per clip.
+built from a typed outcome per clip: a failure of the taxonomy, an unexpected error
+(INTERNAL_ERROR) or an interruption (INTERRUPTED) all end the same way — staging removed, no
+final-named proxy of the failed job, the FAILED result written beside the outputs.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
+from proxx_exec import __version__
 from proxx_exec.canonical import sha256_hex
 from proxx_exec.commit import (
     Staging,
@@ -22,6 +24,7 @@ from proxx_exec.commit import (
     create_staging,
     remove_staging,
     staging_problem,
+    withdraw,
 )
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
@@ -94,7 +97,9 @@ class ClipOutcome:
 
 
 class Stopwatch:
-    """The only clock reads of a job: wall-clock facts for the result's `timing` block."""
+    """The job's start, end and stage durations for the result's `timing` block. Clocks are
+    read for timing (here and per clip stage in `_run_clip`) and for the clip timeout's
+    deadline (`process.py`); no other decision depends on a clock."""
 
     def __init__(self) -> None:
         self.started = datetime.now(UTC)
@@ -117,23 +122,66 @@ class Stopwatch:
 
 
 def proxx_version() -> str:
-    return importlib.metadata.version("proxx-dagster")
+    return __version__
+
+
+class _JobState:
+    """How far one run got: what the record and the clean-up need, whatever stopped it."""
+
+    def __init__(self) -> None:
+        self.validated: ValidatedJob | None = None
+        self.staging: Staging | None = None
+        self.outcomes: list[ClipOutcome] = []
+        self.current: int | None = None  # the clip being run
+        self.committed: list[str] = []  # final names the commit created
+
+    def stopped(self, error: BaseException, reason: Reason, what: str) -> JobFailure:
+        """The failure for an error outside the taxonomy. VALIDATION while nothing was written
+        (the record does not spend the job_id), EXECUTION once the staging folder is claimed."""
+        failure_class = FailureClass.VALIDATION if self.staging is None else FailureClass.EXECUTION
+        where = f"{clip_label(self.current)}: " if self.current is not None else ""
+        failure = JobFailure(
+            failure_class,
+            reason,
+            f"{where}{what} ({_named(error)}); nothing was committed",
+            clip_index=self.current,
+        )
+        if self.current is not None and len(self.outcomes) == self.current:
+            self.outcomes.append(ClipOutcome(failure=failure))  # the clip it stopped
+        return failure
+
+
+def _named(error: BaseException) -> str:
+    """An exception as people read it: its type, and its text when it has one."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def execute(spec: JobSpec, on_progress: ProgressCallback | None = None) -> ExecutionResult:
-    """Run one JobSpec to its ExecutionResult. Never raises for a job's own failure."""
+    """Run one JobSpec to its ExecutionResult. Never raises for a job's own failure, nor for an
+    unexpected error (a FAILED result, INTERNAL_ERROR). An interruption (KeyboardInterrupt,
+    SystemExit, an orchestrator's termination: any BaseException that is not an Exception) is
+    recorded as INTERRUPTED, cleaned up like any failure, and then raised again, so that the
+    process still stops as it was asked to."""
     watch = Stopwatch()
-    outcomes: list[ClipOutcome] = []
-    validated: ValidatedJob | None = None
+    state = _JobState()
     failure: JobFailure | None = None
+    interruption: BaseException | None = None
     try:
-        validated = validate_job(spec)
+        state.validated = validate_job(spec)
         watch.validation_s = watch.since_start()
-        _run_validated(validated, outcomes, on_progress, watch)
+        _run_validated(state, on_progress, watch)
     except JobFailure as error:
         failure = error
-    result = _result(spec, validated, outcomes, failure, watch)
-    _write_beside_outputs(result)
+    except Exception as error:
+        log.exception("job %s: unexpected error", spec.job_id)
+        failure = state.stopped(error, Reason.INTERNAL_ERROR, "an unexpected error stopped the job")
+    except BaseException as error:
+        interruption = error
+        failure = state.stopped(error, Reason.INTERRUPTED, "the job was interrupted")
+    result = _finish(spec, state, failure, watch)
+    if interruption is not None:
+        raise interruption
     return result
 
 
@@ -144,6 +192,12 @@ def execute_document(raw: bytes, on_progress: ProgressCallback | None = None) ->
         spec = load_jobspec_bytes(raw)
     except JobFailure as error:
         return _unparsed_failure(raw, error, watch)
+    except Exception as error:
+        log.exception("unexpected error reading a JobSpec document")
+        failure = _JobState().stopped(
+            error, Reason.INTERNAL_ERROR, "an unexpected error stopped reading the JobSpec"
+        )
+        return _unparsed_failure(raw, failure, watch)
     return execute(spec, on_progress)
 
 
@@ -158,35 +212,60 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
             f"cannot read JobSpec {path}: {error.strerror or error}",
         )
         return _unparsed_failure(str(path).encode(), failure, watch)
+    except Exception as error:
+        log.exception("unexpected error reading JobSpec %s", path)
+        failure = _JobState().stopped(
+            error, Reason.INTERNAL_ERROR, f"an unexpected error stopped reading JobSpec {path}"
+        )
+        return _unparsed_failure(str(path).encode(), failure, watch)
     return execute_document(raw, on_progress)
 
 
 def _run_validated(
-    job: ValidatedJob,
-    outcomes: list[ClipOutcome],
-    on_progress: ProgressCallback | None,
-    watch: Stopwatch,
+    state: _JobState, on_progress: ProgressCallback | None, watch: Stopwatch
 ) -> None:
-    """Every clip in order, each run once; the first failed clip stops the job; then commit."""
+    """Every clip in order, each run once; the first failed clip stops the job; then commit.
+    The staging folder is removed by `_finish`, whatever happens here."""
+    assert state.validated is not None
+    job = state.validated
     plan = job.plan
-    staging = create_staging(plan)
-    try:
-        for clip in plan.clips:
-            outcome = _run_clip(job, staging, clip, on_progress)
-            outcomes.append(outcome)
-            if outcome.failure is not None:
-                raise outcome.failure
-        committing = watch.since_start()
-        commit_outputs(plan, staging)
-        watch.commit_s = watch.since_start() - committing
-    except JobFailure as failure:
-        leftover = remove_staging(staging)
-        if leftover is not None:
+    state.staging = create_staging(plan)
+    for clip in plan.clips:
+        state.current = clip.index
+        outcome = _run_clip(job, state.staging, clip, on_progress)
+        state.outcomes.append(outcome)
+        if outcome.failure is not None:
+            raise outcome.failure
+    state.current = None
+    committing = watch.since_start()
+    commit_outputs(plan, state.staging)
+    state.committed = [clip.output for clip in plan.clips]
+    watch.commit_s = watch.since_start() - committing
+
+
+def _finish(
+    spec: JobSpec, state: _JobState, failure: JobFailure | None, watch: Stopwatch
+) -> ExecutionResult:
+    """Remove the staging folder, make the one record and keep it beside the outputs."""
+    if failure is not None:
+        withdraw(state.committed)  # a FAILED job keeps no proxy
+        state.committed = []
+    if state.staging is not None:
+        leftover = remove_staging(state.staging)
+        if leftover is not None and failure is not None:
             failure.message += f"; {leftover} (the next validation of this job names it)"
-        raise
-    leftover = remove_staging(staging)
-    if leftover is not None:  # the proxies are committed; only the extra names remain
-        log.warning("job %s: %s", plan.job_id, leftover)
+        elif leftover is not None:  # the proxies are committed; only the extra names remain
+            log.warning("job %s: %s", spec.job_id, leftover)
+    try:
+        result = _result(spec, state.validated, state.outcomes, failure, watch)
+    except Exception as error:  # no trustworthy record: a job without one keeps no proxy
+        log.exception("job %s: the result could not be built", spec.job_id)
+        withdraw(state.committed)
+        state.current = None
+        bare = state.stopped(error, Reason.INTERNAL_ERROR, "the job's result could not be built")
+        result = _bare_failure(spec, bare, watch)
+    _write_beside_outputs(result)
+    return result
 
 
 def _run_clip(
@@ -200,7 +279,8 @@ def _run_clip(
 
     def on_engine_progress(block: dict[str, str]) -> None:
         frames = block.get("frame", "0")
-        _notify(on_progress, event(int(frames) if frames.isdigit() else 0, "encode"))
+        counted = frames.isascii() and frames.isdigit()
+        _notify(on_progress, event(int(frames) if counted else 0, "encode"))
 
     try:
         _check_inputs(staging, clip)
@@ -233,7 +313,27 @@ def _run_clip(
             ),
         )
     staged = Path(clip.staged_output)
-    size, digest = file_fingerprint(staged)
+    try:
+        size, digest = file_fingerprint(staged)
+    except OSError as error:  # verified, then gone or unreadable before it could be hashed
+        problem_now = staging_problem(staging, after_failure=False)
+        reason, why = problem_now or (
+            Reason.STAGED_OUTPUT_LOST,
+            f"the verified proxy {staged} could not be read to hash it "
+            f"({error.strerror or error}): something removed or changed it while the job ran",
+        )
+        return ClipOutcome(
+            exit_code=engine.exit_code,
+            checks=verification.checks,
+            frame_count=verification.frame_count,
+            timing=timing,
+            failure=JobFailure(
+                FailureClass.EXECUTION,
+                reason,
+                f"{clip_label(clip.index)}: {why}",
+                clip_index=clip.index,
+            ),
+        )
     timing = timing.model_copy(update={"hash_s": time.perf_counter() - verified})
     _notify(on_progress, event(total, "done"))
     return ClipOutcome(
@@ -399,6 +499,7 @@ def _result(
             spec=spec,
             profile=plan.profile if plan else None,
             engine=plan.engine if plan else None,
+            prober=plan.prober if plan else None,
             status=Status.FAILED if failure else Status.COMPLETED,
             failure=Failure.of(failure) if failure else None,
             clips=clips,
@@ -418,9 +519,31 @@ def _unparsed_failure(raw: bytes, failure: JobFailure, watch: Stopwatch) -> Exec
             spec=None,
             profile=None,
             engine=None,
+            prober=None,
             status=Status.FAILED,
             failure=Failure.of(failure),
             clips=[],
+            timing=watch.timing([]),
+            host=Host(engine_binary=None),
+            digest="",
+        )
+    )
+
+
+def _bare_failure(spec: JobSpec, failure: JobFailure, watch: Stopwatch) -> ExecutionResult:
+    """The record when the full one could not be made: the JobSpec, the failure, no plan."""
+    return seal(
+        ExecutionResult(
+            proxx_version=proxx_version(),
+            job_id=spec.job_id,
+            spec_fingerprint=spec.fingerprint,
+            spec=spec,
+            profile=None,
+            engine=None,
+            prober=None,
+            status=Status.FAILED,
+            failure=Failure.of(failure),
+            clips=[_unplanned_clip(index, source) for index, source in enumerate(spec.sources)],
             timing=watch.timing([]),
             host=Host(engine_binary=None),
             digest="",
@@ -439,5 +562,5 @@ def _write_beside_outputs(result: ExecutionResult) -> None:
         return
     try:
         write_result(result, target)
-    except OSError as error:
-        log.warning("result not written beside the outputs at %s: %s", target, error.strerror)
+    except (OSError, ValueError) as error:  # the result is still returned
+        log.warning("result not written beside the outputs at %s: %s", target, error)

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxx_exec.engines import identify_engine
+from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.media import MediaInfo, NotMedia, probe
+from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
     collision_key,
@@ -19,9 +19,9 @@ from proxx_exec.naming import (
     staging_dir,
 )
 from proxx_exec.plan import JobPlan, plan_clip, plan_job
-from proxx_exec.profiles import BUILTIN_PROFILES, Profile
-from proxx_exec.refusals import closest
-from proxx_exec.shape import decide
+from proxx_exec.prober import ProberIdentity
+from proxx_exec.profiles import BUILTIN_PROFILES, Profile, unknown_profile
+from proxx_exec.shape import ClipShape, decide
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,7 @@ def resolve_profile(spec: JobSpec) -> Profile:
     try:
         return BUILTIN_PROFILES[spec.profile]
     except KeyError:
-        guess = closest(spec.profile, BUILTIN_PROFILES)
-        raise invalid(
-            Reason.PROFILE_UNKNOWN,
-            f"unknown profile {spec.profile!r}"
-            + (f"; did you mean {guess}?" if guess else "")
-            + f" The built-in profiles are {', '.join(BUILTIN_PROFILES)} (`proxx profiles` "
-            "shows every setting).",
-        ) from None
+        raise invalid(Reason.PROFILE_UNKNOWN, unknown_profile(spec.profile)) from None
 
 
 def validate_job(spec: JobSpec) -> ValidatedJob:
@@ -52,6 +45,42 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
     profile = resolve_profile(spec)
     check_template(spec.naming)
     _check_output_dir(spec)
+    reading = read_job(spec, profile)
+    _check_outputs(spec, reading.names)
+    return reading.validated()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything a plan is made of but the output folder: the engine, the probing library, each
+    source's shape and output name. Reads, never writes; `proxx reproduce` plans from it too."""
+
+    spec: JobSpec
+    profile: Profile
+    engine: EngineIdentity
+    engine_binary: Path
+    prober: ProberIdentity
+    shapes: tuple[ClipShape, ...]
+    names: tuple[str, ...]
+
+    def validated(self, output_dir: str | None = None) -> ValidatedJob:
+        """The job's plan, writing into `output_dir` instead of the JobSpec's when given (the
+        commands then differ only in the paths under it)."""
+        spec = self.spec
+        if output_dir is not None:
+            spec = JobSpec.model_validate({**spec.model_dump(), "output_dir": output_dir})
+        clips = tuple(
+            plan_clip(spec, self.profile, index, shape, name)
+            for index, (shape, name) in enumerate(zip(self.shapes, self.names, strict=True))
+        )
+        plan = plan_job(spec, self.profile, self.engine, self.prober, clips)
+        return ValidatedJob(spec=spec, plan=plan, engine_binary=self.engine_binary)
+
+
+def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
+    """The engine's identity and every source's shape and output name; JobFailure(VALIDATION)
+    when any cannot be had. The output folder is not looked at."""
+    profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine)
     _check_sources_exist(spec)
     shapes = tuple(
@@ -64,13 +93,7 @@ def validate_job(spec: JobSpec) -> ValidatedJob:
         )
         for index, source in enumerate(spec.sources)
     )
-    _check_outputs(spec, names)
-    clips = tuple(
-        plan_clip(spec, profile, index, shape, name)
-        for index, (shape, name) in enumerate(zip(shapes, names, strict=True))
-    )
-    plan = plan_job(spec, profile, engine, clips)
-    return ValidatedJob(spec=spec, plan=plan, engine_binary=binary)
+    return Reading(spec, profile, engine, binary, prober_identity(), shapes, names)
 
 
 def _check_output_dir(spec: JobSpec) -> None:
@@ -137,7 +160,7 @@ def _probe_source(index: int, path: str) -> MediaInfo:
     if not source.is_file() or not os.access(source, os.R_OK):
         raise invalid(
             Reason.SOURCE_UNREADABLE,
-            f"{clip_label(index)}: source {path} is not a readable file",
+            f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
     if source.stat().st_size == 0:
@@ -151,9 +174,23 @@ def _probe_source(index: int, path: str) -> MediaInfo:
     except NotMedia as error:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
-            f"{clip_label(index)}: source {path} is not readable as media ({error})",
+            f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
+            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None
+
+
+def _not_a_readable_clip(source: Path) -> str:
+    """What is wrong with a source that exists but is no file this user can read."""
+    if source.is_dir():
+        return (
+            "is a folder, not a clip: list each clip file in it as a source (proxx_folder_job "
+            "in Dagster takes a whole folder)"
+        )
+    if not source.is_file():
+        return "is not a regular file (a device, a pipe or a socket): name the clip file itself"
+    return "cannot be read by this user: check the file's permissions and its mount"
 
 
 def _check_outputs(spec: JobSpec, names: tuple[str, ...]) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
+from proxx_dagster.config import jobspec_config_schema
+from proxx_dagster.folder_job import describe_profile
+from proxx_exec import BUILTIN_PROFILES, JobSpec
 from tests.dagster.processes import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -35,3 +40,59 @@ def test_documented_run_keys_are_the_ones_the_tests_pin() -> None:
         "`watch:<job_id>`",
     ):
         assert form in text, form
+
+
+def test_the_guide_describes_each_profile_as_the_launchpad_does() -> None:
+    text = " ".join((REPO / "docs" / "dagster.md").read_text().split())
+    for name, profile in BUILTIN_PROFILES.items():
+        assert f"`{name}`: {describe_profile(profile)}" in text
+
+
+def test_the_launchpad_describes_each_jobspec_field_as_the_schema_does() -> None:
+    """So a corrected description (e.g. output_dir: made when missing) reaches the launchpad."""
+    fields = jobspec_config_schema().fields
+    assert {name: field.description for name, field in fields.items()} == {
+        name: info.description for name, info in JobSpec.model_fields.items()
+    }
+
+
+# Every place the code writes a file in a way that could replace one, and why it may.
+MAY_REPLACE = {
+    ("proxx_exec/files.py", "os.fdopen"): "write_new_file: a new temporary file, then link()",
+    ("proxx_dagster/night.py", "os.fdopen"): "the night report's new temporary file",
+    ("proxx_dagster/night.py", "replace"): "the night report, replaced whole (README says so)",
+    ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
+    ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
+}
+
+
+def _writes_that_may_replace(path: Path) -> set[tuple[str, str]]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = ast.unparse(func)
+        if isinstance(func, ast.Attribute) and not name.startswith("os."):
+            name = func.attr  # a method: Path.replace, Path.write_text, ...
+        modes = {
+            a.value
+            for a in [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str)
+        }
+        if (
+            name in {"rename", "move", "write_text", "write_bytes", "os.replace", "os.rename"}
+            or (name == "replace" and len(node.args) == 1 and not node.keywords)  # Path's
+            or (name in {"open", "os.fdopen"} and modes & {"w", "wb", "a", "ab", "w+", "r+"})
+        ):
+            found.add((str(path.relative_to(REPO)), name))
+    return found
+
+
+def test_the_readme_names_every_file_proxx_replaces() -> None:
+    """README: no proxy, result or poster is ever overwritten; the night report is replaced."""
+    modules = [p for pkg in ("proxx_exec", "proxx_dagster") for p in (REPO / pkg).glob("*.py")]
+    found = set().union(*(_writes_that_may_replace(path) for path in modules))
+    assert found == set(MAY_REPLACE)
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "the one file proxx replaces is the night's HTML report" in readme

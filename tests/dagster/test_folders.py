@@ -122,9 +122,10 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
     ("change", "words"),
     [
         ({"folder": ""}, "folder is empty"),
-        ({"folder": "media/A001"}, "not an absolute path"),
+        ({"folder": "media/A001"}, 'folder "media/A001" is a relative path'),
+        ({"folder": "D:\\Cards\\A001"}, "is a Windows path"),
         ({"folder": "/nonexistent/A001"}, "does not exist"),
-        ({"proxy_root": "proxies"}, "proxy_root 'proxies' is not an absolute path"),
+        ({"proxy_root": "proxies"}, 'proxy_root "proxies" is a relative path'),
         ({"proxy_root": "{folder}/out"}, "is inside the folder"),
         ({"retried_from": "never-ran"}, "no job of that id"),
     ],
@@ -298,5 +299,7 @@ def test_builder_problems_name_the_fix(media: Media, tmp_path: Path) -> None:
     (folder / "Proxy" / "broken.proxx-result.json").write_text("{ not a result")
     with pytest.raises(FolderProblem, match="restore the file or move it away"):
         build_folder_job(folder)
-    with pytest.raises(FolderProblem, match="choose one of prores_proxy"):
+    with pytest.raises(FolderProblem, match="The built-in profiles are prores_proxy"):
         build_folder_job(folder, profile="h265")
+    with pytest.raises(FolderProblem, match="did you mean h264_half"):
+        build_folder_job(folder, profile="H264_HALF")

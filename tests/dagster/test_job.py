@@ -49,6 +49,8 @@ def test_success_typed_output_stored_json_assets_and_checks(
     assert metadata["proxx/result_digest"].value == typed.digest
     assert metadata["proxx/spec_fingerprint"].value == typed.spec_fingerprint
     assert typed.engine is not None and typed.engine.sha256 in str(metadata["proxx/engine"].value)
+    assert typed.prober is not None
+    assert metadata["proxx/prober"].value == typed.prober.describe()
     clips = metadata["proxx/clips"]
     assert isinstance(clips, TableMetadataValue)
     rows = clips.records

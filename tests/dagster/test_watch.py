@@ -219,3 +219,14 @@ def test_watch_settings_from_the_environment(
     monkeypatch.setenv("PROXX_PROFILE", "h265")
     with pytest.raises(ValidationError, match="unknown profile 'h265'"):
         ProxxAutomation.from_environment()
+    monkeypatch.setenv("PROXX_PROFILE", "H264_HALF")
+    with pytest.raises(ValidationError, match="did you mean h264_half"):
+        ProxxAutomation.from_environment()
+
+
+def test_a_windows_watch_root_is_called_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXX_WATCH_ROOTS", "\\\\nas\\incoming")
+    with pytest.raises(ValidationError) as refused:
+        ProxxAutomation.from_environment()
+    assert 'watch root "\\\\nas\\incoming" is a Windows path' in str(refused.value)
+    assert "mounts that share" in str(refused.value)

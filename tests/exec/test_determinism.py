@@ -1,5 +1,6 @@
 """Same JobSpec + same engine -> same argv and digest: the plan is pure, the digest covers all
-but timing and host, one encode per clip in order, the JobSpec is immutable and canonical.
+but timing and host, one encode per clip in order, the JobSpec and plan cannot change after
+validation, the JobSpec is canonical.
 (The same run under perturbations of environment, locale, clock, CPUs and load:
 tests/invariants/test_same_input_same_behavior.py.)"""
 
@@ -7,12 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from enum import Enum
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
 
-import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from proxx_exec import ExecutionResult, JobSpec, Status, digest_matches, execute
+from proxx_exec.plan import JobPlan
 from proxx_exec.samples import SampleClip
 from proxx_exec.validate import validate_job
 from tests.conftest import SpecFactory
@@ -59,13 +63,48 @@ def test_exactly_one_encode_per_clip_in_order(
         assert kind == "encode" and f"file:{source}" in args
 
 
-def test_jobspec_is_immutable(make_spec: SpecFactory, media: Media) -> None:
-    spec = make_spec([media.standard])
-    with pytest.raises(ValidationError):
-        spec.job_id = "other"  # type: ignore[misc]
-    assert isinstance(spec.sources, tuple)
-    with pytest.raises(AttributeError):
-        spec.sources.append("/x.mov")  # type: ignore[attr-defined]
+def _mutable_parts(model: type[BaseModel], where: str = "") -> list[str]:
+    """Where a model's value could change after it is made: a model that is not frozen, or a
+    field whose type can change in place (a list, a dict, a set, anything untyped)."""
+    found = [] if model.model_config.get("frozen") else [f"{where or model.__name__} not frozen"]
+    for name, info in model.model_fields.items():
+        found += _mutable_types(info.annotation, f"{where or model.__name__}.{name}")
+    return found
+
+
+def _mutable_types(annotation: object, where: str) -> list[str]:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _mutable_types(get_args(annotation)[0], where)
+    if origin is Literal:
+        return []
+    if origin in (tuple, Union, UnionType):
+        return [
+            p
+            for arg in get_args(annotation)
+            if arg is not Ellipsis
+            for p in _mutable_types(arg, where)
+        ]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _mutable_parts(annotation, where)
+    if annotation in (str, int, float, bool, type(None)) or (
+        isinstance(annotation, type) and issubclass(annotation, Enum)
+    ):
+        return []
+    return [f"{where}: {annotation}"]
+
+
+def test_what_a_job_runs_cannot_change_after_validation() -> None:
+    """The JobSpec, its profile and the plan made from them hold only values that cannot be
+    changed in place: what validation checked is what runs and what the result records."""
+    assert [p for model in (JobSpec, JobPlan) for p in _mutable_parts(model)] == []
+    assert _mutable_parts(_Loose) == ["_Loose not frozen", "_Loose.names: list[str]"]
+
+
+class _Loose(BaseModel):
+    """What the scan must catch: the test's own proof that it can fail."""
+
+    names: list[str]
 
 
 def test_fingerprint_is_canonical(media: Media, out_dir: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,79 @@ def test_a_clip_with_cpu_dependent_stages_says_so(
     assert completed.returncode == 0, completed.stdout  # the same CPU: identical
     for stage in result.clips[0].cpu_dependent:
         assert f"may differ on another CPU: {stage}" in completed.stdout
+
+
+def test_commands_added_to_the_record_are_never_run(
+    result_file: Path, out_dir: Path, tmp_path: Path
+) -> None:
+    """The issue's tampering: an extra output inserted after the input of clip 1's encode, the
+    digest recomputed. Only commands derived from the JobSpec here may run: refused, nothing
+    written anywhere."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    evil = elsewhere / "evil.mov"
+    document = load_json(result_file)
+    argv = document["clips"][0]["argv"]
+    after_input = argv.index("-i") + 2
+    argv[after_input:after_input] = ["-map", "0:0", "-c:v", "copy", "-f", "mov", f"file:{evil}"]
+    tampered = tmp_path / "tampered.proxx-result.json"
+    write_sealed(tampered, document)
+    before = snapshot(out_dir)
+    into = tmp_path / "into"
+
+    completed = proxx("reproduce", tampered, "--into", into)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    message = completed.stderr
+    assert "refused" in message and "nothing was run" in message
+    assert "clip 1: the recorded encode command is not the one the recorded JobSpec gives" in (
+        message
+    )
+    # The first argument that differs, as recorded and as derived here.
+    assert re.search(r"\(argument \d+: recorded '[^']+', derived here '[^']+'\)", message)
+    assert "Only commands derived here from the JobSpec are ever run" in message
+    assert "REPRODUCED" not in completed.stdout
+    assert not evil.exists() and listing(elsewhere) == []
+    assert not into.exists()
+    assert snapshot(out_dir) == before
+
+
+def test_the_probing_library_is_recorded_and_another_one_is_refused(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """The plan's facts come from PyAV's libav: the result names it (inside the digest) and a
+    result planned with another is refused, naming both."""
+    import av  # noqa: PLC0415 - the test's own view of the library
+
+    document = load_json(result_file)
+    prober = document["prober"]
+    assert prober["pyav"] == av.__version__
+    assert prober["ffmpeg"] == av.ffmpeg_version_info
+    assert prober["libraries"]["libavformat"] == ".".join(
+        map(str, av.library_versions["libavformat"])
+    )
+    prober["pyav"] = "14.0.0"
+    prober["libraries"]["libavformat"] = "61.1.100"
+    changed = tmp_path / "planned-elsewhere.proxx-result.json"
+    write_sealed(changed, document)
+
+    completed = proxx("reproduce", changed)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert "nothing was run" in completed.stderr
+    assert f"this machine reads media with PyAV {av.__version__}" in completed.stderr
+    assert "planned with PyAV 14.0.0" in completed.stderr
+    assert "libavformat 61.1.100" in completed.stderr
+
+
+def test_pyav_is_pinned_exactly() -> None:
+    """Its answers go into the plan: pyproject allows one version, the one locked."""
+    import tomllib  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2]
+    dependencies = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [d.split("#")[0].strip() for d in dependencies if d.startswith("av")]
+    locked = [
+        line.strip()
+        for line in (root / "requirements.lock").read_text().splitlines()
+        if line.startswith("av==")
+    ]
+    assert pins == locked and len(pins) == 1

@@ -49,13 +49,13 @@ def run_invalid(spec: JobSpec, reason: Reason, *words: str) -> None:
     ("change", "words"),
     [
         ({"colour": "red"}, ["`colour` is not a field here"]),
-        ({"sources": ["relative/clip.mov"]}, ["`sources` item 1", "absolute"]),
+        ({"sources": ["relative/clip.mov"]}, ["`sources` item 1", "is a relative path"]),
         ({"sources": []}, ["sources"]),
         ({"job_id": "../escape"}, ["job_id"]),
         ({"clip_timeout_s": 0}, ["clip_timeout_s"]),
         ({"clip_timeout_s": "600"}, ["clip_timeout_s"]),
         ({"spec_version": "2"}, ["spec_version"]),
-        ({"engine": "ffmpeg"}, ["engine", "absolute"]),
+        ({"engine": "ffmpeg"}, ["engine", "is a relative path"]),
         ({"output_dir": "/tmp/a\nb"}, ["output_dir", "line breaks"]),
     ],
 )

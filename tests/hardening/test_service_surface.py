@@ -35,17 +35,20 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
+    """... and its logs, written to a file, are plain text without colour codes."""
     port = free_port()
     home = tmp_path / "home"
     env = {**os.environ, "DAGSTER_HOME": str(home), "PROXX_UI_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "dev.py"), "ui"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log_file = tmp_path / "ui.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "dev.py"), "ui"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         wait_for(lambda: listening(port), 120, "dg dev to listen")
         addresses = listening_addresses(port)
@@ -61,6 +64,9 @@ def test_shipped_ui_listens_on_loopback_only(tmp_path: Path) -> None:
     assert still_running(started) == []
     config = yaml.safe_load((home / "dagster.yaml").read_text())
     assert config["telemetry"] == {"enabled": False}
+    logged = log_file.read_text()
+    assert "Launching Dagster services" in logged  # the services did log here
+    assert "\x1b" not in logged
 
 
 def test_shipped_instance_configs_turn_telemetry_and_retries_off() -> None:

@@ -3,7 +3,8 @@ detail; every count Dagster shows equals the count of COMPLETED / FAILED results
 
 from __future__ import annotations
 
-import logging
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from proxx_exec.result import record_path
 from tests.conftest import SpecFactory
 from tests.dagster.conftest import INSTANCE_YAML
 from tests.dagster.helpers import events, run_config, stored_result
-from tests.helpers import Media, clear, write_engine_wrapper
+from tests.helpers import PROXX, Media, clear, write_engine_wrapper
 from tests.invariants.harness import fingerprint_of_run
 
 
@@ -34,15 +35,38 @@ def test_the_result_alone_decides(make_spec: SpecFactory, media: Media, tmp_path
 
 
 def test_logs_are_supplemental(make_spec: SpecFactory, media: Media, out_dir: Path) -> None:
-    spec = make_spec([media.standard])
-    with_logs = execute(spec)
-    clear(out_dir)
-    logging.disable(logging.CRITICAL)
-    try:
-        without_logs = execute(spec)
-    finally:
-        logging.disable(logging.NOTSET)
-    assert fingerprint_of_run(with_logs) == fingerprint_of_run(without_logs)
+    """`proxx run` with its log stream (standard error: progress, messages) read, full, or not
+    there at all: the same job, the same result file, the same exit code. Only the log differs."""
+    spec_file = out_dir.parent / "job.json"
+    spec_file.write_text(json.dumps(make_spec([media.standard]).canonical()))
+    runs = []
+    for stderr in ("2>&1", "2>/dev/full", "2>&-"):  # read; every write fails; descriptor closed
+        clear(out_dir)
+        result_file = out_dir.parent / "result.json"
+        result_file.unlink(missing_ok=True)
+        ran = subprocess.run(
+            [
+                "sh",
+                "-c",
+                f'exec "$0" "$@" {stderr}',
+                PROXX,
+                "run",
+                spec_file,
+                "--result",
+                result_file,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert ran.returncode == 0, (stderr, ran.stdout)
+        runs.append((ExecutionResult.from_json(result_file.read_text()), ran.stdout))
+    first = fingerprint_of_run(runs[0][0])
+    assert all(fingerprint_of_run(result) == first for result, _ in runs[1:])
+    assert all(result.completed for result, _ in runs)
+    logged = runs[0][1]  # the log, where it could be read, agrees with the result
+    assert f"COMPLETED {runs[0][0].job_id}" in logged and "Traceback" not in logged
 
 
 def test_dagster_counts_equal_result_counts(media: Media, tmp_path: Path) -> None:
