@@ -288,9 +288,9 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     lost = sum(len(run.lost) for run in runs)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
-        f"{lost} job(s) that ended without a result; "
         f"{len(pairs) - len(results)} run(s) that started no job; "
-        f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
+        + (f"{lost} job(s) that ended without a result; " if lost else "")
+        + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
     jobs = "\n".join(
         [_job_row(run, result) for run, result in pairs]
