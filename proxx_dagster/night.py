@@ -38,9 +38,10 @@ from proxx_dagster.names import NIGHT_REPORT_SENSOR, TRIGGER_TAG
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
+from proxx_exec.display import html_text
 from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
 from proxx_exec.result import ClipResult, ClipState
-from proxx_exec.sheets import link, page, text
+from proxx_exec.sheets import link, page
 
 NIGHT_ENDS = time(12, 0)  # a night runs from noon to noon
 REPORT_INTERVAL_S = 30
@@ -149,7 +150,7 @@ def _thumbnail(page_path: str, result: ExecutionResult, clip: ClipResult) -> str
     poster = poster_path(result.spec.output_dir, result.spec.job_id, clip.index, clip.output)
     if not Path(poster).is_file():
         return "no poster"
-    alt = text(PurePosixPath(clip.source).name)
+    alt = html_text(PurePosixPath(clip.source).name)
     return f'<img src="{link(page_path, poster)}" alt="{alt}" loading="lazy">'
 
 
@@ -159,8 +160,8 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
     for clip in result.clips:
         proxy = PurePosixPath(clip.output).name if clip.output else NONE
         rows.append(
-            f"<tr><td>{clip.index + 1}</td><td>{text(PurePosixPath(clip.source).name)}</td>"
-            f"<td>{text(proxy)}</td><td>{text(clip.state.value)}</td>"
+            f"<tr><td>{clip.index + 1}</td><td>{html_text(PurePosixPath(clip.source).name)}</td>"
+            f"<td>{html_text(proxy)}</td><td>{html_text(clip.state.value)}</td>"
             f"<td>{_seconds(clip.duration_s)}</td><td>{_seconds(work.get(clip.index))}</td>"
             f"<td>{_thumbnail(page_path, result, clip)}</td></tr>"
         )
@@ -170,8 +171,8 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
 def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
     failure = result.failure
     why = (
-        f'<p class="problem">{text(failure.failure_class.value)} {text(failure.reason.value)}: '
-        f"{text(failure.message)}</p>"
+        f'<p class="problem">{html_text(failure.failure_class.value)} '
+        f"{html_text(failure.reason.value)}: {html_text(failure.message)}</p>"
         if failure
         else ""
     )
@@ -183,9 +184,10 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
         else ""
     )
     return (
-        f"<h2>{text(result.job_id or 'unreadable JobSpec')} · "
-        f'<span class="{text(result.status.value)}">{text(result.status.value)}</span></h2>\n'
-        f'<p class="facts">run {text(run.run_id)} · {text(folder)} · '
+        f"<h2>{html_text(result.job_id or 'unreadable JobSpec')} · "
+        f'<span class="{html_text(result.status.value)}">'
+        f"{html_text(result.status.value)}</span></h2>\n"
+        f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
         f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
         "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
         "<th>encode + verify</th><th>poster</th></tr>\n"
@@ -196,9 +198,9 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
 def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
     if result is None:
         return (
-            f"<tr><td>{NONE}</td><td>{text(run.run_id[:8])}</td><td>{text(run.job_name)}</td>"
-            f"<td>{text(run.trigger)}</td><td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
-            f'</td><td class="FAILED">no job started</td><td>{text(run.refusal or run.status)}'
+            f"<tr><td>{NONE}</td><td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
+            f"<td>{html_text(run.trigger)}</td><td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
+            f'</td><td class="FAILED">no job started</td><td>{html_text(run.refusal or run.status)}'
             f"</td><td>{NONE}</td><td>0</td></tr>"
         )
     reason = (
@@ -207,11 +209,11 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
         else ""
     )
     return (
-        f"<tr><td>{text(result.job_id or NONE)}</td><td>{text(run.run_id[:8])}</td>"
-        f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
-        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
-        f'<td class="{text(result.status.value)}">{text(result.status.value)}</td>'
-        f"<td>{text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
+        f"<tr><td>{html_text(result.job_id or NONE)}</td><td>{html_text(run.run_id[:8])}</td>"
+        f"<td>{html_text(run.job_name)}</td><td>{html_text(run.trigger)}</td>"
+        f"<td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+        f'<td class="{html_text(result.status.value)}">{html_text(result.status.value)}</td>'
+        f"<td>{html_text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
         f"<td>{len(result.clips)}</td></tr>"
     )
 
@@ -239,7 +241,7 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"
         f'<p class="facts">runs launched from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} '
-        f"({text(timezone)}) · {text(summary)}</p>\n"
+        f"({html_text(timezone)}) · {html_text(summary)}</p>\n"
         "<table><tr><th>job</th><th>run</th><th>Dagster job</th><th>trigger</th>"
         "<th>launched</th><th>status</th><th>reason</th><th>duration</th><th>clips</th></tr>\n"
         f"{jobs}\n</table>\n{sections}"
