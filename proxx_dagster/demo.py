@@ -15,7 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import ExecutionResult
 from proxx_exec.display import rich_text
 from proxx_exec.naming import result_path

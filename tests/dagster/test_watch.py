@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
-from pydantic import ValidationError
 
 from proxx_dagster import watch
-from proxx_dagster.definitions import build_definitions
+from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult
 from tests.helpers import Media
 
@@ -213,9 +212,9 @@ def test_watch_settings_from_the_environment(
     sensor = build_definitions(automation=settings).resolve_sensor_def(WATCH_SENSOR)
     assert sensor.minimum_interval_seconds == 15
     monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "a" / "proxies"))
-    with pytest.raises(ValidationError, match="inside the watch root"):
+    with pytest.raises(SettingsProblem, match="inside the watch root"):
         ProxxAutomation.from_environment()
     monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "proxies"))
     monkeypatch.setenv("PROXX_PROFILE", "h265")
-    with pytest.raises(ValidationError, match="unknown profile 'h265'"):
+    with pytest.raises(SettingsProblem, match="PROXX_PROFILE='h265': not a built-in profile"):
         ProxxAutomation.from_environment()
