@@ -14,8 +14,6 @@ at validation started nothing, so its clips count as new.
 from __future__ import annotations
 
 import os
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +23,7 @@ from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.files import write_new_file
+from proxx_exec.jobspec import job_id_from
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
 from proxx_exec.refusals import describe
 
@@ -68,10 +67,7 @@ def staging_folders(output_dir: Path) -> list[Path]:
 
 def job_slug(folder: Path) -> str:
     """The readable part of a job_id: the folder name in letters, digits, '.', '_' and '-'."""
-    ascii_name = unicodedata.normalize("NFKD", folder.name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name)
-    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug)[:_SLUG_LENGTH].rstrip("-.")
-    return slug or "folder"
+    return job_id_from(folder.name, "folder", _SLUG_LENGTH)
 
 
 def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:

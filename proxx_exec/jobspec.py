@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -17,6 +19,16 @@ from proxx_exec.refusals import describe
 DEFAULT_ENGINE = "imageio-ffmpeg"
 MAX_SPEC_BYTES = 16 * 1024 * 1024
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+def job_id_from(name: str, fallback: str, max_length: int = 60) -> str:
+    """A valid job_id (or the readable start of one) made from any name, e.g. a folder's:
+    letters and digits kept, accents dropped, every other run of characters one '-';
+    `fallback` when nothing is left (a name in another script, or only punctuation)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name)
+    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug)[:max_length].rstrip("-.")
+    return slug or fallback
 
 
 def _absolute_path(value: str) -> str:
