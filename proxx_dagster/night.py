@@ -32,6 +32,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pydantic import ValidationError
 
 from proxx_dagster.dagster_internals import EngineEventData
 from proxx_dagster.names import NIGHT_REPORT_SENSOR, TRIGGER_TAG
@@ -40,7 +41,8 @@ from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
 from proxx_exec.display import html_text
 from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
-from proxx_exec.result import ClipResult, ClipState
+from proxx_exec.refusals import describe
+from proxx_exec.result import ClipResult, ClipState, read_result_document
 from proxx_exec.sheets import link, page
 
 NIGHT_ENDS = time(12, 0)  # a night runs from noon to noon
@@ -76,11 +78,36 @@ class NightRun:
     trigger: str
     launched: datetime
     status: str
-    results: tuple[ExecutionResult, ...]
+    results: tuple[ExecutionResult | UnreadableResult, ...]
     refusal: str | None
 
 
-def _results(instance: DagsterInstance, run_id: str) -> tuple[ExecutionResult, ...]:
+@dataclass(frozen=True)
+class UnreadableResult:
+    """A result the run stored that cannot be read now: where, and what is wrong with it."""
+
+    path: str
+    problem: str
+
+
+def read_stored_result(path: Path) -> ExecutionResult | UnreadableResult:
+    """The result a step stored, or what is wrong with its file, in plain words."""
+    try:
+        document = read_result_document(path)
+    except ValueError as error:  # missing, unreadable, not JSON: said in plain words
+        return UnreadableResult(str(path), str(error))
+    try:
+        return ExecutionResult.from_json(path.read_bytes())
+    except ValidationError as error:
+        lines = describe(error, ExecutionResult, document).replace("\n", "; ")
+        return UnreadableResult(str(path), f"not a proxx ExecutionResult ({lines})")
+    except OSError as error:  # removed between the two reads
+        return UnreadableResult(str(path), f"cannot be read: {error.strerror or error}")
+
+
+def _results(
+    instance: DagsterInstance, run_id: str
+) -> tuple[ExecutionResult | UnreadableResult, ...]:
     found = []
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.HANDLED_OUTPUT)
     for record in records.records:
@@ -88,11 +115,7 @@ def _results(instance: DagsterInstance, run_id: str) -> tuple[ExecutionResult, .
         data = event.event_specific_data if event else None
         metadata = getattr(data, "metadata", None) or {}
         if RESULT_PATH_KEY in metadata:
-            path = Path(str(metadata[RESULT_PATH_KEY].value))
-            try:
-                found.append(ExecutionResult.from_json(path.read_bytes()))
-            except (OSError, ValueError):
-                continue  # a result moved away since: the run is listed without it
+            found.append(read_stored_result(Path(str(metadata[RESULT_PATH_KEY].value))))
     return tuple(found)
 
 
@@ -195,13 +218,27 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
     )
 
 
-def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
+def _run_cells(run: NightRun) -> str:
+    return (
+        f"<td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
+        f"<td>{html_text(run.trigger)}</td>"
+        f"<td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+    )
+
+
+def _job_row(run: NightRun, result: ExecutionResult | UnreadableResult | None) -> str:
     if result is None:
         return (
-            f"<tr><td>{NONE}</td><td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
-            f"<td>{html_text(run.trigger)}</td><td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
-            f'</td><td class="FAILED">no job started</td><td>{html_text(run.refusal or run.status)}'
+            f"<tr><td>{NONE}</td>{_run_cells(run)}"
+            f'<td class="FAILED">no job started</td><td>{html_text(run.refusal or run.status)}'
             f"</td><td>{NONE}</td><td>0</td></tr>"
+        )
+    if isinstance(result, UnreadableResult):
+        why = f"{result.path}: {result.problem} (the run ended {run.status})"
+        return (
+            f"<tr><td>{NONE}</td>{_run_cells(run)}"
+            f'<td class="FAILED">result unreadable</td><td>{html_text(why)}</td>'
+            f"<td>{NONE}</td><td>{NONE}</td></tr>"
         )
     reason = (
         f"{result.failure.failure_class.value} {result.failure.reason.value}"
@@ -209,16 +246,16 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
         else ""
     )
     return (
-        f"<tr><td>{html_text(result.job_id or NONE)}</td><td>{html_text(run.run_id[:8])}</td>"
-        f"<td>{html_text(run.job_name)}</td><td>{html_text(run.trigger)}</td>"
-        f"<td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+        f"<tr><td>{html_text(result.job_id or NONE)}</td>{_run_cells(run)}"
         f'<td class="{html_text(result.status.value)}">{html_text(result.status.value)}</td>'
         f"<td>{html_text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
         f"<td>{len(result.clips)}</td></tr>"
     )
 
 
-def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | None]]:
+def _pairs(
+    runs: list[NightRun],
+) -> Iterator[tuple[NightRun, ExecutionResult | UnreadableResult | None]]:
     for run in runs:
         if not run.results:
             yield run, None
@@ -229,15 +266,21 @@ def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | N
 def night_report_html(night: date, timezone: str, runs: list[NightRun], page_path: str) -> str:
     start, end = night_window(night, timezone)
     pairs = list(_pairs(runs))
-    results = [result for _, result in pairs if result is not None]
+    results = [result for _, result in pairs if isinstance(result, ExecutionResult)]
+    unreadable = sum(1 for _, result in pairs if isinstance(result, UnreadableResult))
     completed = sum(1 for result in results if result.completed)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
-        f"{len(pairs) - len(results)} run(s) that started no job; "
-        f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
+        f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
+        + (f"{unreadable} result(s) unreadable; " if unreadable else "")
+        + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
     jobs = "\n".join(_job_row(run, result) for run, result in pairs)
-    sections = "\n".join(_job_section(page_path, run, result) for run, result in pairs if result)
+    sections = "\n".join(
+        _job_section(page_path, run, result)
+        for run, result in pairs
+        if isinstance(result, ExecutionResult)
+    )
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"
         f'<p class="facts">runs launched from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} '
