@@ -14,7 +14,7 @@ from proxx_dagster.audit_job import build_audit_job, build_audit_schedule, decla
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
 from proxx_dagster.folder_job import build_proxx_folder_job
-from proxx_dagster.names import BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
+from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
 from proxx_dagster.night import build_night_report_sensor
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
@@ -107,7 +107,7 @@ def build_definitions(
     settings = automation or ProxxAutomation.from_environment()
     document_job = build_document_job(names)
     batch_job = build_batch_job(names)
-    folder_job = build_proxx_folder_job(names)
+    folder_job = build_proxx_folder_job(names, settings)
     audit_job = build_audit_job(names)
     defs = Definitions(
         jobs=[build_proxx_job(names), folder_job, document_job, batch_job, audit_job],
@@ -124,6 +124,6 @@ def build_definitions(
             build_batch_outcome_sensor(batch_job),
             build_night_report_sensor((PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB), settings),
         ],
-        resources={"proxx_automation": settings},
+        resources={AUTOMATION_RESOURCE: settings},
     )
     return assert_no_retries(defs)

@@ -15,6 +15,7 @@ from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
 from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult
+from tests.dagster.helpers import step_failure
 from tests.helpers import Media
 
 SETTLE_S = 60
@@ -186,6 +187,48 @@ def test_mirrored_tree_of_day_and_card_folders(
     assert result.spec.output_dir == str(proxies / "2026-11-28" / "A001")
     assert (proxies / "2026-11-28" / "A001" / "A001C001.mov").is_file()
     assert not (root / "2026-11-28" / "A001" / "Proxy").exists()
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("mirrored", [True, False], ids=["proxy_root", "Proxy_folder"])
+def test_the_launchpad_finds_the_proxies_the_sensor_made(
+    instance: DagsterInstance,
+    media: Media,
+    tmp_path: Path,
+    clock: Clock,
+    depth: int,
+    mirrored: bool,
+) -> None:
+    """One rule decides a card's proxy folder: the card launched by hand from the folder
+    launchpad, with the deployment's proxy root as a person types it, reads the results of the
+    sensor's job (here: nothing new to make) instead of making its proxies again elsewhere."""
+    root, proxies = tmp_path / "incoming", tmp_path / "proxies"
+    card = root / "2026-11-28" / "A001" if depth == 2 else root / "A001"
+    copy_clip(media, card / "A001C001.mov")
+    proxy_root = str(proxies) if mirrored else None
+    sensor = Watch(
+        instance, clock, watch_roots=[str(root)], watch_card_depth=depth, proxy_root=proxy_root
+    )
+    sensor.look()
+    [request] = sensor.look(SETTLE_S)
+    typed = {"folder": str(card), "profile": "h264_quarter", "proxy_root": proxy_root or ""}
+    made = sensor.run(request)
+    expected = proxies / card.relative_to(root) if mirrored else card / "Proxy"
+    assert made.spec is not None and made.spec.output_dir == str(expected)
+
+    by_hand = sensor.defs.resolve_job_def(FOLDER_JOB).execute_in_process(
+        run_config={"ops": {FOLDER_OP: {"config": typed}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not by_hand.success
+    refusal = step_failure(instance, by_hand.run_id)
+    assert f"no new clip in {card}" in refusal, refusal
+    assert sorted(p.name for p in expected.iterdir() if p.suffix == ".mov") == ["A001C001.mov"]
+    if mirrored:  # nothing written anywhere else under the proxy root
+        assert [
+            p for p in proxies.rglob("*") if p.is_file() and not p.is_relative_to(expected)
+        ] == []
 
 
 def test_without_watch_roots_the_sensor_says_so(instance: DagsterInstance) -> None:
