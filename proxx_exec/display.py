@@ -20,8 +20,12 @@ from rich.markup import escape as _rich_escape
 # marks and overrides, zero-width characters), line and paragraph separators, lone surrogates.
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# CommonMark lets a backslash escape any ASCII punctuation, so each shows as written.
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# CommonMark lets a backslash escape any ASCII punctuation. Escaped: what makes emphasis, code,
+# links, images, HTML, entities, table cells or strike-through anywhere in a line, and what
+# starts a heading, list, quote or rule at the start of the text; a path's "/", "." and "-"
+# elsewhere stay as they are, so the text reads the same unrendered.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))")
 
 
 def _escaped(char: str) -> str:
@@ -60,7 +64,14 @@ def rich_text(value: object) -> str:
 
 def markdown_text(value: object) -> str:
     """`value` as literal markdown text: no links, emphasis, HTML or table breaks."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", visible(value))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", visible(value))
+    start = _MARKDOWN_LINE_START.match(escaped)
+    if start is None:
+        return escaped
+    if start.group(2)[0].isdigit():  # "1." or "1)": escape the mark after the number
+        cut = start.end()
+        return f"{escaped[:cut]}\\{escaped[cut:]}"
+    return f"{start.group(1)}\\{escaped[start.end(1) :]}"
 
 
 def html_text(value: object) -> str:

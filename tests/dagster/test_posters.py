@@ -89,5 +89,5 @@ def test_a_poster_failure_changes_nothing_about_the_job(
 
 def test_markdown_text_shows_names_literally() -> None:
     assert markdown_text("a|b*c_[d](e)<f>`g`\\h\nnext") == (
-        "a\\|b\\*c\\_\\[d\\]\\(e\\)\\<f\\>\\`g\\`\\\\h\\\\nnext"  # the line break shown
+        "a\\|b\\*c\\_\\[d\\](e)\\<f\\>\\`g\\`\\\\h\\\\nnext"  # the line break shown
     )
