@@ -35,7 +35,7 @@ from benchmarks.common import REPO, clip_folder, machine, measured, source_clip,
 from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.engines import identify_engine
 from proxx_exec.jobspec import DEFAULT_ENGINE

@@ -5,8 +5,8 @@ Orchestration (runs, queues, schedules, assets) lives here; execution stays in p
 
 from proxx_dagster.audit_job import build_audit_job
 from proxx_dagster.batch import build_batch_job
+from proxx_dagster.builders import build_definitions, build_proxx_job
 from proxx_dagster.component import ProxxComponent
-from proxx_dagster.definitions import build_definitions, build_proxx_job
 from proxx_dagster.folder_job import build_proxx_folder_job
 from proxx_dagster.folder_spec import FolderProblem, build_folder_job
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
@@ -17,7 +17,7 @@ from proxx_dagster.no_retry import (
     assert_no_retries,
 )
 from proxx_dagster.ops import build_execute_jobspec_op, proxx_resources
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_dagster.translator import ProxxTranslator
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ProxxComponent",
     "ProxxTranslator",
     "RetryConfigurationError",
+    "SettingsProblem",
     "assert_no_retries",
     "build_audit_job",
     "build_batch_job",

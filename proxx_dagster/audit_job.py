@@ -45,6 +45,7 @@ from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import DIGEST_KEY, RESULT_FILE_KEY, ProxxTranslator
 from proxx_exec.audit import ResultAudit, audit_results, findings
+from proxx_exec.display import markdown_text
 
 # Materializations read per query while looking for each partition's latest one.
 PAGE_SIZE = 1000
@@ -130,12 +131,13 @@ def partition_findings(record: EventLogRecord, audit: ResultAudit | None) -> lis
 
 
 def _description(audit: ResultAudit | None, problems: list[str]) -> str:
+    """The evaluation's description; Dagster's asset page renders it as markdown."""
     if audit is not None and not problems:
         return (
             f"all {audit.outputs_checked} proxies have their recorded size and SHA-256, the "
             "result's digest matches and the output folder holds nothing extra"
         )
-    return "; ".join(problems)
+    return "; ".join(map(markdown_text, problems))
 
 
 def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:

@@ -17,7 +17,7 @@ from dagster import Component, ComponentLoadContext, Definitions, Scaffolder, Sc
 from dagster import scaffold_with as _scaffold_with
 from pydantic import BaseModel
 
-from proxx_dagster.definitions import build_definitions
+from proxx_dagster.builders import build_definitions
 from proxx_dagster.resources import ProxxAutomation
 
 EXAMPLE_ATTRIBUTES = """\

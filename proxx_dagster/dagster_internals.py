@@ -38,6 +38,10 @@ from dagster._core.storage.tags import (
 # as ConfigurableClassData in its InstanceRef; the public API has the objects, not their modules.
 from dagster._serdes import ConfigurableClassData
 
+# Whether a string is a cron schedule Dagster accepts: the automation's cron setting is checked
+# when it is read, so a wrong one is named in plain words rather than when the schedule is built.
+from dagster._utils.schedules import is_valid_cron_string
+
 __all__ = [
     "MAX_RETRIES_TAG",
     "RETRY_NUMBER_TAG",
@@ -46,6 +50,7 @@ __all__ = [
     "WILL_RETRY_TAG",
     "EngineEventData",
     "instance_class_modules",
+    "is_valid_cron_string",
     "job_module",
     "materialization_target",
 ]

@@ -15,8 +15,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import ExecutionResult
+from proxx_exec.display import rich_text
 from proxx_exec.naming import result_path
 from proxx_exec.samples import make_card
 
@@ -74,7 +75,9 @@ def main(folder: Path) -> int:
             }
         )
     )
-    console.print(f"[bold]proxx demo[/] job {job_id}: {len(sources)} clips -> {output_dir}")
+    console.print(
+        f"[bold]proxx demo[/] job {job_id}: {len(sources)} clips -> {rich_text(output_dir)}"
+    )
     launcher = Path(sys.executable).parent / LAUNCHER
     completed = subprocess.run(
         [
@@ -99,12 +102,12 @@ def main(folder: Path) -> int:
         table.add_row(
             str(clip.index + 1),  # people count clips from 1
             clip.state.value,
-            Path(clip.output or "-").name,
+            rich_text(Path(clip.output or "-").name),  # a table cell is markup
             str(clip.output_bytes or "-"),
             (clip.output_sha256 or "-")[:16],
         )
     console.print(table)
-    console.print(f"result: {result_file}", soft_wrap=True)
+    console.print(f"result: {rich_text(result_file)}", soft_wrap=True)
     console.print("The Dagster UI on this instance (paste the whole line):")
     print(ui_command(home), flush=True)  # plain: a wrapped command would not paste whole
     return 0 if result.completed and completed.returncode == 0 else 1

@@ -46,6 +46,7 @@ from proxx_dagster.folder_spec import (
 )
 from proxx_dagster.io import ExecutionResultType
 from proxx_dagster.names import (
+    AUTOMATION_RESOURCE,
     FOLDER_JOB,
     FOLDER_OP,
     FOLDER_TAG,
@@ -55,6 +56,7 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, refuse_retry
 from proxx_dagster.ops import proxx_resources, run_document
+from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import ProxxTranslator
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Profile
 
@@ -115,7 +117,9 @@ def folder_config_schema() -> dict[str, Field]:
             str,
             description="Where the proxies go. Empty ('') for a Proxy folder inside the card "
             "folder (FOLDER/Proxy); or an absolute folder, e.g. /media/proxies, for "
-            "PROXY_ROOT/<card folder name>.",
+            "PROXY_ROOT/<the card's path below its watch root> (as the watch sensor does, e.g. "
+            "PROXY_ROOT/DAY/A001), or PROXY_ROOT/<card folder name> for a folder below no watch "
+            "root.",
         ),
         "retried_from": Field(
             str,
@@ -180,9 +184,13 @@ def _refuse(description: str, metadata: dict[str, Any] | None = None) -> Failure
     )
 
 
-def prepare_folder_job(context: OpExecutionContext) -> tuple[FolderJob, JobSpec, Path]:
-    """Build the folder's JobSpec, check nothing else works on the folder, keep the JobSpec
-    beside the results and name the run after its job. Raises Failure with what to do."""
+def prepare_folder_job(
+    context: OpExecutionContext, automation: ProxxAutomation
+) -> tuple[FolderJob, JobSpec, Path]:
+    """Build the folder's JobSpec (its proxies where the watch sensor would put them: the
+    automation's watch roots decide the mirrored path below proxy_root), check nothing else
+    works on the folder, keep the JobSpec beside the results and name the run after its job.
+    Raises Failure with what to do."""
     config = context.op_config
     if not config["folder"]:
         raise _refuse("folder is empty; write the card folder's path, e.g. /media/incoming/A001")
@@ -191,6 +199,7 @@ def prepare_folder_job(context: OpExecutionContext) -> tuple[FolderJob, JobSpec,
             Path(config["folder"]),
             profile=config["profile"],
             proxy_root=config["proxy_root"] or None,
+            watch_roots=automation.watch_roots,
             retried_from=config["retried_from"] or None,
             clip_timeout_s=config["clip_timeout_s"],
         )
@@ -242,16 +251,23 @@ def build_folder_op(
         out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
         tags={PROXX_OP_TAG: "true"},
     )
-    def make_folder_proxies(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
+    def make_folder_proxies(
+        context: OpExecutionContext, proxx_automation: ProxxAutomation
+    ) -> Iterator[Output[ExecutionResult]]:
         refuse_retry(context)  # before the folder is read or anything is written
-        folder_job, spec, spec_file = prepare_folder_job(context)
+        folder_job, spec, spec_file = prepare_folder_job(context, proxx_automation)
         metadata = folder_metadata(folder_job, spec_file)
         yield from run_document(context, jobspec_document(spec), names, metadata)
 
     return make_folder_proxies
 
 
-def build_proxx_folder_job(translator: ProxxTranslator | None = None) -> JobDefinition:
+def build_proxx_folder_job(
+    translator: ProxxTranslator | None = None, automation: ProxxAutomation | None = None
+) -> JobDefinition:
+    """`proxx_folder_job`, with the automation's settings as its `proxx_automation` resource:
+    their watch roots decide where a card's proxies go below a proxy root, as for the watch
+    sensor (`build_definitions` passes its own; default: no watch root)."""
     make_folder_proxies = build_folder_op(translator)
 
     @job(
@@ -261,7 +277,7 @@ def build_proxx_folder_job(translator: ProxxTranslator | None = None) -> JobDefi
         "proxx_watch sensor.",
         tags=dict(NO_RETRY_TAGS),
         executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
-        resource_defs=proxx_resources(),
+        resource_defs={**proxx_resources(), AUTOMATION_RESOURCE: automation or ProxxAutomation()},
     )
     def proxx_folder_job() -> None:
         make_folder_proxies()

@@ -14,8 +14,7 @@ at validation started nothing, so its clips count as new.
 from __future__ import annotations
 
 import os
-import re
-import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -25,7 +24,7 @@ from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.files import write_new_file
-from proxx_exec.jobspec import relative_path_problem
+from proxx_exec.jobspec import job_id_from, relative_path_problem
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
 from proxx_exec.profiles import unknown_profile
 from proxx_exec.refusals import describe
@@ -49,11 +48,22 @@ class FolderJob:
     clip_count: int  # video files found, new or not
 
 
-def proxy_dir(folder: Path, proxy_root: str | None) -> Path:
-    """Where a folder's proxies go: `FOLDER/Proxy`, or `PROXY_ROOT/<folder name>`."""
+def proxy_dir(folder: Path, proxy_root: str | None, watch_roots: Sequence[str] = ()) -> Path:
+    """Where a card folder's proxies go, for the watch sensor and the launchpad alike (so a
+    job launched by hand finds the results of the sensor's jobs): `FOLDER/Proxy` without a proxy
+    root; with one, the card's path below the watch root that holds it, mirrored under the proxy
+    root (ROOT/DAY/A001 -> PROXY_ROOT/DAY/A001), or `PROXY_ROOT/<folder name>` for a folder
+    below no watch root. The deepest watch root counts when roots are nested."""
     if not proxy_root:
         return folder / PROXY_FOLDER
-    return Path(proxy_root) / folder.name
+    below = [
+        folder.relative_to(root)
+        for root in map(Path, watch_roots)
+        if folder.is_relative_to(root) and folder != root
+    ]
+    return Path(proxy_root) / (
+        min(below, key=lambda part: len(part.parts)) if below else folder.name
+    )
 
 
 def jobspec_file(output_dir: Path, job_id: str) -> Path:
@@ -70,10 +80,7 @@ def staging_folders(output_dir: Path) -> list[Path]:
 
 def job_slug(folder: Path) -> str:
     """The readable part of a job_id: the folder name in letters, digits, '.', '_' and '-'."""
-    ascii_name = unicodedata.normalize("NFKD", folder.name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name)
-    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug)[:_SLUG_LENGTH].rstrip("-.")
-    return slug or "folder"
+    return job_id_from(folder.name, "folder", _SLUG_LENGTH)
 
 
 def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:
@@ -177,13 +184,15 @@ def build_folder_job(
     *,
     profile: str = DEFAULT_PROFILE,
     proxy_root: str | None = None,
+    watch_roots: Sequence[str] = (),
     retried_from: str | None = None,
     clip_timeout_s: int | None = None,
 ) -> FolderJob:
-    """The JobSpec for a folder's clips that no earlier job took. Raises FolderProblem."""
+    """The JobSpec for a folder's clips that no earlier job took, its proxies in `proxy_dir`.
+    Raises FolderProblem."""
     folder = Path(os.path.normpath(folder)) if folder.is_absolute() else folder
     _check_inputs(folder, profile, proxy_root)
-    output_dir = proxy_dir(folder, proxy_root)
+    output_dir = proxy_dir(folder, proxy_root, watch_roots)
     try:
         contents: FolderContents = scan_folder(folder)
     except OSError as error:

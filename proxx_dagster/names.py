@@ -18,6 +18,7 @@ __all__ = [
     "AUDIT_JOB",
     "AUDIT_OP",
     "AUDIT_SCHEDULE",
+    "AUTOMATION_RESOURCE",
     "BATCH_COMPLETED_TAG",
     "BATCH_EXECUTOR",
     "BATCH_FAILED_TAG",
@@ -82,8 +83,9 @@ CHECKS_DEFINITION = "proxx_verification"
 AUDIT_CHECKS_DEFINITION = "proxx_audit_checks"
 JOB_PARTITIONS = "proxx_jobs"
 RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
-# The automation resource's key is also the parameter name of the schedule and sensor functions
-# that take it (Dagster matches them by name): `proxx_automation`.
+# The automation resource's key; also the parameter name of the ops, schedules and sensors that
+# take it (Dagster matches them by name).
+AUTOMATION_RESOURCE = "proxx_automation"
 
 # Op tag marking the ops that run proxx_exec; the load-time retry check looks for it.
 PROXX_OP_TAG = "proxx/executes_jobspec"

@@ -34,6 +34,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pydantic import ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
@@ -41,9 +42,11 @@ from proxx_dagster.names import JOB_ID_TAG, NIGHT_REPORT_SENSOR, PLAN_OP, TRIGGE
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
+from proxx_exec.display import html_text
 from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
-from proxx_exec.result import ClipResult, ClipState
-from proxx_exec.sheets import link, page, text
+from proxx_exec.refusals import describe
+from proxx_exec.result import ClipResult, ClipState, read_result_document
+from proxx_exec.sheets import link, page
 
 NIGHT_ENDS = time(12, 0)  # a night runs from noon to noon
 REPORT_INTERVAL_S = 30
@@ -89,12 +92,37 @@ class NightRun:
     trigger: str
     launched: datetime
     status: str
-    results: tuple[ExecutionResult, ...]
+    results: tuple[ExecutionResult | UnreadableResult, ...]
     refusal: str | None
     lost: tuple[LostJob, ...] = ()
 
 
-def _results(instance: DagsterInstance, run_id: str) -> dict[str, ExecutionResult]:
+@dataclass(frozen=True)
+class UnreadableResult:
+    """A result the run stored that cannot be read now: where, and what is wrong with it."""
+
+    path: str
+    problem: str
+
+
+def read_stored_result(path: Path) -> ExecutionResult | UnreadableResult:
+    """The result a step stored, or what is wrong with its file, in plain words."""
+    try:
+        document = read_result_document(path)
+    except ValueError as error:  # missing, unreadable, not JSON: said in plain words
+        return UnreadableResult(str(path), str(error))
+    try:
+        return ExecutionResult.from_json(path.read_bytes())
+    except ValidationError as error:
+        lines = describe(error, ExecutionResult, document).replace("\n", "; ")
+        return UnreadableResult(str(path), f"not a proxx ExecutionResult ({lines})")
+    except OSError as error:  # removed between the two reads
+        return UnreadableResult(str(path), f"cannot be read: {error.strerror or error}")
+
+
+def _results(
+    instance: DagsterInstance, run_id: str
+) -> dict[str, ExecutionResult | UnreadableResult]:
     """The stored results by step key."""
     found = {}
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.HANDLED_OUTPUT)
@@ -104,12 +132,7 @@ def _results(instance: DagsterInstance, run_id: str) -> dict[str, ExecutionResul
         metadata = getattr(data, "metadata", None) or {}
         if RESULT_PATH_KEY in metadata:
             path = Path(str(metadata[RESULT_PATH_KEY].value))
-            try:
-                found[str(record.event_log_entry.step_key)] = ExecutionResult.from_json(
-                    path.read_bytes()
-                )
-            except (OSError, ValueError):
-                continue  # a result moved away since: the run is listed without it
+            found[str(record.event_log_entry.step_key)] = read_stored_result(path)
     return found
 
 
@@ -195,7 +218,7 @@ def _thumbnail(page_path: str, result: ExecutionResult, clip: ClipResult) -> str
     poster = poster_path(result.spec.output_dir, result.spec.job_id, clip.index, clip.output)
     if not Path(poster).is_file():
         return "no poster"
-    alt = text(PurePosixPath(clip.source).name)
+    alt = html_text(PurePosixPath(clip.source).name)
     return f'<img src="{link(page_path, poster)}" alt="{alt}" loading="lazy">'
 
 
@@ -205,8 +228,8 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
     for clip in result.clips:
         proxy = PurePosixPath(clip.output).name if clip.output else NONE
         rows.append(
-            f"<tr><td>{clip.index + 1}</td><td>{text(PurePosixPath(clip.source).name)}</td>"
-            f"<td>{text(proxy)}</td><td>{text(clip.state.value)}</td>"
+            f"<tr><td>{clip.index + 1}</td><td>{html_text(PurePosixPath(clip.source).name)}</td>"
+            f"<td>{html_text(proxy)}</td><td>{html_text(clip.state.value)}</td>"
             f"<td>{_seconds(clip.duration_s)}</td><td>{_seconds(work.get(clip.index))}</td>"
             f"<td>{_thumbnail(page_path, result, clip)}</td></tr>"
         )
@@ -216,8 +239,8 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
 def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
     failure = result.failure
     why = (
-        f'<p class="problem">{text(failure.failure_class.value)} {text(failure.reason.value)}: '
-        f"{text(failure.message)}</p>"
+        f'<p class="problem">{html_text(failure.failure_class.value)} '
+        f"{html_text(failure.reason.value)}: {html_text(failure.message)}</p>"
         if failure
         else ""
     )
@@ -229,9 +252,10 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
         else ""
     )
     return (
-        f"<h2>{text(result.job_id or 'unreadable JobSpec')} · "
-        f'<span class="{text(result.status.value)}">{text(result.status.value)}</span></h2>\n'
-        f'<p class="facts">run {text(run.run_id)} · {text(folder)} · '
+        f"<h2>{html_text(result.job_id or 'unreadable JobSpec')} · "
+        f'<span class="{html_text(result.status.value)}">'
+        f"{html_text(result.status.value)}</span></h2>\n"
+        f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
         f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
         "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
         "<th>encode + verify</th><th>poster</th></tr>\n"
@@ -239,13 +263,27 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
     )
 
 
-def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
+def _run_cells(run: NightRun) -> str:
+    return (
+        f"<td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
+        f"<td>{html_text(run.trigger)}</td>"
+        f"<td>{html_text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
+    )
+
+
+def _job_row(run: NightRun, result: ExecutionResult | UnreadableResult | None) -> str:
     if result is None:
         return (
-            f"<tr><td>{NONE}</td><td>{text(run.run_id[:8])}</td><td>{text(run.job_name)}</td>"
-            f"<td>{text(run.trigger)}</td><td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}"
-            f'</td><td class="FAILED">no job started</td><td>{text(run.refusal or run.status)}'
+            f"<tr><td>{NONE}</td>{_run_cells(run)}"
+            f'<td class="FAILED">no job started</td><td>{html_text(run.refusal or run.status)}'
             f"</td><td>{NONE}</td><td>0</td></tr>"
+        )
+    if isinstance(result, UnreadableResult):
+        why = f"{result.path}: {result.problem} (the run ended {run.status})"
+        return (
+            f"<tr><td>{NONE}</td>{_run_cells(run)}"
+            f'<td class="FAILED">result unreadable</td><td>{html_text(why)}</td>'
+            f"<td>{NONE}</td><td>{NONE}</td></tr>"
         )
     reason = (
         f"{result.failure.failure_class.value} {result.failure.reason.value}"
@@ -253,26 +291,24 @@ def _job_row(run: NightRun, result: ExecutionResult | None) -> str:
         else ""
     )
     return (
-        f"<tr><td>{text(result.job_id or NONE)}</td><td>{text(run.run_id[:8])}</td>"
-        f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
-        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
-        f'<td class="{text(result.status.value)}">{text(result.status.value)}</td>'
-        f"<td>{text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
+        f"<tr><td>{html_text(result.job_id or NONE)}</td>{_run_cells(run)}"
+        f'<td class="{html_text(result.status.value)}">{html_text(result.status.value)}</td>'
+        f"<td>{html_text(reason)}</td><td>{_seconds(result.timing.duration_s)}</td>"
         f"<td>{len(result.clips)}</td></tr>"
     )
 
 
 def _lost_row(run: NightRun, lost: LostJob) -> str:
     return (
-        f"<tr><td>{text(lost.step)}</td><td>{text(run.run_id[:8])}</td>"
-        f"<td>{text(run.job_name)}</td><td>{text(run.trigger)}</td>"
-        f"<td>{text(f'{run.launched:%Y-%m-%d %H:%M:%S}')}</td>"
-        f'<td class="FAILED">{NO_RESULT_STATUS}</td><td>{text(lost.why)}</td>'
+        f"<tr><td>{html_text(lost.step)}</td>{_run_cells(run)}"
+        f'<td class="FAILED">{NO_RESULT_STATUS}</td><td>{html_text(lost.why)}</td>'
         f"<td>{NONE}</td><td>{NONE}</td></tr>"
     )
 
 
-def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | None]]:
+def _pairs(
+    runs: list[NightRun],
+) -> Iterator[tuple[NightRun, ExecutionResult | UnreadableResult | None]]:
     for run in runs:
         if not run.results and not run.lost:
             yield run, None
@@ -283,24 +319,30 @@ def _pairs(runs: list[NightRun]) -> Iterator[tuple[NightRun, ExecutionResult | N
 def night_report_html(night: date, timezone: str, runs: list[NightRun], page_path: str) -> str:
     start, end = night_window(night, timezone)
     pairs = list(_pairs(runs))
-    results = [result for _, result in pairs if result is not None]
+    results = [result for _, result in pairs if isinstance(result, ExecutionResult)]
+    unreadable = sum(1 for _, result in pairs if isinstance(result, UnreadableResult))
     completed = sum(1 for result in results if result.completed)
     lost = sum(len(run.lost) for run in runs)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
-        f"{len(pairs) - len(results)} run(s) that started no job; "
+        f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
+        + (f"{unreadable} result(s) unreadable; " if unreadable else "")
         + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
     jobs = "\n".join(
         [_job_row(run, result) for run, result in pairs]
         + [_lost_row(run, lost) for run in runs for lost in run.lost]
     )
-    sections = "\n".join(_job_section(page_path, run, result) for run, result in pairs if result)
+    sections = "\n".join(
+        _job_section(page_path, run, result)
+        for run, result in pairs
+        if isinstance(result, ExecutionResult)
+    )
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"
         f'<p class="facts">runs launched from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} '
-        f"({text(timezone)}) · {text(summary)}</p>\n"
+        f"({html_text(timezone)}) · {html_text(summary)}</p>\n"
         "<table><tr><th>job</th><th>run</th><th>Dagster job</th><th>trigger</th>"
         "<th>launched</th><th>status</th><th>reason</th><th>duration</th><th>clips</th></tr>\n"
         f"{jobs}\n</table>\n{sections}"

@@ -5,13 +5,16 @@ orchestration side; proxx_exec never reads the environment).
 """
 
 import os
+import shlex
 from pathlib import PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagster import ConfigurableResource
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 
+from proxx_dagster.dagster_internals import is_valid_cron_string
 from proxx_dagster.folder_spec import DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import relative_path_problem
@@ -106,15 +109,23 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
     )
 
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not is_valid_cron_string(value):
+            raise ValueError(
+                "not a cron schedule (five fields: minute hour day month weekday, "
+                "e.g. 0 2 * * * for 02:00 every day)"
+            )
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
-            ) from None
+            raise ValueError("unknown time zone (use an IANA name such as Europe/Berlin)") from None
         return value
 
     @field_validator("profile")
@@ -132,33 +143,102 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
             raise ValueError("watch root " + "; watch root ".join(problems))
         return [os.path.normpath(root) for root in value]
 
-    @field_validator("report_folder")
+    @field_validator("nightly_folder", "inbox_folder", "report_folder")
     @classmethod
-    def _absolute_report_folder(cls, value: str | None) -> str | None:
+    def _absolute_folder(cls, value: str | None) -> str | None:
         if value is not None and (problem := relative_path_problem(value)):
-            raise ValueError(f"report_folder {problem}")
+            raise ValueError(problem)
         return value
 
-    @model_validator(mode="after")
-    def _proxy_root_outside_watch_roots(self) -> "ProxxAutomation":
-        if self.proxy_root is None:
-            return self
-        proxies = PurePosixPath(self.proxy_root)
-        if problem := relative_path_problem(self.proxy_root):
-            raise ValueError(f"proxy_root {problem}")
-        for root in map(PurePosixPath, self.watch_roots):
+    @field_validator("proxy_root")
+    @classmethod
+    def _proxy_root_outside_watch_roots(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        proxies = PurePosixPath(value)
+        if problem := relative_path_problem(value):
+            raise ValueError(f"{problem}, or unset it for a Proxy folder inside each card")
+        for root in map(PurePosixPath, info.data.get("watch_roots", [])):
             if proxies.is_relative_to(root):
                 raise ValueError(
-                    f"proxy_root {proxies} is inside the watch root {root}: its proxies would "
-                    "be taken for camera cards"
+                    f"inside the watch root {root}: its proxies would be taken for camera "
+                    "cards; choose a folder outside every watch root"
                 )
-        return self
+        return value
 
     @classmethod
     def from_environment(cls) -> "ProxxAutomation":
-        values: dict[str, Any] = {
+        """The settings from the PROXX_* environment variables; SettingsProblem names each one
+        that is wrong, its value and what to set instead."""
+        raw = {
             field: os.environ[name] for field, name in ENVIRONMENT.items() if os.environ.get(name)
         }
+        values: dict[str, Any] = dict(raw)
         for field in _LIST_FIELDS & values.keys():
             values[field] = [part for part in values[field].split(LIST_SEPARATOR) if part]
-        return cls.model_validate(values)  # strings are converted and checked per field
+        return checked_settings(values, ENVIRONMENT, raw)
+
+
+class SettingsProblem(ValueError):
+    """Settings the automation cannot work with: each wrong one, its value and the fix."""
+
+
+# A value that works, shown in each message ("set e.g. ..."), and what a number counts.
+_EXAMPLES = {
+    "nightly_folder": "/media/jobs",
+    "inbox_folder": "/media/inbox",
+    "cron": "0 2 * * *",
+    "timezone": "Europe/Berlin",
+    "inbox_interval_s": "30",
+    "orphan_interval_s": "30",
+    "watch_roots": f"/media/incoming{LIST_SEPARATOR}/media/ingest",
+    "watch_card_depth": "1",
+    "watch_settle_s": "120",
+    "watch_interval_s": "30",
+    "profile": DEFAULT_PROFILE,
+    "proxy_root": "/media/proxies",
+    "report_folder": "/media/reports",
+}
+_UNITS = {"watch_card_depth": "folder levels"}
+
+
+def _unit(field: str) -> str:
+    return _UNITS.get(field, "seconds" if field.endswith("_s") else "")
+
+
+def _bounds(field: str) -> str:
+    low = high = None
+    for rule in ProxxAutomation.model_fields[field].metadata:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    return f"from {low} to {high} {_unit(field)}".rstrip()
+
+
+def _why(field: str, error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"])).rstrip(".")
+    if kind.startswith("int_"):
+        return f"not a whole number of {_unit(field)}" if _unit(field) else "not a whole number"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        return f"out of range: must be {_bounds(field)}"
+    return error["msg"]  # a kind no setting above can produce today; pydantic's words
+
+
+def checked_settings(
+    values: dict[str, Any], names: dict[str, str], shown: dict[str, Any] | None = None
+) -> ProxxAutomation:
+    """`values` as ProxxAutomation, or SettingsProblem naming each wrong setting by `names`
+    (environment variables or YAML attributes) with its value (`shown`, else as given)."""
+    try:
+        return ProxxAutomation.model_validate(values)
+    except ValidationError as error:
+        lines = []
+        for detail in error.errors():
+            field = str(detail["loc"][0]) if detail["loc"] else ""
+            name = names.get(field, field)
+            value = (shown or values).get(field, detail["input"])
+            example = _EXAMPLES.get(field)
+            fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
+            lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
+        raise SettingsProblem("\n".join(lines)) from None

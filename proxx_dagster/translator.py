@@ -20,6 +20,7 @@ from dagster import (
 from proxx_dagster.visual import posters_markdown
 from proxx_exec import ExecutionResult
 from proxx_exec.audit import ResultAudit
+from proxx_exec.display import markdown_text
 from proxx_exec.naming import result_path
 from proxx_exec.posters import PosterSet
 from proxx_exec.verify import CHECK_NAMES
@@ -248,7 +249,7 @@ class ProxxTranslator:
             "proxx/outputs_checked": audit.outputs_checked,
             "proxx/bytes_hashed": audit.bytes_hashed,
             "proxx/findings": MetadataValue.md(
-                "\n".join(f"- {line}" for line in problems) or "none"
+                "\n".join(f"- {markdown_text(line)}" for line in problems) or "none"
             ),
             "proxx/audit": MetadataValue.json(audit.model_dump(mode="json")),
         }

@@ -10,25 +10,18 @@ the contact sheet and the night report are given as paths.
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path, PurePosixPath
 
 from dagster import OpExecutionContext
 
 from proxx_exec import ExecutionResult
+from proxx_exec.display import markdown_text
 from proxx_exec.posters import Poster, PosterSet
 from proxx_exec.sheets import caption, posters_with_contact_sheet
 
 # Base64 characters of posters inlined into one materialization event; the rest are named by
 # path (the contact sheet file shows them all). Keeps an asset page's events small.
 INLINE_BUDGET = 3_000_000
-# CommonMark lets a backslash escape any ASCII punctuation, so a file name shows as written.
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def markdown_text(value: str) -> str:
-    """A user's string as literal markdown text (no links, emphasis or table breaks)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", value.replace("\n", " "))
 
 
 def make_job_posters(context: OpExecutionContext, result: ExecutionResult) -> PosterSet | None:

@@ -69,7 +69,9 @@ def _dump_cursor(sightings: dict[str, Sighting]) -> str:
 
 
 def watch_run_config(folder_job: FolderJob, proxy_root: str | None) -> dict[str, Any]:
-    """The launchpad config a person would type for this folder: the run shows it as is."""
+    """The launchpad config a person would type for this folder (the deployment's proxy root,
+    as the launchpad takes it): the run shows it as is, and launched again by hand it makes
+    the same job into the same output folder."""
     assert folder_job.spec is not None
     spec = folder_job.spec
     config = {
@@ -88,16 +90,9 @@ class _Watcher:
         self.context = context
         self.settings = settings
         self.now = time.time()
-        self._settled: list[tuple[float, FolderJob, str | None]] = []  # since, job, proxy_root
+        self._settled: list[tuple[float, FolderJob]] = []  # since when, the job
 
-    def _proxy_root(self, root: Path, folder: Path) -> str | None:
-        """Mirrored layout: PROXY_ROOT/<path below the watch root>, i.e. the folder's name
-        under PROXY_ROOT/<its parent's path below the root>."""
-        if self.settings.proxy_root is None:
-            return None
-        return str(Path(self.settings.proxy_root) / folder.parent.relative_to(root))
-
-    def look(self, root: Path, folder: Path, before: Sighting | None) -> Sighting | None:
+    def look(self, folder: Path, before: Sighting | None) -> Sighting | None:
         """The folder's new cursor entry (None: forget it); may add a run request."""
         log = self.context.log
         try:
@@ -110,15 +105,19 @@ class _Watcher:
         waited = self.now - before.since
         if before.done or waited < self.settings.watch_settle_s:
             return before
-        proxy_root = self._proxy_root(root, folder)
+        settings = self.settings
+        output_dir = proxy_dir(folder, settings.proxy_root, settings.watch_roots)
         # asked before the card is scanned: a busy folder is looked at again next tick
-        busy = folder_busy(self.context.instance, folder, proxy_dir(folder, proxy_root))
+        busy = folder_busy(self.context.instance, folder, output_dir)
         if busy:
             log.info(f"{folder}: settled, waiting: {busy}")
             return before
         try:
             folder_job = build_folder_job(
-                folder, profile=self.settings.profile, proxy_root=proxy_root
+                folder,
+                profile=settings.profile,
+                proxy_root=settings.proxy_root,
+                watch_roots=settings.watch_roots,
             )
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")
@@ -126,7 +125,7 @@ class _Watcher:
         if folder_job.spec is None:
             log.info(f"{folder}: settled, no new clip ({folder_job.clip_count} video files)")
         else:
-            self._settled.append((before.since, folder_job, proxy_root))
+            self._settled.append((before.since, folder_job))
         return Sighting(seen, before.since, done=True)
 
     def requests(self) -> list[RunRequest]:
@@ -134,18 +133,18 @@ class _Watcher:
         runs for all of them)."""
         if not self._settled:
             return []
-        oldest = min(since for since, _, _ in self._settled) - CLOCK_MARGIN_S
+        oldest = min(since for since, _ in self._settled) - CLOCK_MARGIN_S
         launched = launched_run_keys(
             self.context.instance, FOLDER_JOB, datetime.fromtimestamp(oldest, UTC)
         )
         return [
-            self._request(folder_job, proxy_root)
-            for _, folder_job, proxy_root in self._settled
+            self._request(folder_job)
+            for _, folder_job in self._settled
             if folder_job.spec is not None
             and f"{RUN_KEY_PREFIX}{folder_job.spec.job_id}" not in launched
         ]
 
-    def _request(self, folder_job: FolderJob, proxy_root: str | None) -> RunRequest:
+    def _request(self, folder_job: FolderJob) -> RunRequest:
         spec = folder_job.spec
         assert spec is not None
         self.context.log.info(
@@ -154,7 +153,7 @@ class _Watcher:
         )
         return RunRequest(
             run_key=f"{RUN_KEY_PREFIX}{spec.job_id}",
-            run_config=watch_run_config(folder_job, proxy_root),
+            run_config=watch_run_config(folder_job, self.settings.proxy_root),
             tags={
                 **NO_RETRY_TAGS,
                 FOLDER_TAG: str(folder_job.folder),
@@ -185,7 +184,7 @@ def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         after: dict[str, Sighting] = {}
         for root in map(Path, proxx_automation.watch_roots):
             for folder in card_folders(root, proxx_automation.watch_card_depth):
-                sighting = watcher.look(root, folder, before.get(str(folder)))
+                sighting = watcher.look(folder, before.get(str(folder)))
                 if sighting is not None:
                     after[str(folder)] = sighting
         cursor = _dump_cursor(after)

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Annotated, cast
 import typer
 from rich.console import Console
 
+from proxx_exec.display import rich_text, visible
 from proxx_exec.failures import JobFailure, clip_label
 
 # Each command imports what it needs when it runs: `proxx --help` or `proxx audit` do not load
@@ -76,7 +77,7 @@ SpecArgument = Annotated[
 
 def _fail(error: JobFailure) -> typer.Exit:
     err.print(f"[bold red]invalid[/] {error.failure_class.value} {error.reason.value}")
-    err.print(error.message, markup=False)
+    err.print(visible(error.message, keep_line_breaks=True), markup=False)
     return typer.Exit(1)
 
 
@@ -96,8 +97,8 @@ def validate(spec: SpecArgument) -> None:
     """Check a JobSpec without writing anything."""
     job_spec, job = _validated(spec)
     err.print(
-        f"[green]valid[/] job {job_spec.job_id}: {len(job.plan.clips)} clip(s), profile "
-        f"{job.plan.profile.name}, engine {job.plan.engine.name}"
+        f"[green]valid[/] job {rich_text(job_spec.job_id)}: {len(job.plan.clips)} clip(s), "
+        f"profile {rich_text(job.plan.profile.name)}, engine {rich_text(job.plan.engine.name)}"
     )
 
 
@@ -122,15 +123,18 @@ def plan(
 
 def _print_plan(job_plan: JobPlan, binary: Path) -> None:
     typer.echo(
-        f"# job {job_plan.job_id} · spec {job_plan.spec_fingerprint[:16]} · "
-        f"{job_plan.engine.version_line}"
+        f"# job {visible(job_plan.job_id)} · spec {job_plan.spec_fingerprint[:16]} · "
+        f"{visible(job_plan.engine.version_line)}"
     )
     for clip in job_plan.clips:
-        typer.echo(f"# {clip_label(clip.index)}: {clip.source} -> {clip.output}")
+        # a comment line each: a name cannot end the comment and start a command
+        typer.echo(f"# {clip_label(clip.index)}: {visible(clip.source)} -> {visible(clip.output)}")
         for decision in clip.decisions:
-            typer.echo(f"#   {decision.property}: {decision.found} -> {decision.decided}")
+            typer.echo(
+                f"#   {decision.property}: {visible(decision.found)} -> {visible(decision.decided)}"
+            )
         for stage in clip.cpu_dependent:
-            typer.echo(f"#   not bit-exact across CPUs: {stage}")
+            typer.echo(f"#   not bit-exact across CPUs: {visible(stage)}")
         typer.echo(_shell_line(clip.argv, binary))
 
 
@@ -143,7 +147,7 @@ class _Bars:
 
     def __call__(self, event: ClipProgress) -> None:
         if event.index not in self._tasks:
-            label = f"{event.number}/{event.clip_count} {Path(event.source).name}"
+            label = f"{event.number}/{event.clip_count} {rich_text(Path(event.source).name)}"
             self._tasks[event.index] = (
                 self._progress.add_task(label, total=event.frames_total),
                 label,
@@ -152,7 +156,7 @@ class _Bars:
         self._progress.update(
             task,
             completed=min(event.frames_done, event.frames_total),
-            description=f"{label} [{event.phase}]",
+            description=f"{label} {rich_text(f'[{event.phase}]')}",
         )
 
 
@@ -179,7 +183,9 @@ def run(
 ) -> None:
     """Run the job: each clip encoded once, verified, then all committed; print the result."""
     if result is not None and result.exists():
-        err.print(f"[red]--result {result} already exists; results are never overwritten[/]")
+        err.print(
+            f"[red]--result {rich_text(result)} already exists; results are never overwritten[/]"
+        )
         raise typer.Exit(2)
     from rich.progress import (  # noqa: PLC0415 - see the imports
         BarColumn,
@@ -191,7 +197,10 @@ def run(
     from proxx_exec.run import execute_file  # noqa: PLC0415
 
     if result is not None and not result.resolve().parent.is_dir():
-        err.print(f"[red]--result {result}: folder {result.resolve().parent} does not exist[/]")
+        folder = result.resolve().parent
+        err.print(
+            f"[red]--result {rich_text(result)}: folder {rich_text(folder)} does not exist[/]"
+        )
         raise typer.Exit(2)
     with Progress(
         TextColumn("{task.description}"),
@@ -211,11 +220,11 @@ def run(
 
 def _report_posters(made: PosterSet) -> None:
     count = sum(1 for poster in made.posters if poster.path is not None)
-    err.print(f"posters: {count} of {len(made.posters)} in {made.folder}", markup=False)
+    err.print(f"posters: {count} of {len(made.posters)} in {visible(made.folder)}", markup=False)
     if made.contact_sheet:
-        err.print(f"contact sheet: {made.contact_sheet}", markup=False)
+        err.print(f"contact sheet: {visible(made.contact_sheet)}", markup=False)
     for problem in made.problems:
-        err.print(f"poster not made (the proxies are unaffected): {problem}", markup=False)
+        err.print(f"poster not made (the proxies are unaffected): {visible(problem)}", markup=False)
 
 
 def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
@@ -227,16 +236,16 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
         sys.stdout.write(outcome.to_json())
     if outcome.failure is None:
         err.print(
-            f"[bold green]COMPLETED[/] {outcome.job_id}: {len(outcome.clips)} proxies, "
+            f"[bold green]COMPLETED[/] {rich_text(outcome.job_id)}: {len(outcome.clips)} proxies, "
             f"digest {outcome.digest[:16]}"
         )
     else:
         failure = outcome.failure
         err.print(
-            f"[bold red]FAILED[/] {outcome.job_id}: {failure.failure_class.value} "
+            f"[bold red]FAILED[/] {rich_text(outcome.job_id)}: {failure.failure_class.value} "
             f"{failure.reason.value}"
         )
-        err.print(failure.message, markup=False)
+        err.print(visible(failure.message, keep_line_breaks=True), markup=False)
 
 
 @app.command()
@@ -274,13 +283,13 @@ def _size(count: int) -> str:
 
 def _audit_heading(audit: ResultAudit) -> str:
     if audit.problem is not None:
-        return f"[bold red]CANNOT AUDIT[/] {audit.result_file}"
+        return f"[bold red]CANNOT AUDIT[/] {rich_text(audit.result_file)}"
     what = (
         f"{audit.job_id} ({audit.status}, {audit.outputs_checked} proxies, "
         f"{_size(audit.bytes_hashed)} hashed)"
     )
     verdict = "[green]intact[/]" if audit.intact else "[bold red]NOT INTACT[/]"
-    return f"{verdict} {what}  {audit.result_file}"
+    return f"{verdict} {rich_text(what)}  {rich_text(audit.result_file)}"
 
 
 def _print_audit(report: AuditReport) -> None:
@@ -289,7 +298,7 @@ def _print_audit(report: AuditReport) -> None:
     for audit in report.results:
         out.print(_audit_heading(audit))
         for line in findings(audit):
-            out.print(f"    {line}", markup=False)
+            out.print(f"    {visible(line)}", markup=False)
     totals = report.totals
     out.print(
         f"audited {totals.results} result file(s): {totals.intact} intact, "
@@ -345,16 +354,16 @@ def reproduce(
         job = load_reproducible(result)
     except Refusal as refusal:
         err.print("[bold red]refused[/], nothing was run:", end=" ")
-        err.print(str(refusal), markup=False)
+        err.print(visible(refusal), markup=False)
         raise typer.Exit(REFUSED) from None
     into = into.absolute() if into is not None else None
     if into is not None and (problem := scratch_problem(into, job.output_dir)):
-        err.print(f"--into: {problem}", markup=False)
+        err.print(f"--into: {visible(problem)}", markup=False)
         raise typer.Exit(2)
     with _scratch_folder(into, keep) as scratch:
         # --into was checked above; a temporary folder may land inside output_dir (TMPDIR)
         if into is None and (problem := scratch_problem(scratch, job.output_dir)):
-            err.print(f"temporary folder: {problem}; give --into", markup=False)
+            err.print(f"temporary folder: {visible(problem)}; give --into", markup=False)
             raise typer.Exit(2)
         kept = into is not None or keep
         _print_reproduction_heading(job, scratch, kept)
@@ -369,7 +378,8 @@ class _ClipAnnouncer:
 
     def __call__(self, clip: ClipResult) -> None:
         err.print(
-            f"{clip_label(clip.index)}/{self._total}: encoding and verifying {clip.source} ...",
+            f"{clip_label(clip.index)}/{self._total}: encoding and verifying "
+            f"{visible(clip.source)} ...",
             markup=False,
         )
 
@@ -378,7 +388,7 @@ def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool)
     result = job.result
     recorded = result.engine
     assert recorded is not None
-    out.print(f"[bold]Reproducing job {result.job_id}[/]")
+    out.print(f"[bold]Reproducing job {rich_text(result.job_id)}[/]")
     rows = (
         ("result", f"{job.result_file.absolute()}"),
         ("digest", f"{result.digest} (matches the result's content)"),
@@ -390,7 +400,7 @@ def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool)
         ("scratch folder", f"{scratch} ({'kept' if kept else 'removed afterwards'})"),
     )
     for name, value in rows:
-        out.print(f"  {name:<15}{value}", markup=False)
+        out.print(f"  {name:<15}{visible(value)}", markup=False)
 
 
 def _print_reproduction(clips: list[ClipReproduction]) -> bool:
@@ -402,7 +412,7 @@ def _print_reproduction(clips: list[ClipReproduction]) -> bool:
         colour = "green" if same else "bold red"
         out.print(
             f"\n{clip_label(clip.index)}/{len(clips)} [{colour}]{clip.verdict.value.upper()}[/] "
-            f"{Path(clip.recorded_output).name}"
+            f"{rich_text(Path(clip.recorded_output).name)}"
         )
         lines = [f"source      {clip.source}"]
         lines.append(f"recorded    {clip.recorded_bytes} bytes, SHA-256 {clip.recorded_sha256}")
@@ -417,7 +427,7 @@ def _print_reproduction(clips: list[ClipReproduction]) -> bool:
             for stage in clip.cpu_dependent
         ]
         for line in lines:
-            out.print(f"  {line}", markup=False)
+            out.print(f"  {visible(line)}", markup=False)
     if len(identical) == len(clips):
         out.print(
             f"\n[bold green]REPRODUCED[/]: all {len(clips)} proxies are byte-identical to the "
@@ -484,14 +494,16 @@ def samples(
     try:
         card = make_card(folder.resolve(), count, seconds)
     except FileExistsError as error:
-        err.print(f"[red]{error.filename} exists; samples never overwrite[/]")
+        err.print(f"[red]{rich_text(error.filename)} exists; samples never overwrite[/]")
         raise typer.Exit(1) from None
     except OSError as error:
-        err.print(f"[red]cannot write into {folder}: {error.strerror or error}[/]")
+        err.print(
+            f"[red]cannot write into {rich_text(folder)}: {rich_text(error.strerror or error)}[/]"
+        )
         raise typer.Exit(1) from None
     for clip in card.clips:
-        typer.echo(str(clip))
-    err.print(f"a JobSpec for these clips: {card.jobspec}")
+        typer.echo(visible(clip))
+    err.print(f"a JobSpec for these clips: {visible(card.jobspec)}", markup=False)
     err.print("try it (no line breaks in these commands):", markup=False)
     program = shlex.quote(sys.argv[0])  # the proxx the user ran, e.g. .venv/bin/proxx
     for command in ("plan", "run"):

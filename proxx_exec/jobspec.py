@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,16 @@ def relative_path_problem(value: str) -> str | None:
         f"{shown_path(value)} is a relative path: give the whole path, starting with / "
         "(paths never depend on the folder a command is run from)"
     )
+
+
+def job_id_from(name: str, fallback: str, max_length: int = 60) -> str:
+    """A valid job_id (or the readable start of one) made from any name, e.g. a folder's:
+    letters and digits kept, accents dropped, every other run of characters one '-';
+    `fallback` when nothing is left (a name in another script, or only punctuation)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", ascii_name)
+    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug)[:max_length].rstrip("-.")
+    return slug or fallback
 
 
 def _absolute_path(value: str) -> str:

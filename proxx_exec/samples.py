@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxx_exec.engines import default_engine_binary
+from proxx_exec.jobspec import job_id_from
 from proxx_exec.process import ENGINE_ENVIRONMENT
 
 
@@ -113,7 +114,7 @@ def make_card(folder: Path, count: int = 3, seconds: float = 2.0) -> SampleCard:
     jobspec = folder / "proxx-job.json"
     document = {
         "spec_version": "1",
-        "job_id": f"samples-{folder.name}"[:128],
+        "job_id": f"samples-{job_id_from(folder.name, 'clips')}",
         "sources": [str(clip) for clip in clips],
         "output_dir": str(folder / "proxies"),
         "profile": "h264_half",

@@ -1,17 +1,17 @@
 """HTML pages of posters: a job's contact sheet, and the pieces the night report is made of.
 
-Every string that comes from a user (file names, job ids, messages) goes through `text` or
-`link`, so a clip named `<script>…` is shown, never run. Images are linked relative to the page,
-so a proxy tree moved or mounted elsewhere keeps its pages working.
+Every string that comes from a user (file names, job ids, messages) goes through `html_text`
+(`proxx_exec.display`) or `link`, so a clip named `<script>…` is shown, never run. Images are
+linked relative to the page, so a proxy tree moved or mounted elsewhere keeps its pages working.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import string
 from pathlib import Path, PurePosixPath
 
+from proxx_exec.display import html_text
 from proxx_exec.failures import clip_label
 from proxx_exec.files import write_new_file
 from proxx_exec.naming import contact_sheet_path
@@ -36,11 +36,6 @@ td img { display: block; width: 160px; height: auto; }
 """
 
 
-def text(value: object) -> str:
-    """Any value as HTML text, quotes included (safe in attributes too)."""
-    return html.escape(str(value), quote=True)
-
-
 # Characters a relative URL path keeps as they are (RFC 3986 unreserved, and the separator).
 _URL_SAFE = frozenset(string.ascii_letters + string.digits + "-._~/")
 
@@ -52,13 +47,13 @@ def link(page: str, target: str) -> str:
         ch if ch in _URL_SAFE else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8"))
         for ch in relative
     )
-    return text(encoded)
+    return html_text(encoded)
 
 
 def page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{text(title)}</title><style>{STYLE}</style></head>\n"
+        f"<title>{html_text(title)}</title><style>{STYLE}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
 
@@ -74,10 +69,10 @@ def caption(poster: Poster) -> str:
 
 
 def figure(page_path: str, poster: Poster) -> str:
-    label = text(caption(poster))
+    label = html_text(caption(poster))
     if poster.path is None:
         return (
-            f'<figure class="missing"><div>no poster: {text(poster.problem)}</div>'
+            f'<figure class="missing"><div>no poster: {html_text(poster.problem)}</div>'
             f"<figcaption>{label}</figcaption></figure>"
         )
     return (
@@ -90,14 +85,15 @@ def contact_sheet_html(result: ExecutionResult, posters: PosterSet, page_path: s
     engine = result.engine.name if result.engine else "not resolved"
     profile = result.profile.name if result.profile else "not resolved"
     facts = (
-        f'<p class="facts"><span class="{text(result.status.value)}">'
-        f"{text(result.status.value)}</span> · {len(result.clips)} clip(s) · profile "
-        f"{text(profile)} · engine {text(engine)} · result digest {text(result.digest[:16])}</p>"
+        f'<p class="facts"><span class="{html_text(result.status.value)}">'
+        f"{html_text(result.status.value)}</span> · {len(result.clips)} clip(s) · profile "
+        f"{html_text(profile)} · engine {html_text(engine)} · result digest "
+        f"{html_text(result.digest[:16])}</p>"
     )
-    problems = "".join(f'<p class="problem">{text(p)}</p>' for p in posters.problems)
+    problems = "".join(f'<p class="problem">{html_text(p)}</p>' for p in posters.problems)
     figures = "\n".join(figure(page_path, poster) for poster in posters.posters)
     body = (
-        f"<h1>Contact sheet · job {text(posters.job_id)}</h1>\n{facts}\n{problems}\n"
+        f"<h1>Contact sheet · job {html_text(posters.job_id)}</h1>\n{facts}\n{problems}\n"
         f'<div class="sheet">\n{figures}\n</div>'
     )
     return page(f"proxx contact sheet · {posters.job_id}", body)

@@ -16,7 +16,7 @@ from dagster import DagsterInstance
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
-from proxx_dagster.definitions import EXECUTE_DEFS_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.executors import celery_config_source
 from proxx_dagster.names import BATCH_JOB, PLAN_OP
 from tests.dagster.processes import BIN, REPO, background, dagster_env

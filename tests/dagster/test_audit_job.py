@@ -5,10 +5,13 @@ deleted or changed or whose result file was replaced; no encode, no re-run, no r
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import markdown_it
 import pytest
 from dagster import (
     AssetCheckKey,
@@ -26,6 +29,7 @@ from proxx_dagster import audit_job as audit_job_module
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.no_retry import NO_RETRY_TAGS, retry_problems
+from proxx_exec.display import markdown_text, visible
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media, engine_calls, listing, reseal, write_engine_wrapper
 
@@ -106,8 +110,9 @@ def test_intact_partitions_pass_and_changed_or_deleted_ones_fail(
         "cam-b": False,
         "cam-c": False,
     }
-    assert f"missing: clip 1 {deleted}" in str(checked["cam-b"].description)
-    changed_words = f"changed: clip 1 {changed}: same size, SHA-256 recorded"
+    # descriptions and findings are markdown: the words as they are written into it
+    assert markdown_text(f"missing: clip 1 {deleted}") in str(checked["cam-b"].description)
+    changed_words = markdown_text(f"changed: clip 1 {changed}: same size, SHA-256 recorded")
     assert changed_words in str(checked["cam-c"].description)
     assert changed_words in str(checked["cam-c"].metadata["proxx/findings"].value)
     assert partition_states(instance) == {"SUCCEEDED": {"cam-a"}, "FAILED": {"cam-b", "cam-c"}}
@@ -136,9 +141,8 @@ def test_a_replaced_result_file_fails_even_with_a_matching_digest(
     assert not outcome.success
     evaluation = evaluations(instance, outcome)["cam-a"]
     assert not evaluation.passed
-    assert f"replaced result: {path} records digest {document['digest']}" in str(
-        evaluation.description
-    )
+    replaced = f"replaced result: {path} records digest {document['digest']}"
+    assert markdown_text(replaced) in str(evaluation.description)
     # nothing was repaired or re-made: the proxy and proxx's own files, as the job left them
     assert listing(tmp_path / "cam-a") == [
         "A001C001.mov",
@@ -161,3 +165,42 @@ def test_no_partition_audits_clean_and_the_definitions_forbid_retries(
     assert schedule.default_status is DefaultScheduleStatus.STOPPED
     # Declared per partition of the proxies, so the asset page keeps one status per partition.
     assert defs.resolve_asset_graph().get(CHECK).partitions_def == JOB_PARTITIONS_DEF
+
+
+def test_findings_name_hostile_files_as_written_in_markdown(
+    instance: DagsterInstance, media: Media, tmp_path: Path
+) -> None:
+    """File names found in an output folder reach the asset page as literal text: the
+    findings' markdown, rendered by a CommonMark parser, shows each name as written and
+    makes no emphasis, link, code, HTML or extra list item of it."""
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    materialize(instance, media, tmp_path / "cam-a", "cam-a", wrapper)
+    names = [
+        "A001 [take 2].mov",
+        "*bold* _it_ `code` |cell|.mov",
+        "[link](http:\u2215\u2215example.com).mov",
+        "<script>alert(1)<\u2215script>.mov",
+        "x.mov\n- all proxies intact",
+        "C\u202evom.mov",
+    ]
+    for name in names:
+        (tmp_path / "cam-a" / name).write_bytes(b"")
+
+    outcome = audit_job().execute_in_process(instance=instance, raise_on_error=False)
+    evaluation = evaluations(instance, outcome)["cam-a"]
+    assert not evaluation.passed
+    rendered = markdown_it.MarkdownIt("commonmark").render(
+        str(evaluation.metadata["proxx/findings"].value)
+    )
+    items = re.findall(r"<li>(.*?)</li>", rendered, flags=re.DOTALL)
+    assert len(items) == len(names)  # one item per extra file, none forged
+    assert not re.search(r"<(?!/?(ul|li)>)", rendered)  # no tag but the list's own
+    shown = {html.unescape(item) for item in items}
+    for name in names:
+        path = visible(tmp_path / "cam-a" / name)
+        assert f"extra: {path} (a file no result accounts for)" in shown, (name, shown)
+    # the check's description, which the asset page renders as markdown too
+    described = markdown_it.MarkdownIt("commonmark").render(str(evaluation.description))
+    assert not re.search(r"<(?!/?p>)", described)
+    for name in names:
+        assert visible(tmp_path / "cam-a" / name) in html.unescape(described)

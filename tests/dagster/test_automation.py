@@ -19,10 +19,9 @@ from dagster import (
     build_sensor_context,
 )
 from dagster._core.storage.runs.schema import RunTagsTable
-from pydantic import ValidationError
 
-from proxx_dagster.definitions import build_definitions, build_document_job
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.builders import build_definitions, build_document_job
+from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult, JobSpec, Status
 from tests.dagster.helpers import events, spec_fields
 from tests.helpers import Media
@@ -176,7 +175,7 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 3 * * *", "Europe/Berlin")
     assert defs.resolve_sensor_def("proxx_inbox").minimum_interval_seconds == 10
     monkeypatch.setenv("PROXX_TIMEZONE", "Mars/Olympus")
-    with pytest.raises(ValidationError, match="unknown time zone"):
+    with pytest.raises(SettingsProblem, match="unknown time zone"):
         ProxxAutomation.from_environment()
 
 

@@ -190,7 +190,7 @@ def test_op_refuses_to_run_as_an_automatic_retry(
 def test_op_refuses_a_reexecution_from_failure(
     instance: DagsterInstance, media: Media, out_dir: Path, tmp_path: Path
 ) -> None:
-    job = build_reconstructable_job("proxx_dagster.definitions", "build_proxx_job")
+    job = build_reconstructable_job("proxx_dagster.builders", "build_proxx_job")
     fields = spec_fields(media, out_dir, engine=wrapper_failing(tmp_path, "exit"))
     with execute_job(job, instance, run_config=run_config(fields)) as first:
         assert not first.success
@@ -208,7 +208,7 @@ def test_op_refuses_a_resumed_attempt(
 ) -> None:
     """A run whose step already started once (as when a crashed run worker is resumed)."""
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
-    job = build_reconstructable_job("proxx_dagster.definitions", "build_proxx_job")
+    job = build_reconstructable_job("proxx_dagster.builders", "build_proxx_job")
     run = instance.create_run_for_job(
         proxx_job, run_config=run_config(spec_fields(media, out_dir, engine=str(wrapper)))
     )

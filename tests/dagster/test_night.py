@@ -55,7 +55,9 @@ def test_where_the_night_reports_go(instance: DagsterInstance, tmp_path: Path) -
     assert report_folder(proxies, instance) == tmp_path / "proxies"
     chosen = ProxxAutomation(proxy_root=str(tmp_path / "p"), report_folder=str(tmp_path / "r"))
     assert report_folder(chosen, instance) == tmp_path / "r"
-    with pytest.raises(ValueError, match='report_folder "reports" is a relative path'):
+    with pytest.raises(
+        ValueError, match='report_folder\n  Value error, "reports" is a relative path'
+    ):
         ProxxAutomation(report_folder="reports")
 
 
@@ -153,3 +155,47 @@ def test_a_job_that_ended_without_a_result_is_not_called_unstarted(
     [why] = re.findall(f'<td class="FAILED">{NO_RESULT_STATUS}</td><td>([^<]*)</td>', page)
     assert "Error occurred while handling output" in why
     assert "no job started" not in page
+
+
+def test_a_run_whose_stored_result_cannot_be_read_is_shown_with_the_reason(
+    instance: DagsterInstance, media: Media, tmp_path: Path
+) -> None:
+    """A result file the page cannot read (edited, truncated, deleted since) is never dropped:
+    the run is listed with the file and what is wrong with it, not as "no job started"."""
+    stored: dict[str, tuple[str, Path]] = {}
+    for job_id in ("truncated", "edited", "deleted"):
+        out_dir = tmp_path / job_id
+        out_dir.mkdir()
+        outcome = proxx_job.execute_in_process(
+            run_config=run_config(spec_fields(media, out_dir, job_id)), instance=instance
+        )
+        [output] = events(instance, outcome.run_id, DagsterEventType.HANDLED_OUTPUT)
+        data = output.get_dagster_event().event_specific_data
+        path = Path(str(getattr(data, "metadata", {})["proxx/result_path"].value))
+        if job_id == "truncated":
+            path.write_bytes(path.read_bytes()[:40])
+        elif job_id == "edited":
+            path.write_text('{"status": "PARTIAL"}')
+        else:
+            path.unlink()
+        stored[job_id] = (outcome.run_id, path)
+    reports = tmp_path / "reports"
+    sensor = build_night_report_sensor(("proxx_job",), ProxxAutomation(report_folder=str(reports)))
+    sensor(build_sensor_context(instance=instance))
+    night = night_of(datetime.now(UTC), "UTC").isoformat()
+    page = html.unescape((reports / f"proxx-night-{night}.html").read_text())
+    assert "no job started" not in page
+    assert (
+        "0 job(s): 0 COMPLETED, 0 FAILED; 0 run(s) that started no job; 3 result(s) unreadable"
+        in page
+    )
+    rows = {
+        job_id: row
+        for job_id in stored
+        for row in page.split("<tr>")
+        if stored[job_id][0][:8] in row
+    }
+    assert f"{stored['truncated'][1]}: is not valid JSON" in rows["truncated"]
+    assert f"{stored['edited'][1]}: not a proxx ExecutionResult (" in rows["edited"]
+    assert f"{stored['deleted'][1]}: does not exist (the run ended SUCCESS)" in rows["deleted"]
+    assert all("result unreadable" in row for row in rows.values())

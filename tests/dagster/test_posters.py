@@ -17,8 +17,8 @@ from dagster import (
 )
 
 from proxx_dagster.definitions import proxx_job
-from proxx_dagster.visual import markdown_text
 from proxx_exec import ExecutionResult
+from proxx_exec.display import markdown_text
 from tests.dagster.helpers import events, output_metadata, run_config, spec_fields, stored_result
 from tests.helpers import Media
 
@@ -89,5 +89,5 @@ def test_a_poster_failure_changes_nothing_about_the_job(
 
 def test_markdown_text_shows_names_literally() -> None:
     assert markdown_text("a|b*c_[d](e)<f>`g`\\h\nnext") == (
-        "a\\|b\\*c\\_\\[d\\]\\(e\\)\\<f\\>\\`g\\`\\\\h next"
+        "a\\|b\\*c\\_\\[d\\](e)\\<f\\>\\`g\\`\\\\h\\\\nnext"  # the line break shown
     )

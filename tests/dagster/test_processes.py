@@ -13,7 +13,7 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from tests.dagster.helpers import run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, webserver
 from tests.helpers import Media, job_encodes, listing, write_engine_wrapper

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
-from pydantic import ValidationError
 
 from proxx_dagster import watch
-from proxx_dagster.definitions import build_definitions
+from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult
+from tests.dagster.helpers import step_failure
 from tests.helpers import Media
 
 SETTLE_S = 60
@@ -189,6 +189,48 @@ def test_mirrored_tree_of_day_and_card_folders(
     assert not (root / "2026-11-28" / "A001" / "Proxy").exists()
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("mirrored", [True, False], ids=["proxy_root", "Proxy_folder"])
+def test_the_launchpad_finds_the_proxies_the_sensor_made(
+    instance: DagsterInstance,
+    media: Media,
+    tmp_path: Path,
+    clock: Clock,
+    depth: int,
+    mirrored: bool,
+) -> None:
+    """One rule decides a card's proxy folder: the card launched by hand from the folder
+    launchpad, with the deployment's proxy root as a person types it, reads the results of the
+    sensor's job (here: nothing new to make) instead of making its proxies again elsewhere."""
+    root, proxies = tmp_path / "incoming", tmp_path / "proxies"
+    card = root / "2026-11-28" / "A001" if depth == 2 else root / "A001"
+    copy_clip(media, card / "A001C001.mov")
+    proxy_root = str(proxies) if mirrored else None
+    sensor = Watch(
+        instance, clock, watch_roots=[str(root)], watch_card_depth=depth, proxy_root=proxy_root
+    )
+    sensor.look()
+    [request] = sensor.look(SETTLE_S)
+    typed = {"folder": str(card), "profile": "h264_quarter", "proxy_root": proxy_root or ""}
+    made = sensor.run(request)
+    expected = proxies / card.relative_to(root) if mirrored else card / "Proxy"
+    assert made.spec is not None and made.spec.output_dir == str(expected)
+
+    by_hand = sensor.defs.resolve_job_def(FOLDER_JOB).execute_in_process(
+        run_config={"ops": {FOLDER_OP: {"config": typed}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not by_hand.success
+    refusal = step_failure(instance, by_hand.run_id)
+    assert f"no new clip in {card}" in refusal, refusal
+    assert sorted(p.name for p in expected.iterdir() if p.suffix == ".mov") == ["A001C001.mov"]
+    if mirrored:  # nothing written anywhere else under the proxy root
+        assert [
+            p for p in proxies.rglob("*") if p.is_file() and not p.is_relative_to(expected)
+        ] == []
+
+
 def test_without_watch_roots_the_sensor_says_so(instance: DagsterInstance) -> None:
     settings = ProxxAutomation()
     sensor = build_definitions(automation=settings).resolve_sensor_def(WATCH_SENSOR)
@@ -213,20 +255,20 @@ def test_watch_settings_from_the_environment(
     sensor = build_definitions(automation=settings).resolve_sensor_def(WATCH_SENSOR)
     assert sensor.minimum_interval_seconds == 15
     monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "a" / "proxies"))
-    with pytest.raises(ValidationError, match="inside the watch root"):
+    with pytest.raises(SettingsProblem, match="inside the watch root"):
         ProxxAutomation.from_environment()
     monkeypatch.setenv("PROXX_PROXY_ROOT", str(tmp_path / "proxies"))
     monkeypatch.setenv("PROXX_PROFILE", "h265")
-    with pytest.raises(ValidationError, match="unknown profile 'h265'"):
+    with pytest.raises(SettingsProblem, match="PROXX_PROFILE='h265': unknown profile 'h265'"):
         ProxxAutomation.from_environment()
     monkeypatch.setenv("PROXX_PROFILE", "H264_HALF")
-    with pytest.raises(ValidationError, match="did you mean h264_half"):
+    with pytest.raises(SettingsProblem, match="did you mean h264_half"):
         ProxxAutomation.from_environment()
 
 
 def test_a_windows_watch_root_is_called_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXX_WATCH_ROOTS", "\\\\nas\\incoming")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(SettingsProblem) as refused:
         ProxxAutomation.from_environment()
     assert 'watch root "\\\\nas\\incoming" is a Windows path' in str(refused.value)
     assert "mounts that share" in str(refused.value)

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from proxx_exec import ExecutionResult, Status
@@ -123,3 +124,25 @@ def test_samples_command(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert [Path(p).name for p in completed.stdout.split()] == ["A001C001.mov", "A002C001.mov"]
     assert proxx("samples", str(tmp_path), "--count", "1").returncode == 1  # never overwrites
+
+
+@pytest.mark.parametrize(
+    ("folder", "job_id"),
+    [
+        ("my clips", "samples-my-clips"),
+        ("A001 [take 2]", "samples-A001-take-2"),
+        ("Drehtag Müller \u2013 撮影", "samples-Drehtag-Muller"),
+        ("撮影", "samples-clips"),
+        ("--[bold]..", "samples-bold"),
+    ],
+)
+def test_samples_in_any_folder_make_a_valid_jobspec(
+    tmp_path: Path, folder: str, job_id: str
+) -> None:
+    made = proxx("samples", str(tmp_path / folder), "--count", "1", "--seconds", "0.2")
+    assert made.returncode == 0, made.stderr
+    spec = tmp_path / folder / "proxx-job.json"
+    assert f"a JobSpec for these clips: {spec}" in made.stderr  # the path as written
+    assert json.loads(spec.read_text())["job_id"] == job_id
+    checked = proxx("validate", str(spec))
+    assert checked.returncode == 0, checked.stderr
