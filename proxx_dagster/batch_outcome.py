@@ -17,6 +17,7 @@ from dagster import (
     JobDefinition,
     RunFailureSensorContext,
     SensorDefinition,
+    SkipReason,
     run_failure_sensor,
 )
 
@@ -112,10 +113,11 @@ def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
         description="Writes into each failed proxx_batch run how many of its JobSpecs failed "
         "and why, and tags the run with the counts.",
     )
-    def proxx_batch_outcome(context: RunFailureSensorContext) -> None:
+    def proxx_batch_outcome(context: RunFailureSensorContext) -> SkipReason | None:
         run = context.dagster_run
         if run.job_name != batch_job.name:
-            return
+            # skipped, so that Dagster writes nothing about this sensor into the run
+            return SkipReason(f"run {run.run_id} is not a {batch_job.name} run")
         outcome = batch_outcome(context.instance, run.run_id)
         context.instance.add_run_tags(
             run.run_id,
@@ -125,5 +127,6 @@ def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
             },
         )
         context.instance.report_engine_event(f"{BATCH_JOB}: {outcome.message}", run)
+        return None
 
     return proxx_batch_outcome

@@ -54,6 +54,7 @@ from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
     BATCH_FAILED_TAG,
     BATCH_JOB,
+    BATCH_OUTCOME_SENSOR,
     EXECUTE_OP,
     FOLDER_JOB,
     FOLDER_TAG,
@@ -479,6 +480,8 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
             }, name
         else:
             assert tags == {}, f"{name}: a healthy or single-job run got batch outcome {tags}"
+        if run.job_name != BATCH_JOB:  # the batch sensor writes nothing into other runs
+            assert not [f for f in failures[run.run_id] if BATCH_OUTCOME_SENSOR in f], name
         if truth.healthy:  # never reported failed, not even for a moment
             assert failures[run.run_id] == [], f"{name} is healthy: {failures[run.run_id]}"
         else:
