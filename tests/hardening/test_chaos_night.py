@@ -8,7 +8,7 @@ on, real `dagster-celery worker` processes on Redis, real FFmpeg on clips made w
 - a card that gains clips while its job is about to start;
 - a card of hostile file names (markup, quotes, brackets, backticks, `*`, `|`, right-to-left
   marks, a newline);
-- a `proxx_batch` on multiprocess whose two steps differ in length many times over;
+- a `proxx_batch` on multiprocess whose steps differ in length many times over;
 - a `proxx_batch` on Celery whose worker is SIGKILLed mid-encode;
 - a `proxx_job` whose run worker is SIGKILLed mid-encode;
 - a `proxx_job` that fills its (small tmpfs) disk.
@@ -45,7 +45,10 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
+    EventLogEntry,
     MarkdownMetadataValue,
+    TableMetadataValue,
+    TableRecord,
 )
 from markdown_it import MarkdownIt
 
@@ -79,12 +82,15 @@ from tests.dagster.helpers import events, run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env
 from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, job_encodes, mounted, sha256, slow_copy, write_engine_wrapper
-from tests.processes import SUITE_MARK, encoder_pid, leftovers, parent_of, wait_for
+from tests.processes import SUITE_MARK, Proc, encoder_pid, leftovers, parent_of, wait_for
 
 SETTLE_S = 2  # PROXX_WATCH_SETTLE_S: short, so the night stays quick
 WATCH_INTERVAL_S = 5  # PROXX_WATCH_INTERVAL_S and PROXX_ORPHAN_INTERVAL_S: their minimum
 CHUNKS = 6
 CHUNK_PAUSE_S = 0.8  # well below the watch interval: a growing file never looks settled
+# The long step of the multiprocess batch outlasts its short steps by several looks of the
+# orphan sensor, however loaded the machine.
+LONG_STEP_S = 25
 NIGHT_BUDGET_S = 300  # bounded wait for the night's work (about 2 min on an idle 2-core machine)
 
 # Names a camera or an editor can give a clip, each one read as markup, a command or a
@@ -128,7 +134,9 @@ def copying(*pairs: tuple[Path, Path]) -> Iterator[None]:
             thread.join(timeout=60)
 
 
-def launch(home: Path, env: dict[str, str], job: str, config: dict[str, Any], path: Path) -> Any:
+def launch(
+    home: Path, env: dict[str, str], job: str, config: dict[str, Any], path: Path
+) -> subprocess.Popen[str]:
     """`dagster job launch`: the run goes through the daemon's run queue to a run worker."""
     path.write_text(yaml.safe_dump(config))
     workspace = str(REPO / "workspace.yaml")
@@ -256,6 +264,13 @@ class _Text(HTMLParser):
         self.parts.append(data)
 
 
+def skipped_rows(entry: EventLogEntry) -> list[TableRecord]:
+    """The files a folder job's step output lists as skipped, with the reason."""
+    data = entry.get_dagster_event().step_output_data
+    table = data.metadata.get("proxx/skipped") if data else None
+    return list(table.value.records) if isinstance(table, TableMetadataValue) else []
+
+
 def markdown_texts(instance: DagsterInstance, run_id: str) -> list[str]:
     """The markdown metadata of the run's events, rendered as markdown is rendered in
     Dagster's UI (CommonMark with tables), as the text a reader sees."""
@@ -288,7 +303,12 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
     root, reports, jobs, full = (tmp_path / n for n in ("incoming", "reports", "jobs", "small"))
     for folder in (root, reports, jobs, full, tmp_path / "inbox", tmp_path / "celery"):
         folder.mkdir()
-    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    # The launched jobs' engine: the real FFmpeg, each call logged; the long step's encode
+    # waits LONG_STEP_S first (a slow encode that costs no CPU).
+    wrapper = write_engine_wrapper(
+        tmp_path,
+        f'case "$*" in *-c:v*NIGHT-LONG.mov*) /bin/sleep {LONG_STEP_S};; esac\nexec "$REAL" "$@"',
+    )
     zone = far_from_noon()
     env = {
         "PROXX_WATCH_ROOTS": str(root),
@@ -307,8 +327,7 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
     short = [
         media.clip(f"NIGHT{i}.mov", SampleClip(duration_s=1, reel_name=f"N{i}")) for i in range(4)
     ]
-    # The long step outlasts the short one by more than two looks of the orphan sensor.
-    long_step = media.h264_clip("NIGHT-LONG.mov", seconds=6)
+    long_step = media.h264_clip("NIGHT-LONG.mov", seconds=2)
     worker_victim, celery_victim = map(media.h264_clip, ("NIGHT-WORKER.mov", "NIGHT-CELERY.mov"))
 
     def spec(job_id: str, clip: Path, profile: str, output_dir: Path) -> dict[str, Any]:
@@ -449,6 +468,13 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
             for r in final.values()
             if r.job_name == BATCH_JOB
         }
+        skipped_by_hostile_card = {
+            (str(row.data["file"]), str(row.data["reason"]))
+            for r in final.values()
+            if r.tags.get(FOLDER_TAG) == str(card_h)
+            for entry in events(instance, r.run_id, DagsterEventType.STEP_OUTPUT)
+            for row in skipped_rows(entry)
+        }
         staging_of_killed = sorted(
             p.name for p in jobs.iterdir() if p.name.startswith(STAGING_PREFIX)
         )
@@ -456,8 +482,23 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
 
     # Nothing the night started runs on: daemon, code server, run and step workers, Celery,
     # FFmpeg (the conftest check looks too, after the test; this says what was left).
-    still = leftovers(os.getpid(), os.environ[SUITE_MARK], tmp_path)
-    assert not still, "left running: " + "; ".join(map(str, still))
+    def still_running() -> list[Proc]:
+        return leftovers(os.getpid(), os.environ[SUITE_MARK], tmp_path)
+
+    with contextlib.suppress(AssertionError):  # a process told to stop may take a moment
+        wait_for(lambda: not still_running(), 15, "the night's processes to end")
+    assert not still_running(), "left running: " + "; ".join(map(str, still_running()))
+
+    # Every finding is collected (one per run or part), so that a failing night says all that
+    # went wrong at once.
+    problems: list[str] = []
+
+    @contextlib.contextmanager
+    def noted(what: str) -> Iterator[None]:
+        try:
+            yield
+        except AssertionError as error:
+            problems.append(f"{what}: {error}")
 
     # Each run: status, batch tags, event log, night report rows equal what happened.
     rows = job_rows(page)
@@ -469,118 +510,130 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
     for truth in truths:
         run = truth.run
         name = f"{run.job_name} {run.run_id[:8]} {run.tags.get(JOB_ID_TAG, '')}"
-        expected = DagsterRunStatus.SUCCESS if truth.healthy else DagsterRunStatus.FAILURE
-        assert run.status is expected, f"{name}: {run.status} but {truth.results}"
-        completed = [j for j, r in truth.results.items() if r and r.status is Status.COMPLETED]
-        tags = {k: run.tags[k] for k in (BATCH_FAILED_TAG, BATCH_COMPLETED_TAG) if k in run.tags}
-        if run.job_name == BATCH_JOB and not truth.healthy:
-            assert tags == {
-                BATCH_FAILED_TAG: str(len(truth.results) - len(completed)),
-                BATCH_COMPLETED_TAG: str(len(completed)),
-            }, name
-        else:
-            assert tags == {}, f"{name}: a healthy or single-job run got batch outcome {tags}"
-        if run.job_name != BATCH_JOB:  # the batch sensor writes nothing into other runs
-            assert not [f for f in failures[run.run_id] if BATCH_OUTCOME_SENSOR in f], name
-        if truth.healthy:  # never reported failed, not even for a moment
-            assert failures[run.run_id] == [], f"{name} is healthy: {failures[run.run_id]}"
-        else:
-            assert any(f.startswith("RUN_FAILURE") for f in failures[run.run_id]), name
-            assert not events(instance, run.run_id, DagsterEventType.RUN_SUCCESS), name
-        mine = [row for row in rows if row["run"] == run.run_id[:8]]
-        shown = {row["job"]: (row["status"], row["reason"]) for row in mine}
-        assert len(mine) == len(shown), f"{name}: a job listed twice: {mine}"
-        assert len(mine) == max(1, len(truth.results)), f"{name}: {mine}"
-        for job_id, result in truth.results.items():
-            if result is not None:
-                reason = (
-                    f"{result.failure.failure_class.value} {result.failure.reason.value}"
-                    if result.failure
-                    else ""
+        with noted(name):
+            expected = DagsterRunStatus.SUCCESS if truth.healthy else DagsterRunStatus.FAILURE
+            assert run.status is expected, f"{name}: {run.status} but {truth.results}"
+            completed = [j for j, r in truth.results.items() if r and r.status is Status.COMPLETED]
+            tags = {
+                k: run.tags[k] for k in (BATCH_FAILED_TAG, BATCH_COMPLETED_TAG) if k in run.tags
+            }
+            if run.job_name == BATCH_JOB and not truth.healthy:
+                assert tags == {
+                    BATCH_FAILED_TAG: str(len(truth.results) - len(completed)),
+                    BATCH_COMPLETED_TAG: str(len(completed)),
+                }, name
+            else:
+                assert tags == {}, f"{name}: a healthy or single-job run got batch outcome {tags}"
+            if run.job_name != BATCH_JOB:  # the batch sensor writes nothing into other runs
+                assert not [f for f in failures[run.run_id] if BATCH_OUTCOME_SENSOR in f], name
+            if truth.healthy:  # never reported failed, not even for a moment
+                assert failures[run.run_id] == [], f"{name} is healthy: {failures[run.run_id]}"
+            else:
+                assert any(f.startswith("RUN_FAILURE") for f in failures[run.run_id]), name
+                assert not events(instance, run.run_id, DagsterEventType.RUN_SUCCESS), name
+            mine = [row for row in rows if row["run"] == run.run_id[:8]]
+            shown = {row["job"]: (row["status"], row["reason"]) for row in mine}
+            assert len(mine) == len(shown), f"{name}: a job listed twice: {mine}"
+            assert len(mine) == max(1, len(truth.results)), f"{name}: {mine}"
+            for job_id, result in truth.results.items():
+                if result is not None:
+                    reason = (
+                        f"{result.failure.failure_class.value} {result.failure.reason.value}"
+                        if result.failure
+                        else ""
+                    )
+                    assert shown.get(job_id) == (result.status.value, reason), f"{name}: {mine}"
+                    assert mine[[r["job"] for r in mine].index(job_id)]["clips"] == str(
+                        len(result.clips)
+                    )
+            # A job that began and left no result is listed as such, once; a run that began no
+            # job is listed as having started none.
+            lost = [row for row in mine if row["status"] == NO_RESULT_STATUS]
+            assert len(lost) == len(truth.began), f"{name}: began {truth.began}, shown {mine}"
+            if not any(truth.results.values()) and not truth.began:
+                assert [row["status"] for row in mine] == ["no job started"], f"{name}: {mine}"
+            if not truth.healthy:  # no failed run looks healthy on the page
+                assert any(status != Status.COMPLETED.value for status, _ in shown.values()), (
+                    f"{name} failed, but the night report shows only {mine}"
                 )
-                assert shown.get(job_id) == (result.status.value, reason), f"{name}: {mine}"
-                assert mine[[r["job"] for r in mine].index(job_id)]["clips"] == str(
-                    len(result.clips)
-                )
-        # A job that began and left no result is listed as such, once; a run that began no
-        # job is listed as having started none.
-        lost = [row for row in mine if row["status"] == NO_RESULT_STATUS]
-        assert len(lost) == len(truth.began), f"{name}: began {truth.began}, shown {mine}"
-        if not any(truth.results.values()) and not truth.began:
-            assert [row["status"] for row in mine] == ["no job started"], f"{name}: {mine}"
-        if not truth.healthy:  # no failed run looks healthy on the page
-            assert any(status != Status.COMPLETED.value for status, _ in shown.values()), (
-                f"{name} failed, but the night report shows only {mine}"
-            )
-        if run.tags.get(FOLDER_TAG) == str(card_h):  # the posters name each clip as itself
-            for hostile in map(visible, HOSTILE):
-                assert any(hostile in text for text in markdown[run.run_id]), (
-                    f"{name}: {hostile!r} not shown as written in {markdown[run.run_id]}"
-                )
+            if run.tags.get(FOLDER_TAG) == str(card_h):  # the posters name each clip as itself
+                for hostile in map(visible, HOSTILE):
+                    assert any(hostile in text for text in markdown[run.run_id]), (
+                        f"{name}: {hostile!r} not shown as written in {markdown[run.run_id]}"
+                    )
 
     # What happened, run by run, is what the night was built to do.
-    by_job = {job: (t.run, r) for t in truths for job, r in t.results.items()}
-    assert by_job["mp-long"][0].status is DagsterRunStatus.SUCCESS
-    assert by_job["mp-short"][0].status is DagsterRunStatus.SUCCESS
-    run, victim = by_job["worker-victim"]
-    assert victim is None and run.status is DagsterRunStatus.FAILURE
-    # The killed jobs' staging folders stay, named by their next validation; never output.
-    assert staging_of_killed == [f"{STAGING_PREFIX}celery-victim", f"{STAGING_PREFIX}worker-victim"]
-    run, full_result = by_job["disk-full"]
-    assert full_result is not None and full_result.failure is not None
-    assert full_result.failure.reason is Reason.DISK_FULL
-    run, other = by_job["celery-other"]
-    assert by_job["celery-victim"][1] is None and run.status is DagsterRunStatus.FAILURE
-    assert other is not None and other.status is Status.COMPLETED
-    [celery_outcome] = [o for o in batch_outcomes.values() if "001_celery_other" in o.completed]
-    assert celery_outcome.failed == {"000_celery_victim": NO_RESULT}
+    with noted("what the night was built to do"):
+        by_job = {job: (t.run, r) for t in truths for job, r in t.results.items()}
+        assert by_job["mp-long"][0].status is DagsterRunStatus.SUCCESS
+        assert by_job["mp-short"][0].status is DagsterRunStatus.SUCCESS
+        run, victim = by_job["worker-victim"]
+        assert victim is None and run.status is DagsterRunStatus.FAILURE
+        # The killed jobs' staging folders stay, named by their next validation; never output.
+        assert staging_of_killed == [
+            f"{STAGING_PREFIX}celery-victim",
+            f"{STAGING_PREFIX}worker-victim",
+        ]
+        run, full_result = by_job["disk-full"]
+        assert full_result is not None and full_result.failure is not None
+        assert full_result.failure.reason is Reason.DISK_FULL
+        run, other = by_job["celery-other"]
+        assert by_job["celery-victim"][1] is None and run.status is DagsterRunStatus.FAILURE
+        assert other is not None and other.status is Status.COMPLETED
+        [celery_outcome] = [o for o in batch_outcomes.values() if "001_celery_other" in o.completed]
+        assert celery_outcome.failed == {"000_celery_victim": NO_RESULT}
 
     # Every clip: one verified proxy, encoded once; nothing final-named of a failed job;
     # no empty or partial file anywhere.
-    results = [r for t in truths for r in t.results.values() if r is not None]
-    committed: dict[str, int] = {}
-    for result in results:
-        for clip in result.clips:
-            if clip.state is ClipState.COMMITTED:
-                assert clip.output is not None
-                committed[clip.source] = committed.get(clip.source, 0) + 1
-                proxy = Path(clip.output)
-                assert proxy.stat().st_size == clip.output_bytes and clip.output_bytes > 0
-                assert sha256(proxy) == clip.output_sha256
-            else:
-                assert clip.output is None or not Path(clip.output).exists(), clip.output
-    card_clips = [
-        *(str(p) for p in sorted((card_a / "CLIP").iterdir())),
-        *(str(card_b / n) for n in ("B002C001.mov", "B002C002.mov")),
-        *(str(card_h / n) for n in HOSTILE),
-    ]
-    hand_clips = [str(long_step), str(short[0]), str(short[2]), str(short[1])]
-    assert committed == dict.fromkeys(card_clips + hand_clips, 1)
-    assert not (card_h / "Proxy" / NEWLINE).exists()
-    for folder in (jobs, card_a / "Proxy", card_b / "Proxy", card_h / "Proxy"):
-        for path in folder.rglob("*"):
-            assert not path.is_file() or path.stat().st_size > 0, f"empty file {path}"
-            if path.suffix == ".mov" and STAGING_PREFIX not in str(path):
-                assert any(c.output == str(path) for r in results for c in r.clips), path
+    with noted("proxies"):
+        results = [r for t in truths for r in t.results.values() if r is not None]
+        committed: dict[str, int] = {}
+        for result in results:
+            for clip in result.clips:
+                if clip.state is ClipState.COMMITTED:
+                    assert clip.output is not None
+                    committed[clip.source] = committed.get(clip.source, 0) + 1
+                    proxy = Path(clip.output)
+                    assert proxy.stat().st_size == clip.output_bytes and clip.output_bytes > 0
+                    assert sha256(proxy) == clip.output_sha256
+                else:
+                    assert clip.output is None or not Path(clip.output).exists(), clip.output
+        card_clips = [
+            *(str(p) for p in sorted((card_a / "CLIP").iterdir())),
+            *(str(card_b / n) for n in ("B002C001.mov", "B002C002.mov")),
+            *(str(card_h / n) for n in HOSTILE),
+        ]
+        hand_clips = [str(long_step), str(short[0]), str(short[2]), str(short[1])]
+        assert committed == dict.fromkeys(card_clips + hand_clips, 1)
+        assert not (card_h / "Proxy" / NEWLINE).exists()
+        assert (NEWLINE, "name contains a control character") in skipped_by_hostile_card
+        for folder in (jobs, card_a / "Proxy", card_b / "Proxy", card_h / "Proxy"):
+            for path in folder.rglob("*"):
+                assert not path.is_file() or path.stat().st_size > 0, f"empty file {path}"
+                if path.suffix == ".mov" and STAGING_PREFIX not in str(path):
+                    assert any(c.output == str(path) for r in results for c in r.clips), path
     # The engine calls of the launched jobs (the cards' jobs use the pinned engine; their
     # clips are counted by the results above): one encode per clip, none again.
-    encodes = [STAGED.findall(args) for args in job_encodes(tmp_path)]
-    assert sorted(name for found in encodes for name in found) == sorted(
-        f"{STAGING_PREFIX}{job}/{Path(clip).name}"
-        for job, clip in (
-            ("mp-long", long_step),
-            ("mp-short", short[0]),
-            ("mp-shorter", short[2]),
-            ("worker-victim", worker_victim),
-            ("disk-full", short[2]),
-            ("celery-victim", celery_victim),
-            ("celery-other", short[1]),
-        )
-    ), encodes
+    with noted("engine calls"):
+        encodes = [STAGED.findall(args) for args in job_encodes(tmp_path)]
+        assert sorted(name for found in encodes for name in found) == sorted(
+            f"{STAGING_PREFIX}{job}/{Path(clip).name}"
+            for job, clip in (
+                ("mp-long", long_step),
+                ("mp-short", short[0]),
+                ("mp-shorter", short[2]),
+                ("worker-victim", worker_victim),
+                ("disk-full", short[2]),
+                ("celery-victim", celery_victim),
+                ("celery-other", short[1]),
+            )
+        ), encodes
 
     # Hostile names: shown as themselves on the page, never as markup.
-    assert "script" not in page.tags
-    shown_clips = clip_names(page)
-    for hostile in map(visible, HOSTILE):
-        assert hostile in shown_clips, f"{hostile!r} not on the page as written: {shown_clips}"
+    with noted("hostile names on the page"):
+        assert "script" not in page.tags
+        shown_clips = clip_names(page)
+        for hostile in map(visible, HOSTILE):
+            assert hostile in shown_clips, f"{hostile!r} not on the page as written: {shown_clips}"
     print(f"chaos night: {len(truths)} runs in {time.monotonic() - started:.0f} s")
+    assert not problems, f"{len(problems)} finding(s):\n" + "\n".join(problems)
