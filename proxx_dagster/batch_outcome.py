@@ -17,7 +17,6 @@ from dagster import (
     JobDefinition,
     RunFailureSensorContext,
     SensorDefinition,
-    SkipReason,
     run_failure_sensor,
 )
 
@@ -113,11 +112,12 @@ def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
         description="Writes into each failed proxx_batch run how many of its JobSpecs failed "
         "and why, and tags the run with the counts.",
     )
-    def proxx_batch_outcome(context: RunFailureSensorContext) -> SkipReason | None:
+    def proxx_batch_outcome(context: RunFailureSensorContext) -> None:
         run = context.dagster_run
         if run.job_name != batch_job.name:
-            # skipped, so that Dagster writes nothing about this sensor into the run
-            return SkipReason(f"run {run.run_id} is not a {batch_job.name} run")
+            # Not a SkipReason: Dagster's run status sensor stops its look at the first one,
+            # and the batch runs after it in that look were acted on again at the next.
+            return
         outcome = batch_outcome(context.instance, run.run_id)
         context.instance.add_run_tags(
             run.run_id,
@@ -127,6 +127,5 @@ def build_batch_outcome_sensor(batch_job: JobDefinition) -> SensorDefinition:
             },
         )
         context.instance.report_engine_event(f"{BATCH_JOB}: {outcome.message}", run)
-        return None
 
     return proxx_batch_outcome

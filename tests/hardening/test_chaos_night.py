@@ -57,7 +57,6 @@ from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
     BATCH_FAILED_TAG,
     BATCH_JOB,
-    BATCH_OUTCOME_SENSOR,
     EXECUTE_OP,
     FOLDER_JOB,
     FOLDER_TAG,
@@ -524,8 +523,12 @@ def test_chaos_night(media: Media, tmp_path: Path) -> None:
                 }, name
             else:
                 assert tags == {}, f"{name}: a healthy or single-job run got batch outcome {tags}"
-            if run.job_name != BATCH_JOB:  # the batch sensor writes nothing into other runs
-                assert not [f for f in failures[run.run_id] if BATCH_OUTCOME_SENSOR in f], name
+            outcomes = [
+                f for f in failures[run.run_id] if f.startswith(f"ENGINE_EVENT: {BATCH_JOB}:")
+            ]
+            assert len(outcomes) == (run.job_name == BATCH_JOB and not truth.healthy), (
+                f"{name}: batch outcome written {len(outcomes)} times"
+            )
             if truth.healthy:  # never reported failed, not even for a moment
                 assert failures[run.run_id] == [], f"{name} is healthy: {failures[run.run_id]}"
             else:
