@@ -20,6 +20,7 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.scheduler.instigation import InstigatorType
 
+from proxx_dagster.batch_outcome import STEP_PROCESS_DIED
 from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
@@ -201,3 +202,61 @@ def test_killed_run_worker_is_reported_failed_not_resumed(
     again = execute(JobSpec.model_validate(spec))
     assert again.failure is not None and again.failure.reason is Reason.STAGING_EXISTS
     assert ".proxx-staging-worker-dies" in again.failure.message
+
+
+def test_killed_step_process_fails_its_step_only_and_the_run_at_its_end(
+    media: Media, tmp_path: Path
+) -> None:
+    """A multiprocess step's process SIGKILLed mid-encode: the executor in the (living) run
+    worker fails that step; the run stays STARTED until the other step has completed, then
+    fails once, and the batch outcome says what happened to each."""
+    out = tmp_path / "out"
+    out.mkdir()
+    slow = write_engine_wrapper(
+        tmp_path, 'case "$*" in *.proxx-staging-*) sleep 15;; esac\nexec "$REAL" "$@"'
+    )
+    jobspecs = [
+        spec_fields(media, out, "long", engine=str(slow)),
+        spec_fields(media, out, "dies", sources=[str(media.h264_clip("DIES.mov"))]),
+    ]
+    jobspecs[1]["profile"] = "prores_lt"
+    config = {
+        "ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}},
+        "execution": {"config": {"multiprocess": {"max_concurrent": 2}}},
+    }
+    with shipped_daemon(tmp_path) as (home, instance):
+        run_id = launch(home, BATCH_JOB, config, tmp_path)
+        wait_for(lambda: encoder_pid("DIES.mov") is not None, 120, "the encode to start")
+        encoder = encoder_pid("DIES.mov")
+        assert encoder is not None
+        os.kill(parent_of(encoder), signal.SIGKILL)  # the step's process, not the run worker
+        assert ends_within(encoder, 1.0), "the encode outlived its step process"
+        seen = statuses_until_it_ends(instance, run_id)
+        assert seen[-2:] == [DagsterRunStatus.STARTED, DagsterRunStatus.FAILURE], seen
+        [failure] = events(instance, run_id, DagsterEventType.RUN_FAILURE)
+        [completed] = [
+            entry
+            for entry in events(instance, run_id, DagsterEventType.STEP_SUCCESS)
+            if entry.step_key == f"{EXECUTE_BATCH_OP}[000_long]"
+        ]
+        assert failure.timestamp > completed.timestamp  # not reported failed while it ran
+        [step_failure] = events(instance, run_id, DagsterEventType.STEP_FAILURE)
+        assert step_failure.step_key == f"{EXECUTE_BATCH_OP}[001_dies]"
+
+        def outcome_written() -> bool:
+            run = instance.get_run_by_id(run_id)
+            return run is not None and BATCH_FAILED_TAG in run.tags
+
+        wait_for(outcome_written, 120, "the batch outcome")
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        assert (run.tags[BATCH_FAILED_TAG], run.tags[BATCH_COMPLETED_TAG]) == ("1", "1")
+        [message] = [
+            entry.message
+            for entry in events(instance, run_id, DagsterEventType.ENGINE_EVENT)
+            if entry.message.startswith(f"{BATCH_JOB}:")
+        ]
+        assert (
+            message
+            == f"{BATCH_JOB}: 1 of 2 JobSpecs failed (001_dies: {STEP_PROCESS_DIED}), 1 completed"
+        )
