@@ -8,17 +8,21 @@ processes end while the run goes on, and a step whose process dies is reported a
 by the executor in the (living) run worker. In process, the run worker is the step's process.
 
 The `proxx_orphaned_runs` sensor looks at started proxx runs whose run worker is on its own host
-and reports those whose run worker is gone as failed. Dagster's run monitoring does the same
-only for run launchers with a worker health check, which the default launcher lacks. Liveness
+and reports those whose run worker is gone (at two looks in a row) as failed. Dagster's run
+monitoring does the same only for run launchers with a worker health check, which the default
+launcher lacks; Dagster's code server reports a run worker it started that exits, but not one
+it no longer knows (the code server restarted or died with it), nor a run executed by a
+command (`dg launch`). Liveness
 comes from psutil, the same on Linux and macOS; when it cannot tell (a process it may not
 inspect), the run is left alone: a healthy run is never reported failed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 
 import psutil
@@ -138,16 +142,25 @@ def recording_run_worker(definition: ExecutorDefinition) -> ExecutorDefinition:
     )
 
 
-def report_orphaned_runs(instance: DagsterInstance, host: str) -> tuple[int, list[str]]:
-    """Report failed every started run whose run worker was on `host` and has ended; how many
-    runs were looked at and the ids of those reported."""
+def report_orphaned_runs(
+    instance: DagsterInstance, host: str, gone_before: Set[str]
+) -> tuple[int, set[str], list[str]]:
+    """Look at every started run whose run worker was on `host`. A run whose worker is gone is
+    reported failed when its worker was already gone at the previous look (`gone_before`):
+    Dagster's code server reports a run worker it started that exits within a second, and one
+    look's wait keeps the two from both reporting it. Returns how many runs were looked at, the
+    runs whose worker is gone now (for the next look) and the ids of those reported."""
     started = instance.get_runs(
         RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={RUN_WORKER_HOST_TAG: host})
     )
+    gone: set[str] = set()
     reported = []
     for run in started:
         worker = RunWorker.from_tags(run.tags)
         if worker is None or not worker.is_gone():
+            continue
+        if run.run_id not in gone_before:
+            gone.add(run.run_id)
             continue
         # Read again after seeing the worker gone: it may have ended the run just before it
         # exited, and a dead worker can change nothing any more.
@@ -161,7 +174,7 @@ def report_orphaned_runs(instance: DagsterInstance, host: str) -> tuple[int, lis
             "by the next validation of the job.",
         )
         reported.append(run.run_id)
-    return len(started), reported
+    return len(started), gone, reported
 
 
 def build_orphan_sensor(automation: ProxxAutomation) -> SensorDefinition:
@@ -174,10 +187,12 @@ def build_orphan_sensor(automation: ProxxAutomation) -> SensorDefinition:
     )
     def proxx_orphaned_runs(context: SensorEvaluationContext) -> Iterator[SkipReason]:
         host = socket.gethostname()
-        looked_at, reported = report_orphaned_runs(context.instance, host)
+        gone_before = set(json.loads(context.cursor)) if context.cursor else set()
+        looked_at, gone, reported = report_orphaned_runs(context.instance, host, gone_before)
+        context.update_cursor(json.dumps(sorted(gone)))
         yield SkipReason(
-            f"{looked_at} started proxx run(s) with their run worker on {host}; reported "
-            f"failed: {', '.join(reported) or 'none'}"
+            f"{looked_at} started proxx run(s) with their run worker on {host}; worker gone: "
+            f"{', '.join(sorted(gone)) or 'none'}; reported failed: {', '.join(reported) or 'none'}"
         )
 
     return proxx_orphaned_runs

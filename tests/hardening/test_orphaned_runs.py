@@ -150,7 +150,9 @@ def test_healthy_multiprocess_batch_is_never_reported_failed(media: Media, tmp_p
         assert long_end - short_end > 15
         looks = orphan_sensor_looks(instance, short_end, long_end)
         assert len([look for look in looks if look.startswith("1 started")]) >= 2, looks
-        assert all(look.endswith("reported failed: none") for look in looks), looks
+        assert all(look.endswith("worker gone: none; reported failed: none") for look in looks), (
+            looks
+        )
     assert len(job_encodes(tmp_path)) == 1  # the long JobSpec's, through its wrapper
 
 
