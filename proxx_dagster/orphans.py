@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import threading
+import time
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 
@@ -100,6 +103,31 @@ class RunWorker:
             return True
         except psutil.AccessDenied:
             return False  # it exists; not ours to inspect, so not ours to call dead
+
+
+def end_with_run_worker(instance: DagsterInstance, run_id: str) -> None:
+    """In a step process below its run worker (a multiprocess step: the run worker, or the
+    forkserver it started, is its parent), end this process when the run worker ends, so no step
+    encodes on into the staging folder of a run already reported failed. On Linux its engine
+    then dies with it (proxx_exec/process.py). A thread polls the worker every second: nothing
+    else learns of a SIGKILL. In process, on Celery workers, or without a record, it does
+    nothing."""
+    run = instance.get_run_by_id(run_id)
+    worker = RunWorker.from_tags(run.tags) if run is not None else None
+    if worker is None or worker.host != socket.gethostname() or worker.pid == os.getpid():
+        return
+    try:
+        below = any(parent.pid == worker.pid for parent in psutil.Process().parents())
+    except psutil.Error:
+        return
+    if below and not worker.is_gone():
+        threading.Thread(target=_end_when_gone, args=(worker,), daemon=True).start()
+
+
+def _end_when_gone(worker: RunWorker) -> None:
+    while not worker.is_gone():
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGKILL)  # as if killed with it: no result, nothing committed
 
 
 class RunWorkerRecorded(Executor):

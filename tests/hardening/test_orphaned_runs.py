@@ -262,3 +262,46 @@ def test_killed_step_process_fails_its_step_only_and_the_run_at_its_end(
             message
             == f"{BATCH_JOB}: 1 of 2 JobSpecs failed (001_dies: {STEP_PROCESS_DIED}), 1 completed"
         )
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_steps_end_with_their_killed_run_worker(
+    media: Media, tmp_path: Path, start_method: str
+) -> None:
+    """The run worker of a multiprocess batch SIGKILLed while a step encodes: the step process
+    (the child of a forkserver, or of the run worker itself; nothing else would stop it) ends
+    within seconds and its FFmpeg with it, instead of encoding on and committing proxies into a
+    run already reported failed."""
+    out = tmp_path / "out"
+    out.mkdir()
+    jobspecs = [
+        spec_fields(media, out, "orphan", sources=[str(media.h264_clip("ORPHAN.mov"))]),
+    ]
+    jobspecs[0]["profile"] = "prores_lt"
+    config = {
+        "ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}},
+        "execution": {"config": {"multiprocess": {"start_method": start_method}}},
+    }
+    with shipped_daemon(tmp_path) as (home, instance):
+        run_id = launch(home, BATCH_JOB, config, tmp_path)
+        wait_for(lambda: encoder_pid("ORPHAN.mov") is not None, 120, "the encode to start")
+        encoder = encoder_pid("ORPHAN.mov")
+        assert encoder is not None
+        step = parent_of(encoder)
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        worker = int(run.tags[RUN_WORKER_PID_TAG])
+        assert worker != step
+        os.kill(worker, signal.SIGKILL)
+        assert ends_within(step, 5.0), "the step process outlived its run worker"
+        assert ends_within(encoder, 1.0), "the encode outlived its step process"
+        seen = statuses_until_it_ends(instance, run_id)
+        assert seen[-1] is DagsterRunStatus.FAILURE, seen
+        assert len(events(instance, run_id, DagsterEventType.RUN_FAILURE)) == 1
+        step_ends = [
+            entry.step_key
+            for kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE)
+            for entry in events(instance, run_id, kind)
+        ]
+        assert step_ends == [PLAN_OP]  # the JobSpec's step recorded no end
+    assert sorted(p.name for p in out.iterdir()) == [".proxx-staging-orphan"]
