@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 from dagster import (
@@ -151,6 +152,13 @@ class RunWorkerRecorded(Executor):
     @property
     def step_dependency_config(self) -> StepDependencyConfig:
         return self.inner.step_dependency_config
+
+    def __getattr__(self, name: str) -> Any:
+        # An executor's own code reads it back through the plan context (dagster-celery's
+        # execution loop calls `executor.app_args()`): everything else is the inner one's.
+        if name == "inner":  # not yet set (an object being built or unpickled)
+            raise AttributeError(name)
+        return getattr(self.inner, name)
 
 
 def recording_run_worker(definition: ExecutorDefinition) -> ExecutorDefinition:
