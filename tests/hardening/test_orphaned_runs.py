@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
@@ -32,6 +33,7 @@ from proxx_dagster.names import (
     PROXX_JOB,
     RUN_WORKER_PID_TAG,
 )
+from proxx_dagster.orphans import RunWorker
 from proxx_exec import JobSpec, Reason, execute
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, background, daemon, dagster_env
@@ -305,3 +307,26 @@ def test_steps_end_with_their_killed_run_worker(
         ]
         assert step_ends == [PLAN_OP]  # the JobSpec's step recorded no end
     assert sorted(p.name for p in out.iterdir()) == [".proxx-staging-orphan"]
+
+
+def test_a_run_worker_is_gone_when_its_pid_is_free_reused_or_a_zombie() -> None:
+    me = RunWorker.this_process()
+    assert not me.is_gone()
+    assert RunWorker(me.host, me.pid, me.created - 60).is_gone()  # the pid, another process
+    with subprocess.Popen(["sleep", "0"]) as child:
+        started = psutil.Process(child.pid).create_time()
+        wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10, "exit")
+        assert RunWorker(me.host, child.pid, started).is_gone()  # exited, not yet reaped
+    assert RunWorker(me.host, child.pid, started).is_gone()  # reaped: no such process
+
+
+def test_product_code_reads_no_proc() -> None:
+    """Process liveness comes from psutil: nothing proxx ships reads Linux's /proc, so the CLI,
+    the daemon and the watch folder run where there is none (macOS)."""
+    readers = [
+        str(path.relative_to(REPO))
+        for package in ("proxx_exec", "proxx_dagster")
+        for path in sorted((REPO / package).rglob("*.py"))
+        if "/proc/" in path.read_text() or '"/proc"' in path.read_text()
+    ]
+    assert readers == []
