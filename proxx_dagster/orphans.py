@@ -12,9 +12,10 @@ and reports those whose run worker is gone (at two looks in a row) as failed. Da
 monitoring does the same only for run launchers with a worker health check, which the default
 launcher lacks; Dagster's code server reports a run worker it started that exits, but not one
 it no longer knows (the code server restarted or died with it), nor a run executed by a
-command (`dg launch`). Liveness
-comes from psutil, the same on Linux and macOS; when it cannot tell (a process it may not
-inspect), the run is left alone: a healthy run is never reported failed.
+command (`dg launch`). Liveness comes from psutil, the same on Linux and macOS; when it cannot
+tell (a process it may not inspect), the run is left alone: a healthy run is never reported
+failed. A multiprocess step process ends itself when its run worker is gone
+(`end_with_run_worker`), so it never works on for a run already reported failed.
 """
 
 from __future__ import annotations
