@@ -22,7 +22,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from dagster._core.scheduler.instigation import InstigatorType
 
 from proxx_dagster.batch_outcome import STEP_PROCESS_DIED
-from proxx_dagster.definitions import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
     BATCH_FAILED_TAG,
