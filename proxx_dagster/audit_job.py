@@ -26,7 +26,6 @@ from dagster import (
     OpExecutionContext,
     PreviewWarning,
     ScheduleDefinition,
-    in_process_executor,
     job,
     multi_asset_check,
     op,
@@ -34,6 +33,7 @@ from dagster import (
 
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.dagster_internals import materialization_target
+from proxx_dagster.executors import IN_PROCESS_EXECUTOR
 from proxx_dagster.names import (
     AUDIT_CHECKS_DEFINITION,
     AUDIT_JOB,
@@ -41,7 +41,7 @@ from proxx_dagster.names import (
     AUDIT_SCHEDULE,
     JOB_PARTITIONS,
 )
-from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
+from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import DIGEST_KEY, RESULT_FILE_KEY, ProxxTranslator
 from proxx_exec.audit import ResultAudit, audit_results, findings
@@ -220,7 +220,7 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         description="Audit the proxies of every materialized partition (hash only) and report "
         "the outputs_intact check per partition. Never re-runs or repairs a job.",
         tags=dict(NO_RETRY_TAGS),
-        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        executor_def=IN_PROCESS_EXECUTOR,
     )
     def proxx_audit() -> None:
         audit_proxies()

@@ -30,6 +30,10 @@ from proxx_dagster.names import (
 )
 
 NO_RESULT = "no result: its step ended without one (its worker was lost)"
+STEP_PROCESS_DIED = "no result: its step process died mid-step (killed or crashed)"
+# What Dagster's multiprocess executor raises for a step whose process died; it then fails the
+# step with this error, whose own message is only the class's path.
+_CHILD_PROCESS_CRASH = "ChildProcessCrashException"
 _STEP_EVENTS = (
     DagsterEventType.STEP_START,
     DagsterEventType.STEP_SUCCESS,
@@ -63,6 +67,8 @@ def failure_text(event: DagsterEvent) -> str:
         return "failed"
     if data.user_failure_data is not None and data.user_failure_data.description:
         text = data.user_failure_data.description
+    elif data.error is not None and data.error.cls_name == _CHILD_PROCESS_CRASH:
+        return STEP_PROCESS_DIED
     elif data.error is not None:
         text = data.error.message
     else:

@@ -7,16 +7,17 @@ Importing this (or `proxx_dagster`) reads no environment variable; the code loca
 
 from __future__ import annotations
 
-from dagster import Definitions, JobDefinition, in_process_executor, job
+from dagster import Definitions, JobDefinition, job
 
 from proxx_dagster.assets import asset_specs, declared_checks
 from proxx_dagster.audit_job import build_audit_job, build_audit_schedule, declared_audit_check
 from proxx_dagster.batch import build_batch_job
 from proxx_dagster.batch_outcome import build_batch_outcome_sensor
+from proxx_dagster.executors import IN_PROCESS_EXECUTOR
 from proxx_dagster.folder_job import build_proxx_folder_job
 from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
 from proxx_dagster.night import build_night_report_sensor
-from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, assert_no_retries
+from proxx_dagster.no_retry import NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
     build_execute_document_op,
     build_execute_jobspec_op,
@@ -57,7 +58,7 @@ def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         name=PROXX_JOB,
         description="Make verified editing proxies for one JobSpec (paste it as the op config).",
         tags=dict(NO_RETRY_TAGS),
-        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        executor_def=IN_PROCESS_EXECUTOR,
         resource_defs=proxx_resources(),
     )
     def proxx_job() -> None:
@@ -74,7 +75,7 @@ def build_document_job(translator: ProxxTranslator | None = None) -> JobDefiniti
         name=DOCUMENT_JOB,
         description="Run one JobSpec file (launched by proxx_nightly and proxx_inbox).",
         tags=dict(NO_RETRY_TAGS),
-        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        executor_def=IN_PROCESS_EXECUTOR,
         resource_defs=proxx_resources(),
     )
     def proxx_document_job() -> None:

@@ -24,6 +24,13 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 # public API does not export the class.
 from dagster._core.events import EngineEventData
 
+# An executor that wraps Dagster's own (to record the run worker before it orchestrates, see
+# orphans.py) implements `Executor`'s abstract members, whose types Dagster does not export.
+from dagster._core.execution.context.system import PlanOrchestrationContext
+from dagster._core.execution.plan.plan import ExecutionPlan
+from dagster._core.execution.retries import RetryMode
+from dagster._core.execution.step_dependency_config import StepDependencyConfig
+
 # Dagster's own run tags. Dagster publishes no constants for its system tags, and proxx both sets
 # them (a run that can never be retried) and reads them (a run that is a retry, a run's key).
 from dagster._core.storage.tags import (
@@ -49,6 +56,10 @@ __all__ = [
     "RUN_KEY_TAG",
     "WILL_RETRY_TAG",
     "EngineEventData",
+    "ExecutionPlan",
+    "PlanOrchestrationContext",
+    "RetryMode",
+    "StepDependencyConfig",
     "instance_class_modules",
     "is_valid_cron_string",
     "job_module",

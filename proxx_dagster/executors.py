@@ -3,7 +3,8 @@
 Each choice builds Dagster's own executor with retries disabled; the config has no `retries`
 field, so no launch can turn them on. Celery's own redelivery paths are closed by
 `PINNED_CELERY_SETTINGS`, applied on the submitting side here and on the workers by
-`proxx_dagster.celery_app`.
+`proxx_dagster.celery_app`. Every proxx job's executor records its run worker first, so the
+`proxx_orphaned_runs` sensor can tell when that process dies (orphans.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dagster_celery import celery_executor
 from proxx_dagster.dagster_internals import instance_class_modules, job_module
 from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
+from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
@@ -48,6 +50,9 @@ PINNED_CELERY_SETTINGS: Mapping[str, object] = {
     # Other brokers: one reserved task per pool process at most.
     "worker_prefetch_multiplier": 1,
 }
+
+# The executor of proxx's one-step jobs: in process (the step runs in the run worker), no retries.
+IN_PROCESS_EXECUTOR = recording_run_worker(in_process_executor).configured(NO_RETRY_EXECUTOR_CONFIG)
 
 PINNED_SETTING = Enum("ProxxPinnedCelerySetting", [EnumValue("PINNED_BY_PROXX")])
 
@@ -145,7 +150,8 @@ def _requirements(config: Mapping[str, Any]) -> Sequence[ExecutorRequirement]:
     requirements=_requirements,
 )
 def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
-    """Dagster's in-process, multiprocess or Celery executor, always with retries disabled."""
+    """Dagster's in-process, multiprocess or Celery executor, always with retries disabled,
+    recording its run worker first."""
     [(choice, chosen)] = init_context.executor_config.items()
     options: Mapping[str, Any] = chosen  # type: ignore[assignment]  # the Selector's schema
     config: dict[str, Any] = {**options, **NO_RETRY_EXECUTOR_CONFIG}
@@ -164,4 +170,4 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         executor_config=config,
         instance=init_context.instance,
     )
-    return definition.executor_creation_fn(context)  # type: ignore[misc]
+    return RunWorkerRecorded(definition.executor_creation_fn(context))  # type: ignore[misc]

@@ -30,11 +30,11 @@ from dagster import (
     TableColumn,
     TableRecord,
     TableSchema,
-    in_process_executor,
     job,
     op,
 )
 
+from proxx_dagster.executors import IN_PROCESS_EXECUTOR
 from proxx_dagster.folder_spec import (
     DEFAULT_PROFILE,
     FolderJob,
@@ -54,7 +54,7 @@ from proxx_dagster.names import (
     PROXX_OP_TAG,
     RESULT_IO_MANAGER_KEY,
 )
-from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS, refuse_retry
+from proxx_dagster.no_retry import NO_RETRY_TAGS, refuse_retry
 from proxx_dagster.ops import proxx_resources, run_document
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import ProxxTranslator
@@ -276,7 +276,7 @@ def build_proxx_folder_job(
         "profile, say where the proxies go, launch. No JobSpec to write. Also launched by the "
         "proxx_watch sensor.",
         tags=dict(NO_RETRY_TAGS),
-        executor_def=in_process_executor.configured(NO_RETRY_EXECUTOR_CONFIG),
+        executor_def=IN_PROCESS_EXECUTOR,
         resource_defs={**proxx_resources(), AUTOMATION_RESOURCE: automation or ProxxAutomation()},
     )
     def proxx_folder_job() -> None:

@@ -47,13 +47,13 @@ __all__ = [
     "RETRY_NUMBER_TAG",
     "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
     "RUN_KEY_TAG",
+    "RUN_WORKER_CREATED_TAG",
+    "RUN_WORKER_HOST_TAG",
+    "RUN_WORKER_PID_TAG",
     "SPEC_FILE_TAG",
     "TRIGGER_TAG",
     "VOLUME_TAG",
     "WATCH_SENSOR",
-    "WORKER_HOST_TAG",
-    "WORKER_PID_TAG",
-    "WORKER_STARTED_TAG",
 ]
 
 # Jobs and their ops.
@@ -99,6 +99,7 @@ VOLUME_TAG = "proxx/output_volume"  # the run queue's per-volume limit keys on i
 BATCH_SIZE_TAG = "proxx/batch_size"
 BATCH_FAILED_TAG = "proxx/batch_failed"
 BATCH_COMPLETED_TAG = "proxx/batch_completed"
-WORKER_HOST_TAG = "proxx/worker_host"
-WORKER_PID_TAG = "proxx/worker_pid"
-WORKER_STARTED_TAG = "proxx/worker_started"
+# The run worker (written once, by the run worker itself; see orphans.py).
+RUN_WORKER_HOST_TAG = "proxx/run_worker_host"
+RUN_WORKER_PID_TAG = "proxx/run_worker_pid"
+RUN_WORKER_CREATED_TAG = "proxx/run_worker_created"  # the process's create time, epoch seconds

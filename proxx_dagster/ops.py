@@ -27,7 +27,7 @@ from proxx_dagster.names import (
     RESULT_IO_MANAGER_KEY,
 )
 from proxx_dagster.no_retry import pin_no_retry_tags, refuse_retry
-from proxx_dagster.orphans import record_worker
+from proxx_dagster.orphans import end_with_run_worker
 from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
 from proxx_dagster.visual import make_job_posters
 from proxx_exec import ClipProgress, ExecutionResult, execute_document
@@ -102,7 +102,7 @@ def run_document(
     FAILED. `extra_metadata` (e.g. how the JobSpec was built) joins the output's metadata."""
     refuse_retry(context)
     pin_no_retry_tags(context)
-    record_worker(context)
+    end_with_run_worker(context.instance, context.run_id)
     result = execute_document(raw, on_progress=_ProgressLog(context))
     posters = make_job_posters(context, result)  # after the verdict; never changes it
     _report_assets(context, result, names, posters)

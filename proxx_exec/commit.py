@@ -145,5 +145,7 @@ def keep_staged(plan: JobPlan) -> None:
     """`proxx reproduce`: each staged output that was made, under its final name in the scratch
     folder (new or empty, so no name is taken), whatever its verdict."""
     for clip in plan.clips:
-        if Path(clip.staged_output).is_file():
-            Path(clip.staged_output).rename(clip.output)
+        staged = Path(clip.staged_output)
+        if staged.is_file():
+            os.link(staged, clip.output)  # a link never replaces a file, unlike a rename
+            staged.unlink()

@@ -297,20 +297,26 @@ def _run_clip(
     verification = verify_clip(clip, job.engine_binary, job.spec.clip_timeout_s)
     verified = time.perf_counter()
     timing = ClipTiming(index=clip.index, encode_s=encoded - began, verify_s=verified - encoded)
-    if verification.failed_reason is not None:
-        failed = [c.name for c in verification.checks if not c.passed]
+
+    def stopped(failure: JobFailure) -> ClipOutcome:  # after the engine ran and was verified
         return ClipOutcome(
             exit_code=engine.exit_code,
             checks=verification.checks,
             frame_count=verification.frame_count,
             timing=timing,
-            failure=JobFailure(
+            failure=failure,
+        )
+
+    if verification.failed_reason is not None:
+        failed = [c.name for c in verification.checks if not c.passed]
+        return stopped(
+            JobFailure(
                 FailureClass.VERIFICATION,
                 verification.failed_reason,
                 f"{clip_label(clip.index)}: output failed verification: {', '.join(failed)}",
                 clip_index=clip.index,
                 stderr_tail=verification.decode_stderr,
-            ),
+            )
         )
     staged = Path(clip.staged_output)
     try:
@@ -322,17 +328,13 @@ def _run_clip(
             f"the verified proxy {staged} could not be read to hash it "
             f"({error.strerror or error}): something removed or changed it while the job ran",
         )
-        return ClipOutcome(
-            exit_code=engine.exit_code,
-            checks=verification.checks,
-            frame_count=verification.frame_count,
-            timing=timing,
-            failure=JobFailure(
+        return stopped(
+            JobFailure(
                 FailureClass.EXECUTION,
                 reason,
                 f"{clip_label(clip.index)}: {why}",
                 clip_index=clip.index,
-            ),
+            )
         )
     timing = timing.model_copy(update={"hash_s": time.perf_counter() - verified})
     _notify(on_progress, event(total, "done"))

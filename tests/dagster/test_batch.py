@@ -38,6 +38,7 @@ from proxx_dagster.names import (
     EXECUTE_BATCH_OP,
     PLAN_OP,
 )
+from proxx_dagster.orphans import RunWorkerRecorded
 from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
@@ -255,7 +256,9 @@ def test_forkserver_preloads_the_job_module_and_the_instance_storage(
             executor_config=config,
             instance=instance,
         )
-        executor = proxx_batch_executor.executor_creation_fn(context)  # type: ignore[misc]
+        recorded = proxx_batch_executor.executor_creation_fn(context)  # type: ignore[misc]
+        assert isinstance(recorded, RunWorkerRecorded)
+        executor = recorded.inner
         assert isinstance(executor, MultiprocessExecutor)
         preload = executor._explicit_forkserver_preload
         if not expected:

@@ -140,7 +140,7 @@ def test_a_team_declares_proxx_in_yaml_and_dg_runs_it(
     broken = dg(project, dagster_home, "check", "defs")
     assert broken.returncode != 0
     output = broken.stdout + broken.stderr
-    assert "not a built-in profile; choose one of prores_proxy" in output
+    assert "unknown profile 'h265_tiny'. The built-in profiles are prores_proxy" in output
     assert "h265_tiny" in output
     assert "attributes.profile" in output and "defs.yaml" in output
 
