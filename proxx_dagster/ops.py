@@ -102,7 +102,7 @@ def run_document(
     FAILED. `extra_metadata` (e.g. how the JobSpec was built) joins the output's metadata."""
     refuse_retry(context)
     pin_no_retry_tags(context)
-    end_with_run_worker(context.instance, context.run_id)
+    end_with_run_worker(context.instance, context.dagster_run)
     result = execute_document(raw, on_progress=_ProgressLog(context))
     posters = make_job_posters(context, result)  # after the verdict; never changes it
     _report_assets(context, result, names, posters)

@@ -34,6 +34,7 @@ import psutil
 from dagster import (
     DagsterEvent,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     Executor,
@@ -59,6 +60,12 @@ from proxx_dagster.names import (
     RUN_WORKER_PID_TAG,
 )
 from proxx_dagster.resources import ProxxAutomation
+
+# The run worker also hands its record to the step processes it starts, which inherit its
+# environment: a run's tags can lose it (Dagster's run storage rewrites the whole tag set, so the
+# daemon adding its own tag at launch may write back a set read before ours), the environment
+# cannot. Steps read it from there and write the tags again where they were lost.
+RUN_WORKER_ENV = "PROXX_RUN_WORKER"
 
 # Two readings of one process's create time may differ: psutil derives it from the boot time,
 # which the kernel reports in whole seconds and recomputes when the clock is adjusted.
@@ -86,6 +93,23 @@ class RunWorker:
         except (KeyError, ValueError):
             return None
 
+    @classmethod
+    def handed_down(cls, run_id: str) -> RunWorker | None:
+        """The run worker of `run_id`, as its executor handed it to this process (none: this
+        process was not started by that run's worker, e.g. a Celery worker)."""
+        try:
+            record = json.loads(os.environ.get(RUN_WORKER_ENV, ""))
+            if record["run_id"] != run_id:
+                return None
+            return cls(str(record["host"]), int(record["pid"]), float(record["created"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def hand_down(self, run_id: str) -> None:
+        os.environ[RUN_WORKER_ENV] = json.dumps(
+            {"run_id": run_id, "host": self.host, "pid": self.pid, "created": self.created}
+        )
+
     def tags(self) -> dict[str, str]:
         return {
             RUN_WORKER_HOST_TAG: self.host,
@@ -107,16 +131,19 @@ class RunWorker:
             return False  # it exists; not ours to inspect, so not ours to call dead
 
 
-def end_with_run_worker(instance: DagsterInstance, run_id: str) -> None:
-    """In a step process below its run worker (a multiprocess step: the run worker, or the
-    forkserver it started, is its parent), end this process when the run worker ends, so no step
-    encodes on into the staging folder of a run already reported failed. On Linux its engine
-    then dies with it (proxx_exec/process.py). A thread polls the worker every second: nothing
-    else learns of a SIGKILL. In process, on Celery workers, or without a record, it does
-    nothing."""
-    run = instance.get_run_by_id(run_id)
-    worker = RunWorker.from_tags(run.tags) if run is not None else None
-    if worker is None or worker.host != socket.gethostname() or worker.pid == os.getpid():
+def end_with_run_worker(instance: DagsterInstance, run: DagsterRun) -> None:
+    """In a step of a run, write the run worker's tags again if they were lost. In a step
+    process below its run worker (a multiprocess step: the run worker, or the forkserver it
+    started, is its parent), end this process when the run worker ends, so no step encodes on
+    into the staging folder of a run already reported failed. On Linux its engine then dies with
+    it (proxx_exec/process.py). A thread polls the worker every second: nothing else learns of a
+    SIGKILL. In process, on Celery workers, or without a record, it does nothing more."""
+    worker = RunWorker.handed_down(run.run_id)
+    if worker is None:
+        return
+    if RunWorker.from_tags(run.tags) != worker:
+        instance.add_run_tags(run.run_id, worker.tags())
+    if worker.host != socket.gethostname() or worker.pid == os.getpid():
         return
     try:
         below = any(parent.pid == worker.pid for parent in psutil.Process().parents())
@@ -143,7 +170,9 @@ class RunWorkerRecorded(Executor):
     def execute(
         self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
     ) -> Iterator[DagsterEvent]:
-        plan_context.instance.add_run_tags(plan_context.run_id, RunWorker.this_process().tags())
+        worker = RunWorker.this_process()
+        worker.hand_down(plan_context.run_id)  # before any step process starts
+        plan_context.instance.add_run_tags(plan_context.run_id, worker.tags())
         return self.inner.execute(plan_context, execution_plan)
 
     @property

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.scheduler.instigation import InstigatorType
 
 from proxx_dagster.batch_outcome import STEP_PROCESS_DIED
@@ -33,7 +33,7 @@ from proxx_dagster.names import (
     PROXX_JOB,
     RUN_WORKER_PID_TAG,
 )
-from proxx_dagster.orphans import RunWorker
+from proxx_dagster.orphans import RUN_WORKER_ENV, RunWorker, end_with_run_worker
 from proxx_exec import JobSpec, Reason, execute
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.dagster.processes import BIN, REPO, background, daemon, dagster_env
@@ -330,3 +330,29 @@ def test_product_code_reads_no_proc() -> None:
         if "/proc/" in path.read_text() or '"/proc"' in path.read_text()
     ]
     assert readers == []
+
+
+def test_a_step_writes_the_run_worker_again_where_a_concurrent_writer_lost_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dagster's run storage rewrites a run's whole tag set on every tag change, so the daemon
+    adding its own tag at launch can write back a set it read before the run worker recorded
+    itself (seen under load: the record gone from the run). The run worker also hands its
+    record down to its step processes; a step finding the run's tags without it writes them
+    again, and nothing is written for another run's record."""
+    monkeypatch.delenv(RUN_WORKER_ENV, raising=False)
+    me = RunWorker.this_process()
+    with DagsterInstance.ephemeral() as instance:
+        lost = instance.add_run(DagsterRun(job_name=PROXX_JOB))
+        other = instance.add_run(DagsterRun(job_name=PROXX_JOB))
+        me.hand_down(lost.run_id)  # as the executor does, before its steps start
+        end_with_run_worker(instance, other)  # a step of another run: not its worker
+        end_with_run_worker(instance, lost)
+        assert RunWorker.from_tags(tags_of(instance, other)) is None
+        assert RunWorker.from_tags(tags_of(instance, lost)) == me
+
+
+def tags_of(instance: DagsterInstance, run: DagsterRun) -> dict[str, str]:
+    stored = instance.get_run_by_id(run.run_id)
+    assert stored is not None
+    return dict(stored.tags)
