@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from proxx_exec import __version__
 from proxx_exec.commit import create_staging, keep_staged, remove_staging
+from proxx_exec.engines import EngineIdentity, engine_binary
 from proxx_exec.failures import JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
 from proxx_exec.plan import ClipPlan, JobPlan
@@ -145,6 +146,7 @@ def _read_again(result: ExecutionResult) -> Reading:
     recorded ones (both are checked before any command is compared)."""
     spec, recorded, prober = result.spec, result.engine, result.prober
     assert spec is not None and recorded is not None and prober is not None
+    _check_engine_unrun(spec.engine, recorded)
     try:
         reading = read_job(spec)
     except JobFailure as error:
@@ -174,6 +176,35 @@ def _read_again(result: ExecutionResult) -> Reading:
             "pins PyAV exactly) and try again."
         )
     return reading
+
+
+def _check_engine_unrun(engine: str, recorded: EngineIdentity) -> None:
+    """The binary the JobSpec names must be the recorded one, by SHA-256, before it is run even
+    once (planning asks it for `-version`): the file is someone else's, so its `engine` may name
+    any program on this machine."""
+    try:
+        binary = engine_binary(engine)
+    except JobFailure as error:
+        raise Refusal(
+            f"the engine the JobSpec names ({engine}) cannot run on this machine: {error.message}"
+        ) from None
+    if not binary.is_file():
+        raise Refusal(
+            f"the engine the JobSpec names ({engine}) is not a file on this machine ({binary})"
+        )
+    try:
+        _, digest = file_fingerprint(binary)
+    except OSError as error:
+        raise Refusal(
+            f"the engine binary {binary} cannot be read to check it: {error.strerror or error}"
+        ) from None
+    if digest != recorded.sha256:
+        raise Refusal(
+            f"this machine's engine binary {binary} has SHA-256 {digest}; the job was made by "
+            f"one with SHA-256 {recorded.sha256} ({recorded.name}, {recorded.version_line}). "
+            "Another binary may give other bytes, so a run here would prove nothing; it was "
+            "not run. Install the recorded engine and try again."
+        )
 
 
 def _check_recorded_output(clip: ClipResult) -> None:

@@ -120,6 +120,29 @@ def test_another_engine_binary_is_refused_before_anything_runs(
     assert "Traceback" not in message
 
 
+def test_a_program_the_record_names_as_engine_is_never_run(
+    result_file: Path, out_dir: Path, tmp_path: Path
+) -> None:
+    """A result from elsewhere whose JobSpec names another program on this machine as its
+    engine (digest recomputed): refused by the binary's SHA-256 before that program runs even
+    once, not after asking it for `-version`."""
+    program = write_engine_wrapper(tmp_path, "echo 'ffmpeg version 9'")
+    document = load_json(result_file)
+    document["spec"]["engine"] = str(program)
+    hostile = tmp_path / "hostile.proxx-result.json"
+    write_sealed(hostile, document)
+    before = snapshot(out_dir)
+
+    completed = proxx("reproduce", hostile)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert "refused" in completed.stderr and "nothing was run" in completed.stderr
+    assert sha256(program) in completed.stderr
+    assert document["engine"]["sha256"] in completed.stderr
+    assert engine_calls(tmp_path) == []  # the program never ran, not even for `-version`
+    assert snapshot(out_dir) == before
+    assert "Traceback" not in completed.stderr
+
+
 def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
     result_file: Path, make_spec: SpecFactory, out_dir: Path, tmp_path: Path
 ) -> None:
