@@ -353,8 +353,7 @@ def reproduce(
     try:
         job = load_reproducible(result)
     except Refusal as refusal:
-        err.print("[bold red]refused[/], nothing was run:", end=" ")
-        err.print(visible(refusal), markup=False)
+        _say_refused(refusal)
         raise typer.Exit(REFUSED) from None
     into = into.absolute() if into is not None else None
     if into is not None and (problem := scratch_problem(into, job.output_dir)):
@@ -367,9 +366,18 @@ def reproduce(
             raise typer.Exit(2)
         kept = into is not None or keep
         _print_reproduction_heading(job, scratch, kept)
-        clips = reproduce_clips(job, scratch, on_clip=_ClipAnnouncer(job))
+        try:
+            clips = reproduce_clips(job, scratch, on_clip=_ClipAnnouncer(job))
+        except Refusal as refusal:
+            _say_refused(refusal)
+            raise typer.Exit(REFUSED) from None
         identical = _print_reproduction(clips)
     raise typer.Exit(0 if identical else 1)
+
+
+def _say_refused(refusal: Exception) -> None:
+    err.print("[bold red]refused[/], nothing was run:", end=" ")
+    err.print(visible(refusal), markup=False)
 
 
 class _ClipAnnouncer:

@@ -141,11 +141,25 @@ def withdraw(outputs: list[str]) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def keep_staged(plan: JobPlan) -> None:
+def keep_staged(plan: JobPlan) -> dict[int, str]:
     """`proxx reproduce`: each staged output that was made, under its final name in the scratch
-    folder (new or empty, so no name is taken), whatever its verdict."""
+    folder (new or empty when checked), whatever its verdict. Returns, by clip index, why a
+    proxy could not be kept (its name taken meanwhile, the folder gone); it then goes with the
+    staging folder."""
+    not_kept: dict[int, str] = {}
     for clip in plan.clips:
         staged = Path(clip.staged_output)
-        if staged.is_file():
+        if not staged.is_file():
+            continue
+        try:
             os.link(staged, clip.output)  # a link never replaces a file, unlike a rename
-            staged.unlink()
+        except FileExistsError:
+            not_kept[clip.index] = f"the proxy was not kept: {clip.output} appeared meanwhile"
+            continue
+        except OSError as error:
+            not_kept[clip.index] = (
+                f"the proxy was not kept as {clip.output}: {error.strerror or error}"
+            )
+            continue
+        staged.unlink()
+    return not_kept

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -302,16 +302,29 @@ def reproduce_clips(
     """Every clip once, in order, into `scratch` (which must exist and be empty): the job's
     commands derived again with `scratch` as the output folder. Each proxy ends under its
     output name in `scratch`."""
-    plan = job.reading.validated(output_dir=str(scratch)).plan
-    staging = create_staging(plan)
     try:
-        return [
+        plan = job.reading.validated(output_dir=str(scratch)).plan
+        staging = create_staging(plan)
+    except JobFailure as error:  # e.g. another reproduction of this job into the same folder
+        raise Refusal(
+            f"the reproduction cannot start in {scratch} ({error.reason.value}): {error.message}"
+        ) from None
+    try:
+        clips = [
             _reproduce_clip(job, recorded, derived, on_clip)
             for recorded, derived in zip(job.result.clips, plan.clips, strict=True)
         ]
     finally:
-        keep_staged(plan)
-        remove_staging(staging)
+        try:
+            not_kept = keep_staged(plan)
+        finally:
+            remove_staging(staging)
+    return [
+        replace(clip, detail="; ".join(filter(None, [clip.detail, not_kept[clip.index]])))
+        if clip.index in not_kept
+        else clip
+        for clip in clips
+    ]
 
 
 def _reproduce_clip(

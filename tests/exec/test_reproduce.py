@@ -280,3 +280,50 @@ def test_pyav_is_pinned_exactly() -> None:
         if line.startswith("av==")
     ]
     assert pins == locked and len(pins) == 1
+
+
+def test_a_second_reproduction_into_the_same_folder_is_refused_in_words(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """Two reproductions of one job into one scratch folder at once: both found it empty, so the
+    second meets the first's staging folder. A refusal (the CLI's exit 3), never a traceback, and
+    the first one's folder is left to it."""
+    from proxx_exec.naming import staging_dir  # noqa: PLC0415
+    from proxx_exec.reproduce import Refusal, load_reproducible, reproduce_clips  # noqa: PLC0415
+
+    job = load_reproducible(result_file)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    first = Path(staging_dir(str(scratch), JOB))
+    first.mkdir()  # the other reproduction's, made after this one checked the folder
+    (first / "half.mov").write_bytes(b"in progress")
+
+    with pytest.raises(Refusal, match="another run of job repro-job is active"):
+        reproduce_clips(job, scratch)
+    assert listing(first) == ["half.mov"]
+
+
+def test_a_proxy_name_taken_in_the_scratch_folder_meanwhile_is_reported_not_raised(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """Something puts a file under clip 1's output name while the reproduction runs: that file
+    is left as it is, the verdicts stand, the clip says its proxy was not kept, and the staging
+    folder is still removed."""
+    from proxx_exec.reproduce import Verdict, load_reproducible, reproduce_clips  # noqa: PLC0415
+    from proxx_exec.result import ClipResult  # noqa: PLC0415
+
+    job = load_reproducible(result_file)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    taken = scratch / Path(job.result.clips[0].output or "").name
+
+    def intrude(clip: ClipResult) -> None:
+        if clip.index == 1:
+            taken.write_bytes(b"someone else's")
+
+    clips = reproduce_clips(job, scratch, on_clip=intrude)
+    assert [clip.verdict for clip in clips] == [Verdict.IDENTICAL, Verdict.IDENTICAL]
+    assert clips[0].detail == f"the proxy was not kept: {taken} appeared meanwhile"
+    assert clips[1].detail is None
+    assert taken.read_bytes() == b"someone else's"
+    assert listing(scratch) == sorted([taken.name, Path(job.result.clips[1].output or "").name])
