@@ -149,6 +149,36 @@ def test_files_that_are_not_results_get_plain_words(result_file: Path, tmp_path:
     assert [r["problem"] is None for r in report["results"]] == [True] + [False] * len(cases)
 
 
+def test_a_record_naming_a_path_with_a_nul_gets_plain_words(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """A result handed over by someone else, its digest recomputed, whose proxy path or output
+    folder holds a NUL (no file system path can): named, the good result still audited, no
+    traceback."""
+    document = json.loads(result_file.read_text())
+    in_output = json.loads(json.dumps(document))
+    in_output["clips"][0]["output"] = in_output["clips"][0]["output"] + "\x00.mov"
+    in_folder = json.loads(json.dumps(document))
+    in_folder["spec"]["output_dir"] = "/proxies/day1\x00"
+    hostile = {"output.json": in_output, "folder.json": in_folder}
+    for name, changed in hostile.items():
+        (tmp_path / name).write_text(json.dumps(reseal(changed)))
+    paths = [tmp_path / name for name in hostile]
+
+    completed = audit(result_file, *paths)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert completed.stdout.startswith(f"intact {JOB}")
+    assert (
+        f"cannot audit {paths[0]}: not a proxx ExecutionResult (`clips` item 1 `output`: a path "
+        "cannot contain a NUL character)"
+    ) in completed.stdout
+    assert (
+        f"cannot audit {paths[1]}: not a proxx ExecutionResult (`spec.output_dir`: a path cannot "
+        "contain a NUL character)"
+    ) in completed.stdout
+
+
 def test_a_result_of_an_older_format_is_audited(result_file: Path, tmp_path: Path) -> None:
     """Format 1 had no expected/decisions/cpu_dependent per clip: the audit reads what it needs
     and checks the digest over the document as written."""
