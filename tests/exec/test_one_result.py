@@ -269,3 +269,39 @@ def test_a_format_2_record_still_reads_after_the_upgrade(
     assert digest_matches(old)
     assert old.clips[0].state is ClipState.COMMITTED
     assert [earlier.job_id for earlier in earlier_results(out_dir)] == ["test-job"]
+
+
+def test_a_name_that_is_not_unicode_text_is_a_refusal_not_an_escape(
+    media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    """A clip whose file name is not UTF-8 (Python reads it as a lone surrogate, and JSON's
+    `\\udcff` escape gives the same): no fingerprint or result could be written in UTF-8, so
+    execute raised UnicodeEncodeError. Now the JobSpec is refused in words, the character shown
+    escaped, through the API and the CLI alike."""
+    odd = out_dir.parent / os.fsdecode(b"A001 \xff.mov")
+    shutil.copy(media.standard, odd)
+    source = json.dumps(str(odd))  # ensure_ascii: the surrogate as "\udcff"
+    assert "\\udcff" in source
+    spec_file = tmp_path / "odd.json"
+    spec_file.write_text(
+        f'{{"spec_version": "1", "job_id": "odd-name", "sources": [{source}], '
+        f'"output_dir": {json.dumps(str(out_dir))}, "profile": "h264_half"}}'
+    )
+
+    result = proxx_exec.execute_document(spec_file.read_bytes())
+    assert result.status is Status.FAILED and digest_matches(result)
+    assert result.failure is not None and result.failure.reason is Reason.SPEC_INVALID
+    assert result.failure.message.startswith('the document: `sources` item 1 "')
+    assert 'A001 \\udcff.mov" holds a character that is not Unicode text' in (
+        result.failure.message
+    )
+    with pytest.raises(ValueError, match="not Unicode text"):
+        proxx_exec.JobSpec.model_validate(json.loads(spec_file.read_text()))
+
+    completed = subprocess.run(
+        [PROXX, "run", str(spec_file)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "holds a character that is not Unicode text" in completed.stderr
+    assert listing(out_dir) == []
