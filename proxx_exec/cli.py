@@ -230,9 +230,18 @@ def _report_posters(made: PosterSet) -> None:
 def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     from proxx_exec.result import write_result  # noqa: PLC0415 - see the imports
 
+    written = False
     if result_file is not None:
-        write_result(outcome, result_file)
-    else:
+        try:
+            write_result(outcome, result_file)
+            written = True
+        except OSError as error:  # the job has run: its result must not be lost
+            err.print(
+                f"--result {visible(result_file)} could not be written "
+                f"({visible(error.strerror or error)}); the result follows on standard output",
+                markup=False,
+            )
+    if not written:
         sys.stdout.write(outcome.to_json())
     if outcome.failure is None:
         err.print(
