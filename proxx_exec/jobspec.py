@@ -93,10 +93,10 @@ def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
     with that character escaped. Such text cannot be written as UTF-8: neither the JobSpec's
     fingerprint nor its result could be made."""
     if isinstance(data, str):
-        return None if _is_text(data) else f'{place_in_words(where)} "{visible(data)}"'
+        return None if is_text(data) else f'{place_in_words(where)} "{visible(data)}"'
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(key, str) and not _is_text(key):
+            if isinstance(key, str) and not is_text(key):
                 inside = f" in {place_in_words(where)}" if where else ""
                 return f'the field name "{visible(key)}"{inside}'
             if found := _not_text(value, (*where, str(key))):
@@ -108,7 +108,8 @@ def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
     return None
 
 
-def _is_text(value: str) -> bool:
+def is_text(value: str) -> bool:
+    """Unicode text that can be written as UTF-8 (no lone surrogate)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

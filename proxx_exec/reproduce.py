@@ -26,6 +26,7 @@ from proxx_exec.commit import create_staging, keep_staged, remove_staging
 from proxx_exec.engines import EngineIdentity, engine_binary
 from proxx_exec.failures import JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
+from proxx_exec.jobspec import is_text
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import run_engine
 from proxx_exec.refusals import describe
@@ -275,6 +276,11 @@ def scratch_problem(folder: Path, output_dir: str) -> str | None:
     """Why `folder` cannot hold a reproduction: it must be new or empty, outside output_dir."""
     if any(c in str(folder) for c in "\n\r"):
         return f"{str(folder)!r} holds a line break, which no JobSpec path may hold"
+    if not is_text(str(folder)):
+        return (
+            f"{str(folder)!r} holds a character that is not Unicode text (a name that is not "
+            "UTF-8), which no JobSpec path may hold"
+        )
     resolved = folder.resolve()
     committed = Path(output_dir).resolve()
     if resolved == committed or resolved.is_relative_to(committed):

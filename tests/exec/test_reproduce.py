@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,11 @@ def test_the_scratch_folder_is_new_or_empty_and_outside_the_output_folder(
     (busy / "something").write_text("x")
     refused = proxx("reproduce", result_file, "--into", busy)
     assert refused.returncode == 2 and "is not empty" in refused.stderr
+    not_utf8 = tmp_path / os.fsdecode(b"again \xff")
+    odd = proxx("reproduce", result_file, "--into", not_utf8)
+    assert odd.returncode == 2, odd.stderr
+    assert "holds a character that is not Unicode text" in odd.stderr
+    assert "Traceback" not in odd.stderr and not not_utf8.exists()
 
     into = tmp_path / "reproduced"
     completed = proxx("reproduce", result_file, "--into", into)
