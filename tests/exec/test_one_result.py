@@ -220,13 +220,15 @@ def test_an_interrupted_job_records_cleans_up_and_still_stops(
     assert json.loads((out_dir / RESULT).read_text())["failure"]["reason"] == "INTERRUPTED"
 
 
-def test_ctrl_c_on_proxx_run(
-    make_spec: SpecFactory, media: Media, tmp_path: Path, out_dir: Path
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_on_proxx_run(
+    make_spec: SpecFactory, media: Media, tmp_path: Path, out_dir: Path, stop: signal.Signals
 ) -> None:
-    """SIGINT to `proxx run` while FFmpeg encodes (the engine runs in its own session, so only
-    proxx gets it): the run stops, without a traceback, leaving its INTERRUPTED result and
-    nothing else; its FFmpeg does not encode on (the suite's fixture checks no process is
-    left)."""
+    """SIGINT (Ctrl-C) or SIGTERM (`kill`, `timeout`, a service manager) to `proxx run` while
+    FFmpeg encodes (the engine runs in its own session, so only proxx gets it): the run stops,
+    without a traceback, leaving its INTERRUPTED result and nothing else (a SIGTERM left the
+    staging folder and no result: a run without a record, its folder to remove by hand); its
+    FFmpeg does not encode on (the suite's fixture checks no process is left)."""
     long_clip = media.clip("LONG.mov", SampleClip(width=1280, height=720, duration_s=8))
     spec_file = tmp_path / "job.json"
     spec_file.write_text(make_spec([long_clip], profile="prores_lt").model_dump_json())
@@ -239,9 +241,9 @@ def test_ctrl_c_on_proxx_run(
             assert running.poll() is None, running.communicate()
             assert time.monotonic() < deadline, "the encode never started"
             time.sleep(0.05)
-        running.send_signal(signal.SIGINT)
+        running.send_signal(stop)
         _, stderr = running.communicate(timeout=60)
-    assert running.returncode != 0
+    assert running.returncode == 128 + stop  # the status a shell shows for that signal
     assert "Traceback" not in stderr
     assert listing(out_dir) == [RESULT]
     result = written(out_dir)
