@@ -5,6 +5,7 @@ not results get plain words, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from proxx_exec import execute
 from proxx_exec.result import compute_digest
 from tests.conftest import SpecFactory
-from tests.helpers import Media, listing, proxx, reseal, sha256
+from tests.helpers import PROXX, Media, listing, proxx, reseal, sha256
 
 JOB = "audit-job"
 
@@ -177,6 +178,31 @@ def test_a_record_naming_a_path_with_a_nul_gets_plain_words(
         f"cannot audit {paths[1]}: not a proxx ExecutionResult (`spec.output_dir`: a path cannot "
         "contain a NUL character)"
     ) in completed.stdout
+
+
+def bounded(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`proxx` that may hang on the old code: ended (and failed) after a minute."""
+    return subprocess.run(
+        [PROXX, *map(str, args)], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_a_fifo_under_a_result_name_is_refused_unread(result_file: Path, out_dir: Path) -> None:
+    """Anyone who can write to an output folder can make a FIFO named like a result: opening
+    it waited for a writer for ever, so `proxx audit` of the folder's job (which reads the
+    results beside it) and `proxx reproduce` of it hung. Now it is named and left unread."""
+    fifo = out_dir / "other.proxx-result.json"
+    os.mkfifo(fifo)
+
+    completed = bounded("audit", result_file, fifo)
+    assert completed.returncode == 1
+    assert completed.stdout.startswith(f"intact {JOB}")
+    assert f"cannot audit {fifo}: is not a regular file (a FIFO, socket or device)" in (
+        completed.stdout
+    )
+    reproduced = bounded("reproduce", fifo)
+    assert reproduced.returncode == 3
+    assert "is not a regular file (a FIFO, socket or device)" in reproduced.stderr
 
 
 def test_a_result_of_an_older_format_is_audited(result_file: Path, tmp_path: Path) -> None:
