@@ -200,6 +200,8 @@ def test_a_fifo_under_a_result_name_is_refused_unread(result_file: Path, out_dir
     assert f"cannot audit {fifo}: is not a regular file (a FIFO, socket or device)" in (
         completed.stdout
     )
+    alone = bounded("audit", result_file)  # the FIFO is read as a sibling result
+    assert alone.returncode == 0 and alone.stdout.startswith(f"intact {JOB}"), alone.stdout
     reproduced = bounded("reproduce", fifo)
     assert reproduced.returncode == 3
     assert "is not a regular file (a FIFO, socket or device)" in reproduced.stderr
