@@ -141,13 +141,13 @@ def withdraw(outputs: list[str]) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def keep_staged(plan: JobPlan) -> dict[int, str]:
-    """`proxx reproduce`: each staged output that was made, under its final name in the scratch
-    folder (new or empty when checked), whatever its verdict. Returns, by clip index, why a
-    proxy could not be kept (its name taken meanwhile, the folder gone); it then goes with the
-    staging folder."""
+def keep_staged(plan: JobPlan, indices: list[int]) -> dict[int, str]:
+    """`proxx reproduce`: the staged output of each clip in `indices` that was made, under its
+    final name in the scratch folder (new or empty when checked), whatever its verdict. Returns,
+    by clip index, why a proxy could not be kept (its name taken meanwhile, the folder gone); it
+    then goes with the staging folder, as does every other clip's."""
     not_kept: dict[int, str] = {}
-    for clip in plan.clips:
+    for clip in (plan.clips[index] for index in indices):
         staged = Path(clip.staged_output)
         if not staged.is_file():
             continue

@@ -315,14 +315,13 @@ def reproduce_clips(
         raise Refusal(
             f"the reproduction cannot start in {scratch} ({error.reason.value}): {error.message}"
         ) from None
+    clips: list[ClipReproduction] = []
     try:
-        clips = [
-            _reproduce_clip(job, recorded, derived, on_clip)
-            for recorded, derived in zip(job.result.clips, plan.clips, strict=True)
-        ]
+        for recorded, derived in zip(job.result.clips, plan.clips, strict=True):
+            clips.append(_reproduce_clip(job, recorded, derived, on_clip))
     finally:
-        try:
-            not_kept = keep_staged(plan)
+        try:  # only clips that reached a verdict: an interrupted encode is never kept
+            not_kept = keep_staged(plan, [clip.index for clip in clips])
         finally:
             remove_staging(staging)
     return [

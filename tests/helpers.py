@@ -6,9 +6,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -133,3 +135,19 @@ def sha256(path: Path) -> str:
 def reseal(document: dict[str, Any]) -> dict[str, Any]:
     """The result document with a digest that matches its content, as proxx would write it."""
     return {**document, "digest": compute_digest(document)}
+
+
+def stop_mid_encode(command: list[str], staged: Path, stop: signal.Signals) -> tuple[int, str, str]:
+    """Run a `proxx` command, send it `stop` once its engine has written into `staged`, and
+    return its exit status, standard output and standard error."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as running:
+        deadline = time.monotonic() + 120
+        while not (staged.is_file() and staged.stat().st_size > 0):
+            assert running.poll() is None, running.communicate()
+            assert time.monotonic() < deadline, "the encode never started"
+            time.sleep(0.05)
+        running.send_signal(stop)
+        stdout, stderr = running.communicate(timeout=60)
+    return running.returncode, stdout, stderr

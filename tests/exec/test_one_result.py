@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,15 @@ from proxx_exec.result import ExecutionResult, digest_matches
 from proxx_exec.samples import SampleClip
 from proxx_exec.verify import Verification, verify_clip
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, engine_calls, listing, reseal, write_engine_wrapper
+from tests.helpers import (
+    PROXX,
+    Media,
+    engine_calls,
+    listing,
+    reseal,
+    stop_mid_encode,
+    write_engine_wrapper,
+)
 
 RESULT = "test-job.proxx-result.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -233,17 +240,8 @@ def test_ctrl_c_or_sigterm_on_proxx_run(
     spec_file = tmp_path / "job.json"
     spec_file.write_text(make_spec([long_clip], profile="prores_lt").model_dump_json())
     staged = out_dir / ".proxx-staging-test-job" / "LONG.mov"
-    with subprocess.Popen(
-        [PROXX, "run", str(spec_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as running:
-        deadline = time.monotonic() + 120
-        while not (staged.is_file() and staged.stat().st_size > 0):
-            assert running.poll() is None, running.communicate()
-            assert time.monotonic() < deadline, "the encode never started"
-            time.sleep(0.05)
-        running.send_signal(stop)
-        _, stderr = running.communicate(timeout=60)
-    assert running.returncode == 128 + stop  # the status a shell shows for that signal
+    status, _, stderr = stop_mid_encode([PROXX, "run", str(spec_file)], staged, stop)
+    assert status == 128 + stop  # the status a shell shows for that signal
     assert "Traceback" not in stderr
     assert listing(out_dir) == [RESULT]
     result = written(out_dir)

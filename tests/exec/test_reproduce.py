@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
 from proxx_exec.result import record_path
+from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import (
+    PROXX,
     Media,
     engine_calls,
     listing,
@@ -25,6 +28,7 @@ from tests.helpers import (
     proxx,
     reseal,
     sha256,
+    stop_mid_encode,
     write_engine_wrapper,
 )
 
@@ -333,3 +337,22 @@ def test_a_proxy_name_taken_in_the_scratch_folder_meanwhile_is_reported_not_rais
     assert clips[1].detail is None
     assert taken.read_bytes() == b"someone else's"
     assert listing(scratch) == sorted([taken.name, Path(job.result.clips[1].output or "").name])
+
+
+def test_a_reproduction_stopped_mid_encode_keeps_no_half_proxy(
+    media: Media, out_dir: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """SIGTERM (or Ctrl-C) while the engine writes: the reproduction stops with the status a
+    SIGTERM gives, the engine is gone, and the scratch folder holds neither the staging folder
+    nor the half-encoded file under the proxy's name (it was kept there as if reproduced)."""
+    long_clip = media.clip("LONG.mov", SampleClip(width=1280, height=720, duration_s=8))
+    assert execute(make_spec([long_clip], job_id=JOB, profile="prores_lt")).completed
+    into = tmp_path / "into"
+    staged = into / f".proxx-staging-{JOB}" / "LONG.mov"
+    result = out_dir / f"{JOB}.proxx-result.json"
+    status, stdout, stderr = stop_mid_encode(
+        [PROXX, "reproduce", str(result), "--into", str(into)], staged, signal.SIGTERM
+    )
+    assert status == 128 + signal.SIGTERM, stdout + stderr
+    assert "Traceback" not in stderr
+    assert listing(into) == []
