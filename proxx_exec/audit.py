@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from proxx_exec.files import file_fingerprint
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, is_record_name
@@ -30,11 +30,21 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _LENIENT = ConfigDict(frozen=True, extra="ignore")
 
 
+def _file_system_path(value: str) -> str:
+    # A NUL byte cannot be in a path: the file system calls would raise instead of answering.
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL character")
+    return value
+
+
+RecordedPath = Annotated[str, AfterValidator(_file_system_path)]
+
+
 class RecordedClip(BaseModel):
     model_config = _LENIENT
 
     index: int
-    output: str | None = None
+    output: RecordedPath | None = None
     state: str
     output_bytes: int | None = None
     output_sha256: str | None = None
@@ -44,7 +54,7 @@ class RecordedSpec(BaseModel):
     model_config = _LENIENT
 
     job_id: str
-    output_dir: str
+    output_dir: RecordedPath
 
 
 class RecordedResult(BaseModel):

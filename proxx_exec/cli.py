@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shlex
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -73,6 +74,23 @@ REFUSED = 3
 SpecArgument = Annotated[
     Path, typer.Argument(help="JobSpec file (JSON or YAML).", show_default=False)
 ]
+
+
+@contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    """SIGTERM (`kill`, `timeout`, a service manager stopping proxx) stops a job as Ctrl-C
+    does: the engine killed, the staging folder removed, the INTERRUPTED result written; by
+    default Python would die on the spot and leave the staging folder, refusing the next run of
+    the job. The process still ends with the status a SIGTERM gives (143)."""
+
+    def stop(number: int, _: object) -> None:
+        raise SystemExit(128 + number)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(error: JobFailure) -> typer.Exit:
@@ -202,13 +220,16 @@ def run(
             f"[red]--result {rich_text(result)}: folder {rich_text(folder)} does not exist[/]"
         )
         raise typer.Exit(2)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("frames"),
-        console=err,
-    ) as progress:
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames"),
+            console=err,
+        ) as progress,
+        _terminate_interrupts(),
+    ):
         outcome = execute_file(spec, on_progress=_Bars(progress))
     _emit(outcome, result)
     if posters and outcome.completed:
@@ -230,9 +251,18 @@ def _report_posters(made: PosterSet) -> None:
 def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     from proxx_exec.result import write_result  # noqa: PLC0415 - see the imports
 
+    written = False
     if result_file is not None:
-        write_result(outcome, result_file)
-    else:
+        try:
+            write_result(outcome, result_file)
+            written = True
+        except OSError as error:  # the job has run: its result must not be lost
+            err.print(
+                f"--result {visible(result_file)} could not be written "
+                f"({visible(error.strerror or error)}); the result follows on standard output",
+                markup=False,
+            )
+    if not written:
         sys.stdout.write(outcome.to_json())
     if outcome.failure is None:
         err.print(
@@ -353,23 +383,31 @@ def reproduce(
     try:
         job = load_reproducible(result)
     except Refusal as refusal:
-        err.print("[bold red]refused[/], nothing was run:", end=" ")
-        err.print(visible(refusal), markup=False)
+        _say_refused(refusal)
         raise typer.Exit(REFUSED) from None
     into = into.absolute() if into is not None else None
     if into is not None and (problem := scratch_problem(into, job.output_dir)):
         err.print(f"--into: {visible(problem)}", markup=False)
         raise typer.Exit(2)
-    with _scratch_folder(into, keep) as scratch:
+    with _terminate_interrupts(), _scratch_folder(into, keep) as scratch:
         # --into was checked above; a temporary folder may land inside output_dir (TMPDIR)
         if into is None and (problem := scratch_problem(scratch, job.output_dir)):
             err.print(f"temporary folder: {visible(problem)}; give --into", markup=False)
             raise typer.Exit(2)
         kept = into is not None or keep
         _print_reproduction_heading(job, scratch, kept)
-        clips = reproduce_clips(job, scratch, on_clip=_ClipAnnouncer(job))
+        try:
+            clips = reproduce_clips(job, scratch, on_clip=_ClipAnnouncer(job))
+        except Refusal as refusal:
+            _say_refused(refusal)
+            raise typer.Exit(REFUSED) from None
         identical = _print_reproduction(clips)
     raise typer.Exit(0 if identical else 1)
+
+
+def _say_refused(refusal: Exception) -> None:
+    err.print("[bold red]refused[/], nothing was run:", end=" ")
+    err.print(visible(refusal), markup=False)
 
 
 class _ClipAnnouncer:

@@ -141,11 +141,25 @@ def withdraw(outputs: list[str]) -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def keep_staged(plan: JobPlan) -> None:
-    """`proxx reproduce`: each staged output that was made, under its final name in the scratch
-    folder (new or empty, so no name is taken), whatever its verdict."""
-    for clip in plan.clips:
+def keep_staged(plan: JobPlan, indices: list[int]) -> dict[int, str]:
+    """`proxx reproduce`: the staged output of each clip in `indices` that was made, under its
+    final name in the scratch folder (new or empty when checked), whatever its verdict. Returns,
+    by clip index, why a proxy could not be kept (its name taken meanwhile, the folder gone); it
+    then goes with the staging folder, as does every other clip's."""
+    not_kept: dict[int, str] = {}
+    for clip in (plan.clips[index] for index in indices):
         staged = Path(clip.staged_output)
-        if staged.is_file():
+        if not staged.is_file():
+            continue
+        try:
             os.link(staged, clip.output)  # a link never replaces a file, unlike a rename
-            staged.unlink()
+        except FileExistsError:
+            not_kept[clip.index] = f"the proxy was not kept: {clip.output} appeared meanwhile"
+            continue
+        except OSError as error:
+            not_kept[clip.index] = (
+                f"the proxy was not kept as {clip.output}: {error.strerror or error}"
+            )
+            continue
+        staged.unlink()
+    return not_kept

@@ -9,12 +9,21 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from proxx_exec.canonical import fingerprint
+from proxx_exec.display import visible
 from proxx_exec.failures import Reason, invalid
 from proxx_exec.profiles import Profile
-from proxx_exec.refusals import describe
+from proxx_exec.refusals import describe, place_in_words
 
 DEFAULT_ENGINE = "imageio-ffmpeg"
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -78,6 +87,36 @@ def _engine_name(value: str) -> str:
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
 
 
+def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
+    """The first name or value in `data` that is not Unicode text (a lone surrogate: a JSON
+    `\\udcff` escape, or a file name that is not UTF-8 read with Python's surrogateescape), said
+    with that character escaped. Such text cannot be written as UTF-8: neither the JobSpec's
+    fingerprint nor its result could be made."""
+    if isinstance(data, str):
+        return None if is_text(data) else f'{place_in_words(where)} "{visible(data)}"'
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and not is_text(key):
+                inside = f" in {place_in_words(where)}" if where else ""
+                return f'the field name "{visible(key)}"{inside}'
+            if found := _not_text(value, (*where, str(key))):
+                return found
+    if isinstance(data, list | tuple):
+        for position, value in enumerate(data):
+            if found := _not_text(value, (*where, position)):
+                return found
+    return None
+
+
+def is_text(value: str) -> bool:
+    """Unicode text that can be written as UTF-8 (no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class JobSpec(BaseModel):
     """One proxy job: which sources, which profile, where the proxies go. Immutable."""
 
@@ -128,6 +167,16 @@ class JobSpec(BaseModel):
         pattern=JOB_ID_PATTERN,
         description="job_id of the failed job this job re-runs explicitly, for the audit trail.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_text(cls, data: Any) -> Any:
+        if problem := _not_text(data):
+            raise ValueError(
+                f"{problem} holds a character that is not Unicode text (a file name that is not "
+                "UTF-8?); every name and path in a JobSpec must be UTF-8 text: rename the file"
+            )
+        return data
 
     def canonical(self) -> dict[str, Any]:
         """The JSON form with every default filled in: what the fingerprint covers."""

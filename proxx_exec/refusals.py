@@ -39,6 +39,11 @@ def _path(loc: tuple[int | str, ...]) -> tuple[str, tuple[int | str, ...]]:
     return (" ".join(words) or "the document"), parts
 
 
+def place_in_words(loc: tuple[int | str, ...]) -> str:
+    """A place in a document as refusals name it: `profile.crf`, `sources` item 3."""
+    return _path(loc)[0]
+
+
 @dataclass(frozen=True)
 class _Problem:
     item: ErrorDetails

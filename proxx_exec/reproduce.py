@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -23,8 +23,10 @@ from pydantic import ValidationError
 
 from proxx_exec import __version__
 from proxx_exec.commit import create_staging, keep_staged, remove_staging
+from proxx_exec.engines import EngineIdentity, engine_binary
 from proxx_exec.failures import JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
+from proxx_exec.jobspec import is_text
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import run_engine
 from proxx_exec.refusals import describe
@@ -145,6 +147,7 @@ def _read_again(result: ExecutionResult) -> Reading:
     recorded ones (both are checked before any command is compared)."""
     spec, recorded, prober = result.spec, result.engine, result.prober
     assert spec is not None and recorded is not None and prober is not None
+    _check_engine_unrun(spec.engine, recorded)
     try:
         reading = read_job(spec)
     except JobFailure as error:
@@ -174,6 +177,35 @@ def _read_again(result: ExecutionResult) -> Reading:
             "pins PyAV exactly) and try again."
         )
     return reading
+
+
+def _check_engine_unrun(engine: str, recorded: EngineIdentity) -> None:
+    """The binary the JobSpec names must be the recorded one, by SHA-256, before it is run even
+    once (planning asks it for `-version`): the file is someone else's, so its `engine` may name
+    any program on this machine."""
+    try:
+        binary = engine_binary(engine)
+    except JobFailure as error:
+        raise Refusal(
+            f"the engine the JobSpec names ({engine}) cannot run on this machine: {error.message}"
+        ) from None
+    if not binary.is_file():
+        raise Refusal(
+            f"the engine the JobSpec names ({engine}) is not a file on this machine ({binary})"
+        )
+    try:
+        _, digest = file_fingerprint(binary)
+    except OSError as error:
+        raise Refusal(
+            f"the engine binary {binary} cannot be read to check it: {error.strerror or error}"
+        ) from None
+    if digest != recorded.sha256:
+        raise Refusal(
+            f"this machine's engine binary {binary} has SHA-256 {digest}; the job was made by "
+            f"one with SHA-256 {recorded.sha256} ({recorded.name}, {recorded.version_line}). "
+            "Another binary may give other bytes, so a run here would prove nothing; it was "
+            "not run. Install the recorded engine and try again."
+        )
 
 
 def _check_recorded_output(clip: ClipResult) -> None:
@@ -244,6 +276,11 @@ def scratch_problem(folder: Path, output_dir: str) -> str | None:
     """Why `folder` cannot hold a reproduction: it must be new or empty, outside output_dir."""
     if any(c in str(folder) for c in "\n\r"):
         return f"{str(folder)!r} holds a line break, which no JobSpec path may hold"
+    if not is_text(str(folder)):
+        return (
+            f"{str(folder)!r} holds a character that is not Unicode text (a name that is not "
+            "UTF-8), which no JobSpec path may hold"
+        )
     resolved = folder.resolve()
     committed = Path(output_dir).resolve()
     if resolved == committed or resolved.is_relative_to(committed):
@@ -271,16 +308,28 @@ def reproduce_clips(
     """Every clip once, in order, into `scratch` (which must exist and be empty): the job's
     commands derived again with `scratch` as the output folder. Each proxy ends under its
     output name in `scratch`."""
-    plan = job.reading.validated(output_dir=str(scratch)).plan
-    staging = create_staging(plan)
     try:
-        return [
-            _reproduce_clip(job, recorded, derived, on_clip)
-            for recorded, derived in zip(job.result.clips, plan.clips, strict=True)
-        ]
+        plan = job.reading.validated(output_dir=str(scratch)).plan
+        staging = create_staging(plan)
+    except JobFailure as error:  # e.g. another reproduction of this job into the same folder
+        raise Refusal(
+            f"the reproduction cannot start in {scratch} ({error.reason.value}): {error.message}"
+        ) from None
+    clips: list[ClipReproduction] = []
+    try:
+        for recorded, derived in zip(job.result.clips, plan.clips, strict=True):
+            clips.append(_reproduce_clip(job, recorded, derived, on_clip))
     finally:
-        keep_staged(plan)
-        remove_staging(staging)
+        try:  # only clips that reached a verdict: an interrupted encode is never kept
+            not_kept = keep_staged(plan, [clip.index for clip in clips])
+        finally:
+            remove_staging(staging)
+    return [
+        replace(clip, detail="; ".join(filter(None, [clip.detail, not_kept[clip.index]])))
+        if clip.index in not_kept
+        else clip
+        for clip in clips
+    ]
 
 
 def _reproduce_clip(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -220,7 +222,15 @@ def write_result(result: ExecutionResult, path: Path) -> None:
 def read_result_document(path: Path) -> dict[str, Any]:
     """The parsed JSON object of a result file; ValueError in plain words otherwise."""
     try:
-        with path.open("rb") as handle:
+        # Opened without waiting: a FIFO or device under a result's name (anyone who can write
+        # to an output folder can make one) would block the open for ever; it is refused unread.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                raise ValueError("is not a regular file (a FIFO, socket or device)")
             start = handle.read(64)
             head = start.lstrip()
             if head and head[:1] != b"{":  # a video given by mistake is refused unread

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -163,3 +164,19 @@ def slow_copy(source: Path, target: Path, chunks: int, pause_s: float) -> None:
             sink.write(data[start : start + step])
             sink.flush()
             time.sleep(pause_s)
+
+
+def stop_mid_encode(command: list[str], staged: Path, stop: signal.Signals) -> tuple[int, str, str]:
+    """Run a `proxx` command, send it `stop` once its engine has written into `staged`, and
+    return its exit status, standard output and standard error."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as running:
+        deadline = time.monotonic() + 120
+        while not (staged.is_file() and staged.stat().st_size > 0):
+            assert running.poll() is None, running.communicate()
+            assert time.monotonic() < deadline, "the encode never started"
+            time.sleep(0.05)
+        running.send_signal(stop)
+        stdout, stderr = running.communicate(timeout=60)
+    return running.returncode, stdout, stderr

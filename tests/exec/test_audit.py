@@ -5,6 +5,7 @@ not results get plain words, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from proxx_exec import execute
 from proxx_exec.result import compute_digest
 from tests.conftest import SpecFactory
-from tests.helpers import Media, listing, proxx, reseal, sha256
+from tests.helpers import PROXX, Media, listing, proxx, reseal, sha256
 
 JOB = "audit-job"
 
@@ -147,6 +148,63 @@ def test_files_that_are_not_results_get_plain_words(result_file: Path, tmp_path:
     _, report = audit_json(result_file, *paths)
     assert report["totals"]["unreadable"] == len(cases)
     assert [r["problem"] is None for r in report["results"]] == [True] + [False] * len(cases)
+
+
+def test_a_record_naming_a_path_with_a_nul_gets_plain_words(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """A result handed over by someone else, its digest recomputed, whose proxy path or output
+    folder holds a NUL (no file system path can): named, the good result still audited, no
+    traceback."""
+    document = json.loads(result_file.read_text())
+    in_output = json.loads(json.dumps(document))
+    in_output["clips"][0]["output"] = in_output["clips"][0]["output"] + "\x00.mov"
+    in_folder = json.loads(json.dumps(document))
+    in_folder["spec"]["output_dir"] = "/proxies/day1\x00"
+    hostile = {"output.json": in_output, "folder.json": in_folder}
+    for name, changed in hostile.items():
+        (tmp_path / name).write_text(json.dumps(reseal(changed)))
+    paths = [tmp_path / name for name in hostile]
+
+    completed = audit(result_file, *paths)
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert completed.stdout.startswith(f"intact {JOB}")
+    assert (
+        f"cannot audit {paths[0]}: not a proxx ExecutionResult (`clips` item 1 `output`: a path "
+        "cannot contain a NUL character)"
+    ) in completed.stdout
+    assert (
+        f"cannot audit {paths[1]}: not a proxx ExecutionResult (`spec.output_dir`: a path cannot "
+        "contain a NUL character)"
+    ) in completed.stdout
+
+
+def bounded(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`proxx` that may hang on the old code: ended (and failed) after a minute."""
+    return subprocess.run(
+        [PROXX, *map(str, args)], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_a_fifo_under_a_result_name_is_refused_unread(result_file: Path, out_dir: Path) -> None:
+    """Anyone who can write to an output folder can make a FIFO named like a result: opening
+    it waited for a writer for ever, so `proxx audit` of the folder's job (which reads the
+    results beside it) and `proxx reproduce` of it hung. Now it is named and left unread."""
+    fifo = out_dir / "other.proxx-result.json"
+    os.mkfifo(fifo)
+
+    completed = bounded("audit", result_file, fifo)
+    assert completed.returncode == 1
+    assert completed.stdout.startswith(f"intact {JOB}")
+    assert f"cannot audit {fifo}: is not a regular file (a FIFO, socket or device)" in (
+        completed.stdout
+    )
+    alone = bounded("audit", result_file)  # the FIFO is read as a sibling result
+    assert alone.returncode == 0 and alone.stdout.startswith(f"intact {JOB}"), alone.stdout
+    reproduced = bounded("reproduce", fifo)
+    assert reproduced.returncode == 3
+    assert "is not a regular file (a FIFO, socket or device)" in reproduced.stderr
 
 
 def test_a_result_of_an_older_format_is_audited(result_file: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from proxx_exec import ExecutionResult, Status
-from tests.helpers import PROXX, REAL_ENGINE, Media, proxx
+from tests.helpers import PROXX, REAL_ENGINE, Media, proxx, write_engine_wrapper
 
 
 def write_spec(tmp_path: Path, media: Media, out_dir: Path, **fields: object) -> Path:
@@ -66,6 +66,28 @@ def test_invalid_spec_exit_1_without_traceback(tmp_path: Path, media: Media, out
         assert completed.returncode == 1
         assert "Traceback" not in completed.stderr + completed.stdout
         assert "`sources` item 1" in completed.stderr
+
+
+def test_a_result_file_taken_while_the_job_ran_loses_no_result(
+    tmp_path: Path, media: Media, out_dir: Path
+) -> None:
+    """`--result` was free when the job started; something wrote that name while it encoded.
+    The job has run and its result is never overwritten: the CLI says so in words and prints the
+    JSON instead (it was a traceback, the JSON nowhere but beside the proxies)."""
+    result_file = tmp_path / "result.json"
+    wrapper = write_engine_wrapper(tmp_path, f'echo someone > "{result_file}"\nexec "$REAL" "$@"')
+    spec = write_spec(tmp_path, media, out_dir, engine=str(wrapper))
+
+    completed = proxx("run", spec, "--result", result_file)
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert (
+        f"--result {result_file} could not be written (File exists); the result follows on "
+        "standard output"
+    ) in completed.stderr
+    printed = ExecutionResult.model_validate_json(completed.stdout)
+    assert printed.status is Status.COMPLETED
+    assert result_file.read_text() == "someone\n"  # never replaced
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

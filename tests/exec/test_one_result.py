@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,15 @@ from proxx_exec.result import ExecutionResult, digest_matches
 from proxx_exec.samples import SampleClip
 from proxx_exec.verify import Verification, verify_clip
 from tests.conftest import SpecFactory
-from tests.helpers import PROXX, Media, engine_calls, listing, reseal, write_engine_wrapper
+from tests.helpers import (
+    PROXX,
+    Media,
+    engine_calls,
+    listing,
+    reseal,
+    stop_mid_encode,
+    write_engine_wrapper,
+)
 
 RESULT = "test-job.proxx-result.json"
 REPO = Path(__file__).resolve().parents[2]
@@ -220,28 +227,21 @@ def test_an_interrupted_job_records_cleans_up_and_still_stops(
     assert json.loads((out_dir / RESULT).read_text())["failure"]["reason"] == "INTERRUPTED"
 
 
-def test_ctrl_c_on_proxx_run(
-    make_spec: SpecFactory, media: Media, tmp_path: Path, out_dir: Path
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_on_proxx_run(
+    make_spec: SpecFactory, media: Media, tmp_path: Path, out_dir: Path, stop: signal.Signals
 ) -> None:
-    """SIGINT to `proxx run` while FFmpeg encodes (the engine runs in its own session, so only
-    proxx gets it): the run stops, without a traceback, leaving its INTERRUPTED result and
-    nothing else; its FFmpeg does not encode on (the suite's fixture checks no process is
-    left)."""
+    """SIGINT (Ctrl-C) or SIGTERM (`kill`, `timeout`, a service manager) to `proxx run` while
+    FFmpeg encodes (the engine runs in its own session, so only proxx gets it): the run stops,
+    without a traceback, leaving its INTERRUPTED result and nothing else (a SIGTERM left the
+    staging folder and no result: a run without a record, its folder to remove by hand); its
+    FFmpeg does not encode on (the suite's fixture checks no process is left)."""
     long_clip = media.clip("LONG.mov", SampleClip(width=1280, height=720, duration_s=8))
     spec_file = tmp_path / "job.json"
     spec_file.write_text(make_spec([long_clip], profile="prores_lt").model_dump_json())
     staged = out_dir / ".proxx-staging-test-job" / "LONG.mov"
-    with subprocess.Popen(
-        [PROXX, "run", str(spec_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as running:
-        deadline = time.monotonic() + 120
-        while not (staged.is_file() and staged.stat().st_size > 0):
-            assert running.poll() is None, running.communicate()
-            assert time.monotonic() < deadline, "the encode never started"
-            time.sleep(0.05)
-        running.send_signal(signal.SIGINT)
-        _, stderr = running.communicate(timeout=60)
-    assert running.returncode != 0
+    status, _, stderr = stop_mid_encode([PROXX, "run", str(spec_file)], staged, stop)
+    assert status == 128 + stop  # the status a shell shows for that signal
     assert "Traceback" not in stderr
     assert listing(out_dir) == [RESULT]
     result = written(out_dir)
@@ -269,3 +269,39 @@ def test_a_format_2_record_still_reads_after_the_upgrade(
     assert digest_matches(old)
     assert old.clips[0].state is ClipState.COMMITTED
     assert [earlier.job_id for earlier in earlier_results(out_dir)] == ["test-job"]
+
+
+def test_a_name_that_is_not_unicode_text_is_a_refusal_not_an_escape(
+    media: Media, out_dir: Path, tmp_path: Path
+) -> None:
+    """A clip whose file name is not UTF-8 (Python reads it as a lone surrogate, and JSON's
+    `\\udcff` escape gives the same): no fingerprint or result could be written in UTF-8, so
+    execute raised UnicodeEncodeError. Now the JobSpec is refused in words, the character shown
+    escaped, through the API and the CLI alike."""
+    odd = out_dir.parent / os.fsdecode(b"A001 \xff.mov")
+    shutil.copy(media.standard, odd)
+    source = json.dumps(str(odd))  # ensure_ascii: the surrogate as "\udcff"
+    assert "\\udcff" in source
+    spec_file = tmp_path / "odd.json"
+    spec_file.write_text(
+        f'{{"spec_version": "1", "job_id": "odd-name", "sources": [{source}], '
+        f'"output_dir": {json.dumps(str(out_dir))}, "profile": "h264_half"}}'
+    )
+
+    result = proxx_exec.execute_document(spec_file.read_bytes())
+    assert result.status is Status.FAILED and digest_matches(result)
+    assert result.failure is not None and result.failure.reason is Reason.SPEC_INVALID
+    assert result.failure.message.startswith('the document: `sources` item 1 "')
+    assert 'A001 \\udcff.mov" holds a character that is not Unicode text' in (
+        result.failure.message
+    )
+    with pytest.raises(ValueError, match="not Unicode text"):
+        proxx_exec.JobSpec.model_validate(json.loads(spec_file.read_text()))
+
+    completed = subprocess.run(
+        [PROXX, "run", str(spec_file)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "holds a character that is not Unicode text" in completed.stderr
+    assert listing(out_dir) == []

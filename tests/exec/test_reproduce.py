@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,10 @@ import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
 from proxx_exec.result import record_path
+from proxx_exec.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import (
+    PROXX,
     Media,
     engine_calls,
     listing,
@@ -24,6 +28,7 @@ from tests.helpers import (
     proxx,
     reseal,
     sha256,
+    stop_mid_encode,
     write_engine_wrapper,
 )
 
@@ -120,6 +125,29 @@ def test_another_engine_binary_is_refused_before_anything_runs(
     assert "Traceback" not in message
 
 
+def test_a_program_the_record_names_as_engine_is_never_run(
+    result_file: Path, out_dir: Path, tmp_path: Path
+) -> None:
+    """A result from elsewhere whose JobSpec names another program on this machine as its
+    engine (digest recomputed): refused by the binary's SHA-256 before that program runs even
+    once, not after asking it for `-version`."""
+    program = write_engine_wrapper(tmp_path, "echo 'ffmpeg version 9'")
+    document = load_json(result_file)
+    document["spec"]["engine"] = str(program)
+    hostile = tmp_path / "hostile.proxx-result.json"
+    write_sealed(hostile, document)
+    before = snapshot(out_dir)
+
+    completed = proxx("reproduce", hostile)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert "refused" in completed.stderr and "nothing was run" in completed.stderr
+    assert sha256(program) in completed.stderr
+    assert document["engine"]["sha256"] in completed.stderr
+    assert engine_calls(tmp_path) == []  # the program never ran, not even for `-version`
+    assert snapshot(out_dir) == before
+    assert "Traceback" not in completed.stderr
+
+
 def test_a_changed_record_a_failed_job_and_a_non_result_are_refused(
     result_file: Path, make_spec: SpecFactory, out_dir: Path, tmp_path: Path
 ) -> None:
@@ -155,6 +183,11 @@ def test_the_scratch_folder_is_new_or_empty_and_outside_the_output_folder(
     (busy / "something").write_text("x")
     refused = proxx("reproduce", result_file, "--into", busy)
     assert refused.returncode == 2 and "is not empty" in refused.stderr
+    not_utf8 = tmp_path / os.fsdecode(b"again \xff")
+    odd = proxx("reproduce", result_file, "--into", not_utf8)
+    assert odd.returncode == 2, odd.stderr
+    assert "holds a character that is not Unicode text" in odd.stderr
+    assert "Traceback" not in odd.stderr and not not_utf8.exists()
 
     into = tmp_path / "reproduced"
     completed = proxx("reproduce", result_file, "--into", into)
@@ -257,3 +290,69 @@ def test_pyav_is_pinned_exactly() -> None:
         if line.startswith("av==")
     ]
     assert pins == locked and len(pins) == 1
+
+
+def test_a_second_reproduction_into_the_same_folder_is_refused_in_words(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """Two reproductions of one job into one scratch folder at once: both found it empty, so the
+    second meets the first's staging folder. A refusal (the CLI's exit 3), never a traceback, and
+    the first one's folder is left to it."""
+    from proxx_exec.naming import staging_dir  # noqa: PLC0415
+    from proxx_exec.reproduce import Refusal, load_reproducible, reproduce_clips  # noqa: PLC0415
+
+    job = load_reproducible(result_file)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    first = Path(staging_dir(str(scratch), JOB))
+    first.mkdir()  # the other reproduction's, made after this one checked the folder
+    (first / "half.mov").write_bytes(b"in progress")
+
+    with pytest.raises(Refusal, match="another run of job repro-job is active"):
+        reproduce_clips(job, scratch)
+    assert listing(first) == ["half.mov"]
+
+
+def test_a_proxy_name_taken_in_the_scratch_folder_meanwhile_is_reported_not_raised(
+    result_file: Path, tmp_path: Path
+) -> None:
+    """Something puts a file under clip 1's output name while the reproduction runs: that file
+    is left as it is, the verdicts stand, the clip says its proxy was not kept, and the staging
+    folder is still removed."""
+    from proxx_exec.reproduce import Verdict, load_reproducible, reproduce_clips  # noqa: PLC0415
+    from proxx_exec.result import ClipResult  # noqa: PLC0415
+
+    job = load_reproducible(result_file)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    taken = scratch / Path(job.result.clips[0].output or "").name
+
+    def intrude(clip: ClipResult) -> None:
+        if clip.index == 1:
+            taken.write_bytes(b"someone else's")
+
+    clips = reproduce_clips(job, scratch, on_clip=intrude)
+    assert [clip.verdict for clip in clips] == [Verdict.IDENTICAL, Verdict.IDENTICAL]
+    assert clips[0].detail == f"the proxy was not kept: {taken} appeared meanwhile"
+    assert clips[1].detail is None
+    assert taken.read_bytes() == b"someone else's"
+    assert listing(scratch) == sorted([taken.name, Path(job.result.clips[1].output or "").name])
+
+
+def test_a_reproduction_stopped_mid_encode_keeps_no_half_proxy(
+    media: Media, out_dir: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """SIGTERM (or Ctrl-C) while the engine writes: the reproduction stops with the status a
+    SIGTERM gives, the engine is gone, and the scratch folder holds neither the staging folder
+    nor the half-encoded file under the proxy's name (it was kept there as if reproduced)."""
+    long_clip = media.clip("LONG.mov", SampleClip(width=1280, height=720, duration_s=8))
+    assert execute(make_spec([long_clip], job_id=JOB, profile="prores_lt")).completed
+    into = tmp_path / "into"
+    staged = into / f".proxx-staging-{JOB}" / "LONG.mov"
+    result = out_dir / f"{JOB}.proxx-result.json"
+    status, stdout, stderr = stop_mid_encode(
+        [PROXX, "reproduce", str(result), "--into", str(into)], staged, signal.SIGTERM
+    )
+    assert status == 128 + signal.SIGTERM, stdout + stderr
+    assert "Traceback" not in stderr
+    assert listing(into) == []
