@@ -513,39 +513,31 @@ def _result(
 
 
 def _unparsed_failure(raw: bytes, failure: JobFailure, watch: Stopwatch) -> ExecutionResult:
-    return seal(
-        ExecutionResult(
-            proxx_version=proxx_version(),
-            job_id=None,
-            spec_fingerprint=sha256_hex(raw),
-            spec=None,
-            profile=None,
-            engine=None,
-            prober=None,
-            status=Status.FAILED,
-            failure=Failure.of(failure),
-            clips=[],
-            timing=watch.timing([]),
-            host=Host(engine_binary=None),
-            digest="",
-        )
-    )
+    """The record of a document that never became a JobSpec: its bytes' fingerprint."""
+    return _unplanned_failure(None, sha256_hex(raw), failure, watch)
 
 
 def _bare_failure(spec: JobSpec, failure: JobFailure, watch: Stopwatch) -> ExecutionResult:
     """The record when the full one could not be made: the JobSpec, the failure, no plan."""
+    return _unplanned_failure(spec, spec.fingerprint, failure, watch)
+
+
+def _unplanned_failure(
+    spec: JobSpec | None, fingerprint: str, failure: JobFailure, watch: Stopwatch
+) -> ExecutionResult:
+    sources = spec.sources if spec else []
     return seal(
         ExecutionResult(
             proxx_version=proxx_version(),
-            job_id=spec.job_id,
-            spec_fingerprint=spec.fingerprint,
+            job_id=spec.job_id if spec else None,
+            spec_fingerprint=fingerprint,
             spec=spec,
             profile=None,
             engine=None,
             prober=None,
             status=Status.FAILED,
             failure=Failure.of(failure),
-            clips=[_unplanned_clip(index, source) for index, source in enumerate(spec.sources)],
+            clips=[_unplanned_clip(index, source) for index, source in enumerate(sources)],
             timing=watch.timing([]),
             host=Host(engine_binary=None),
             digest="",
