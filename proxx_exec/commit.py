@@ -102,12 +102,13 @@ def remove_staging(staging: Staging) -> str | None:
     return None
 
 
-def commit_outputs(plan: JobPlan, staging: Staging) -> None:
-    """Give every staged output its final name, or none of them."""
+def commit_outputs(plan: JobPlan, staging: Staging, linked: list[str]) -> None:
+    """Give every staged output its final name, or none of them. Each name made is added to
+    `linked` as it is made (the caller's list, so an interruption just after the last one still
+    knows what to take back); on failure they are taken back and the list emptied."""
     problem = staging_problem(staging, after_failure=False)
     if problem is not None:
         raise JobFailure(FailureClass.EXECUTION, problem[0], problem[1])
-    linked: list[str] = []
     try:
         for clip in plan.clips:
             try:
@@ -131,6 +132,7 @@ def commit_outputs(plan: JobPlan, staging: Staging) -> None:
             linked.append(clip.output)
     except BaseException:  # whatever stops the commit (an interrupt too): all or nothing
         withdraw(linked)
+        linked.clear()
         raise
 
 

@@ -238,8 +238,7 @@ def _run_validated(
             raise outcome.failure
     state.current = None
     committing = watch.since_start()
-    commit_outputs(plan, state.staging)
-    state.committed = [clip.output for clip in plan.clips]
+    commit_outputs(plan, state.staging, state.committed)
     watch.commit_s = watch.since_start() - committing
 
 

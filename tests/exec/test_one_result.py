@@ -17,12 +17,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import proxx_exec
+import proxx_exec.run
 from proxx_dagster.folder_spec import earlier_results
 from proxx_exec import ClipProgress, ClipState, FailureClass, Reason, Status, execute
+from proxx_exec.commit import commit_outputs
 from proxx_exec.plan import ClipPlan
 from proxx_exec.result import ExecutionResult, digest_matches
 from proxx_exec.samples import SampleClip
@@ -305,3 +308,24 @@ def test_a_name_that_is_not_unicode_text_is_a_refusal_not_an_escape(
     assert "Traceback" not in completed.stderr
     assert "holds a character that is not Unicode text" in completed.stderr
     assert listing(out_dir) == []
+
+
+def test_an_interruption_just_after_the_commit_keeps_no_proxy(
+    make_spec: SpecFactory, media: Media, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interruption arriving just after every proxy got its final name, before the job
+    counts them committed: the record is INTERRUPTED, so no proxy may stay. Before: the commit's
+    names were known to the job only once the commit had returned, and all of them stayed
+    beside a FAILED record."""
+    real_commit = commit_outputs
+
+    def commit_then_interrupted(*args: Any) -> None:
+        real_commit(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(proxx_exec.run, "commit_outputs", commit_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        execute(make_spec([media.standard]))
+    result = written(out_dir)
+    assert result.failure is not None and result.failure.reason is Reason.INTERRUPTED
+    assert listing(out_dir) == [RESULT]
