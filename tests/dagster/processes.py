@@ -12,6 +12,9 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
+
+from dagster import DagsterInstance
 
 from tests.processes import marked, stop
 
@@ -53,6 +56,11 @@ def background(
     """A process in a session of its own; on the way out it is stopped (SIGTERM to its group,
     SIGKILL after 20 s), and so is every process it started in turn, wherever that one runs."""
     mark = uuid.uuid4().hex
+    # The instance's storage is made here, once, before any process opens it: a webserver and a
+    # daemon started together on a fresh SQLite home would both create its tables and migrate
+    # them (alembic), and the loser of that race fails.
+    with mock.patch.dict(os.environ, extra_env), DagsterInstance.from_config(str(home)):
+        pass
     with log.open("wb") as sink:
         process = subprocess.Popen(
             argv,
