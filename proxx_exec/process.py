@@ -92,6 +92,20 @@ class ProcessOutcome:
     def succeeded(self) -> bool:
         return self.start_error is None and not self.timed_out and self.exit_code == 0
 
+    def ending(self, timeout_s: int) -> str:
+        """How the engine's run ended, in words, for a run that did not succeed: one wording
+        for the run's failure reasons and for `proxx reproduce`."""
+        if self.start_error is not None:
+            return f"the engine could not start: {self.start_error}"
+        if self.timed_out:
+            return (
+                f"the engine ran longer than clip_timeout_s={timeout_s} and its process group "
+                "was killed"
+            )
+        if self.signal_name is not None:
+            return f"the engine was killed by {self.signal_name}"
+        return f"the engine exited with status {self.exit_code}"
+
 
 class _ProgressReader:
     """Collects FFmpeg's `-progress` key=value blocks; hands each finished block on."""

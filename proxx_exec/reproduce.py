@@ -367,16 +367,8 @@ def _run_and_compare(
     staged = Path(plan.staged_output)
     engine = run_engine(job.binary, plan.argv, job.clip_timeout_s)
     if not engine.succeeded:
-        if engine.start_error is not None:
-            ending = f"could not start: {engine.start_error}"
-        elif engine.timed_out:
-            ending = f"ran longer than clip_timeout_s={job.clip_timeout_s} and was killed"
-        elif engine.signal_name is not None:
-            ending = f"was killed by {engine.signal_name}"
-        else:
-            ending = f"exited with status {engine.exit_code}"
         tail = " | ".join(engine.stderr_tail.strip().splitlines()[-_STDERR_LINES:])
-        detail = f"the engine {ending}" + (f": {tail}" if tail else "")
+        detail = engine.ending(job.clip_timeout_s) + (f": {tail}" if tail else "")
         return verdict(Verdict.ENGINE_FAILED, detail)
     checked = verify_clip(plan, job.binary, job.clip_timeout_s)
     found = file_fingerprint(staged) if staged.is_file() else None

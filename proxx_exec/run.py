@@ -389,23 +389,13 @@ def _engine_failure(
             stderr_tail=outcome.stderr_tail or None,
         )
 
-    if outcome.start_error is not None:
-        return fail(
-            Reason.ENGINE_START_FAILED, f"the engine could not start: {outcome.start_error}"
-        )
-    if outcome.timed_out:
-        return fail(
-            Reason.TIMEOUT,
-            f"the engine ran longer than clip_timeout_s={timeout_s} and "
-            "its process group was killed",
-        )
     if outcome.succeeded:
         return None
-    ending = (
-        f"the engine was killed by {outcome.signal_name}"
-        if outcome.signal_name
-        else f"the engine exited with status {outcome.exit_code}"
-    )
+    ending = outcome.ending(timeout_s)
+    if outcome.start_error is not None:
+        return fail(Reason.ENGINE_START_FAILED, ending)
+    if outcome.timed_out:
+        return fail(Reason.TIMEOUT, ending)
     problem = staging_problem(staging, after_failure=True)
     if problem is not None:  # the output side failed: name that cause
         return fail(problem[0], f"{problem[1]}; {ending}")
