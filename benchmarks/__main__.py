@@ -31,7 +31,15 @@ from typing import Any
 
 from benchmarks import audio_size
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
-from benchmarks.common import REPO, clip_folder, machine, measured, source_clip, timed_child
+from benchmarks.common import (
+    REPO,
+    clip_folder,
+    kept_section,
+    machine,
+    measured,
+    source_clip,
+    timed_child,
+)
 from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
@@ -42,6 +50,7 @@ from proxx_exec.jobspec import DEFAULT_ENGINE
 from proxx_exec.samples import SampleClip, make_sample
 
 REPORT = REPO / "docs" / "benchmarks.md"
+KEPT = ("## Scale rehearsal",)  # written by benchmarks/scale.py; this run keeps it
 
 
 def spec_file(root: Path, name: str, sources: list[str], profile: str) -> tuple[Path, Path]:
@@ -174,7 +183,8 @@ def main() -> None:
     page = report(rows, starts, audio_sizes, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
-        REPORT.write_text("\n".join(page) + "\n")
+        kept = [line for heading in KEPT for line in kept_section(REPORT, heading)]
+        REPORT.write_text("\n".join([*page, *kept]).rstrip("\n") + "\n")
         if the_night is not None:
             save(the_night, REPORT.with_name("benchmarks-night.json"))
         print(f"wrote {REPORT.relative_to(REPO)}")

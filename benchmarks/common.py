@@ -103,3 +103,32 @@ def xargs_listing(commands: dict[str, list[str]], scratch: Path) -> Path:
     listing = scratch / "jobs.txt"
     listing.write_text("\n".join(scripts) + "\n")
     return listing
+
+
+def replace_section(page: Path, heading: str, lines: list[str]) -> None:
+    """Put `lines` under `heading` in a markdown page: the section (up to the next heading of
+    its level) is replaced if it exists, else appended. Other benchmarks keep their sections."""
+    text = page.read_text().rstrip("\n").split("\n") if page.exists() else []
+    level = heading.split(" ", 1)[0] + " "
+    body = [heading, "", *lines, ""]
+    if heading in text:
+        begin = text.index(heading)
+        end = next((i for i in range(begin + 1, len(text)) if text[i].startswith(level)), len(text))
+        text[begin:end] = body
+    else:
+        text += ["", *body]
+    page.write_text("\n".join(text).rstrip("\n") + "\n")
+
+
+def kept_section(page: Path, heading: str) -> list[str]:
+    """The section under `heading` in a page (heading included), or nothing: what a benchmark
+    that rewrites the whole page carries over from another one."""
+    if not page.exists():
+        return []
+    text = page.read_text().rstrip("\n").split("\n")
+    if heading not in text:
+        return []
+    level = heading.split(" ", 1)[0] + " "
+    begin = text.index(heading)
+    end = next((i for i in range(begin + 1, len(text)) if text[i].startswith(level)), len(text))
+    return [*text[begin:end], ""]

@@ -202,6 +202,7 @@ def prepare_folder_job(
             watch_roots=automation.watch_roots,
             retried_from=config["retried_from"] or None,
             clip_timeout_s=config["clip_timeout_s"],
+            engine=automation.engine,
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None

@@ -24,7 +24,7 @@ from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.files import write_new_file
-from proxx_exec.jobspec import job_id_from, relative_path_problem
+from proxx_exec.jobspec import DEFAULT_ENGINE, job_id_from, relative_path_problem
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
 from proxx_exec.profiles import unknown_profile
 from proxx_exec.refusals import describe
@@ -187,6 +187,7 @@ def build_folder_job(
     watch_roots: Sequence[str] = (),
     retried_from: str | None = None,
     clip_timeout_s: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> FolderJob:
     """The JobSpec for a folder's clips that no earlier job took, its proxies in `proxy_dir`.
     Raises FolderProblem."""
@@ -217,6 +218,8 @@ def build_folder_job(
     }
     if clip_timeout_s is not None:
         fields["clip_timeout_s"] = clip_timeout_s
+    if engine != DEFAULT_ENGINE:  # left out otherwise: the job ids of today's folders stay
+        fields["engine"] = engine
     try:
         draft = JobSpec.model_validate({**fields, "job_id": job_slug(folder)})
     except ValidationError as error:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from proxx_dagster.dagster_internals import is_valid_cron_string
 from proxx_dagster.folder_spec import DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES
-from proxx_exec.jobspec import relative_path_problem
+from proxx_exec.jobspec import DEFAULT_ENGINE, relative_path_problem
 from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "profile": "PROXX_PROFILE",
     "proxy_root": "PROXX_PROXY_ROOT",
     "report_folder": "PROXX_REPORT_FOLDER",
+    "engine": "PROXX_ENGINE",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -108,6 +109,21 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         description="Where the night reports are written (PROXX_REPORT_FOLDER); unset: "
         "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
     )
+
+    engine: str = Field(
+        default=DEFAULT_ENGINE,
+        description="The engine of the jobs made from watched folders and the folder launchpad: "
+        '"imageio-ffmpeg" for the FFmpeg pinned by the locked imageio-ffmpeg package (the '
+        "default), or the absolute path of another FFmpeg binary (PROXX_ENGINE). PATH is never "
+        "consulted.",
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, value: str) -> str:
+        if value != DEFAULT_ENGINE and (problem := relative_path_problem(value)):
+            raise ValueError(f"{problem}; or {DEFAULT_ENGINE} for the pinned engine")
+        return value
 
     @field_validator("cron")
     @classmethod
@@ -198,6 +214,7 @@ _EXAMPLES = {
     "profile": DEFAULT_PROFILE,
     "proxy_root": "/media/proxies",
     "report_folder": "/media/reports",
+    "engine": DEFAULT_ENGINE,
 }
 _UNITS = {"watch_card_depth": "folder levels"}
 

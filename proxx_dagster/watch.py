@@ -118,6 +118,7 @@ class _Watcher:
                 profile=settings.profile,
                 proxy_root=settings.proxy_root,
                 watch_roots=settings.watch_roots,
+                engine=settings.engine,
             )
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")

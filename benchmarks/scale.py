@@ -1,0 +1,488 @@
+"""The scale rehearsal: a night on a simulated N-core machine, through the path operators use.
+
+Cards are copied under watch roots; the real `dagster-daemon` runs the real watch sensor, run
+queue, run launcher and executors against real code servers (one per profile, each with its own
+PROXX_* settings, as a deployment would have them). Only the engine is a stand-in
+(benchmarks/standin.py): each encode makes a real proxy of a tiny real clip, then holds its
+pinned threads on the simulated machine for the work the clip it stands for would take there -
+the CPU time that profile measurably costs per second of that size of source, measured first.
+
+Reported per night and N: makespan (the first run created to the last run ended) against the
+ideal (total work / N), the cores busy over time, waits in the run queue, idle core-time, and
+the orchestration's own CPU and memory per run (every process but the engine, sampled).
+
+    python -m benchmarks.scale [--cores 2,16,64] [--nights cards,big] [--instance sized]
+                               [--ideal-s 120] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from dagster import DagsterInstance, RunsFilter
+
+from benchmarks.common import REPO, machine, replace_section, source_clip
+from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
+from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
+from proxx_exec import JobSpec, validate_job
+from proxx_exec.engines import default_engine_binary
+from proxx_exec.process import ENGINE_ENVIRONMENT
+from proxx_exec.samples import SampleClip, make_sample
+
+BIN = Path(sys.executable).parent
+REPORT = REPO / "docs" / "benchmarks.md"
+FIGURES = REPO / "docs" / "benchmarks-scale.json"
+SECTION = "## Scale rehearsal"
+
+PROFILES = ("h264_half", "prores_proxy")
+SIZES = ("1920x1080", "3840x2160")
+LENGTHS_S = (5, 12, 30, 60, 8, 120, 20, 45)  # a card's clips, in camera order
+CARDS = 12
+BIG_CARD_CLIPS = 150
+SETTLE_S = 1  # the watch sensor's settle time: the copies here are instant
+WATCH_INTERVAL_S = 5  # the smallest the setting allows
+COST_SOURCE_S = 3.0  # seconds of source measured per profile and size
+
+
+@dataclass(frozen=True)
+class Clip:
+    card: str
+    name: str
+    profile: str
+    size: str
+    seconds: float
+
+
+def night_clips(night: str) -> list[Clip]:
+    """`cards`: 12 cards of 8 clips, profiles alternating, one clip in four UHD;
+    `big`: one camera's day, 150 clips of the same lengths, one profile."""
+    clips = []
+    if night == "cards":
+        for card_index in range(CARDS):
+            card = f"A{card_index + 1:03d}"
+            for index, seconds in enumerate(LENGTHS_S):
+                size = SIZES[(card_index + index) % 4 == 0]
+                profile = PROFILES[card_index % 2]
+                clips.append(Clip(card, f"{card}C{index + 1:03d}.mov", profile, size, seconds))
+    elif night == "big":
+        for index in range(BIG_CARD_CLIPS):
+            size = SIZES[index % 4 == 0]
+            seconds = LENGTHS_S[index % len(LENGTHS_S)]
+            clips.append(Clip("B001", f"B001C{index + 1:03d}.mov", PROFILES[0], size, seconds))
+    else:
+        raise SystemExit(f"unknown night {night!r}: cards or big")
+    return clips
+
+
+def measure_costs(root: Path) -> dict[tuple[str, str], float]:
+    """CPU seconds per second of source, per profile and source size, at the profile's pinned
+    thread count: the real engine running the planned encode argv (getrusage of children)."""
+    costs = {}
+    for size in SIZES:
+        source = source_clip(root, size, COST_SOURCE_S)
+        for profile in PROFILES:
+            out = root / f"cost-{profile}-{size}"
+            out.mkdir()
+            job = validate_job(
+                JobSpec.model_validate(
+                    {
+                        "spec_version": "1",
+                        "job_id": "cost",
+                        "sources": [str(source)],
+                        "output_dir": str(out),
+                        "profile": profile,
+                    }
+                )
+            )
+            clip = job.plan.clips[0]
+            argv = [*clip.argv[:-1], "file:" + str(out / ("cost" + Path(clip.output).suffix))]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(
+                argv,
+                executable=job.engine_binary,
+                env=ENGINE_ENVIRONMENT,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=True,
+            )
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            costs[profile, size] = cpu / COST_SOURCE_S
+            print(f"cost {profile} {size}: {costs[profile, size]:.2f} CPU s per source s")
+    return costs
+
+
+def threads_of(profile: str) -> int:
+    from proxx_exec import BUILTIN_PROFILES  # noqa: PLC0415 - as the plan reads it
+
+    return BUILTIN_PROFILES[profile].threads
+
+
+def instance_yaml(kind: str, cores: int) -> str:
+    if kind == "shipped":
+        return (REPO / "deploy" / "dagster.yaml").read_text()
+    from proxx_dagster.sizing import instance_yaml as sized  # noqa: PLC0415
+
+    return sized(cores)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Each process's whole session: SIGTERM, then SIGKILL what is left after 20 s."""
+    for process in processes:
+        with _gone():
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.1, deadline - time.monotonic()))
+        with _gone():
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def _gone() -> Iterator[None]:
+    with suppress(ProcessLookupError):
+        yield
+
+
+class Sampler:
+    """CPU and peak RSS of every process below the started ones, by kind, sampled."""
+
+    def __init__(self, roots: list[int], standin: str) -> None:
+        self._roots = roots
+        self._standin = standin
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.rss: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def kind(self, argv: list[str]) -> str:
+        line = " ".join(argv)
+        if self._standin in line:
+            return "engine stand-in"
+        if argv and Path(argv[0]).name.startswith("ffmpeg"):
+            return "engine (tiny real encodes, verification)"
+        for marker, kind in (
+            ("dagster-daemon", "daemon"),
+            ("api grpc", "code server"),
+            ("execute_run", "run worker"),
+            ("forkserver", "step processes"),
+            ("multiprocessing", "step processes"),
+            ("execute_step", "step processes"),
+        ):
+            if marker in line:
+                return kind
+        return "other"
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for root in self._roots:
+                try:
+                    tree = [psutil.Process(root)]
+                    tree += tree[0].children(recursive=True)
+                except psutil.Error:
+                    continue
+                for process in tree:
+                    try:
+                        with process.oneshot():
+                            kind = self.kind(process.cmdline())
+                            times = process.cpu_times()
+                            rss = process.memory_info().rss / 2**20
+                    except psutil.Error:
+                        continue
+                    self.cpu[process.pid] = (kind, times.user + times.system)
+                    self.rss[kind] = max(self.rss.get(kind, 0.0), rss)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        totals: dict[str, float] = {}
+        for kind, seconds in self.cpu.values():
+            totals[kind] = totals.get(kind, 0.0) + seconds
+        return totals
+
+
+def _make_cards(root: Path, clips: list[Clip], tiny: Path) -> None:
+    """The night's card folders, outside the watch roots (they are moved in at once)."""
+    for clip in clips:
+        folder = root / "cards" / clip.profile / clip.card
+        folder.mkdir(parents=True, exist_ok=True)
+        os.link(tiny, folder / clip.name)
+
+
+def _workspace(root: Path, ports: dict[str, int]) -> Path:
+    path = root / "workspace.yaml"
+    lines = ["load_from:"]
+    for profile, port in ports.items():
+        lines += [
+            "  - grpc_server:",
+            "      host: 127.0.0.1",
+            f"      port: {port}",
+            f"      location_name: proxx-{profile}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _wait(what: str, until: float, check: Any) -> None:
+    while not check():
+        if time.monotonic() > until:
+            raise SystemExit(f"scale rehearsal: timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def rehearse(
+    root: Path, night: str, cores: int, costs: dict[tuple[str, str], float], args: Any
+) -> dict[str, Any]:
+    """One night on one simulated machine; its figures."""
+    clips = night_clips(night)
+    full_work = sum(
+        costs[c.profile, c.size] * c.seconds for c in clips
+    )  # core-seconds on the real CPU this was measured on
+    scale = min(1.0, args.ideal_s * cores / full_work)
+    work = {c.name: costs[c.profile, c.size] * c.seconds * scale for c in clips}
+    total_work = sum(work.values())
+    here = root / f"{night}-{cores}"
+    here.mkdir()
+    home = here / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(args.instance, cores))
+    with DagsterInstance.from_config(str(home)):
+        pass  # the storage is made once, before any process opens it
+    tiny = make_sample(here / "tiny.mov", SampleClip(width=320, height=180, duration_s=0.2))
+    _make_cards(here, clips, tiny)
+    socket_path = short_socket_path(here)
+    standin = write_standin(here / "ffmpeg-standin", default_engine_binary(), socket_path, work)
+    incoming = here / "incoming"
+    profiles = sorted({c.profile for c in clips})
+    ports = {profile: _free_port() for profile in profiles}
+    workspace = _workspace(here, ports)
+    base_env = {**os.environ, "DAGSTER_HOME": str(home), "PROXX_CORES": str(cores)}
+    processes: list[subprocess.Popen[bytes]] = []
+    log = (here / "processes.log").open("ab")
+    with ExitStack() as stack, SimulatedMachine(cores, socket_path) as simulated:
+        stack.callback(_stop, processes)
+        for profile, port in ports.items():
+            (incoming / profile).mkdir(parents=True)
+            env = {
+                **base_env,
+                "PROXX_WATCH_ROOTS": str(incoming / profile),
+                "PROXX_PROFILE": profile,
+                "PROXX_PROXY_ROOT": str(here / "proxies"),
+                "PROXX_ENGINE": str(standin),
+                "PROXX_WATCH_SETTLE_S": str(SETTLE_S),
+                "PROXX_WATCH_INTERVAL_S": str(WATCH_INTERVAL_S),
+            }
+            argv = [str(BIN / "dagster"), "api", "grpc", "--module-name"]
+            argv += ["proxx_dagster.definitions", "--attribute", "defs"]
+            argv += ["--host", "127.0.0.1", "--port", str(port)]
+            processes.append(
+                subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+            )
+        until = time.monotonic() + 180
+        for port in ports.values():
+            check = [str(BIN / "dagster"), "api", "grpc-health-check", "--port", str(port)]
+            _wait(
+                f"the code server on port {port}",
+                until,
+                lambda check=check: (
+                    subprocess.run(check, check=False, capture_output=True).returncode == 0
+                ),
+            )
+        for profile in profiles:
+            subprocess.run(
+                [
+                    str(BIN / "dagster"),
+                    "sensor",
+                    "start",
+                    WATCH_SENSOR,
+                    "-w",
+                    str(workspace),
+                    "-l",
+                    f"proxx-{profile}",
+                ],
+                env=base_env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+        processes.append(
+            subprocess.Popen(daemon, env=base_env, stdout=log, stderr=log, start_new_session=True)
+        )
+        time.sleep(10)  # the daemon up and its first sensor ticks done before the copy
+        sampler = Sampler([p.pid for p in processes], str(standin))
+        cards = {c.card: c.profile for c in clips}
+        copied = time.time()
+        offset = copied - time.monotonic()  # wall clock -> the simulated machine's clock
+        for card, profile in cards.items():
+            (here / "cards" / profile / card).rename(incoming / profile / card)
+        with DagsterInstance.from_config(str(home)) as instance:
+
+            def records() -> list[Any]:
+                return list(instance.get_run_records(RunsFilter(job_name=FOLDER_JOB)))
+
+            def ended() -> bool:
+                done = [r for r in records() if r.dagster_run.is_finished]
+                return len(done) >= len(cards) and len(done) == len(records())
+
+            _wait("the night's runs", time.monotonic() + 4 * args.ideal_s + 900, ended)
+            runs = records()
+        orchestration = sampler.stop()
+    return figures(night, cores, clips, runs, simulated, offset, copied, total_work, scale) | {
+        "orchestration_cpu_s_per_run": {
+            kind: round(seconds / len(runs), 2) for kind, seconds in sorted(orchestration.items())
+        },
+        "peak_rss_mib": {kind: round(mib) for kind, mib in sorted(sampler.rss.items())},
+    }
+
+
+def figures(
+    night: str,
+    cores: int,
+    clips: list[Clip],
+    runs: list[Any],
+    simulated: SimulatedMachine,
+    offset: float,
+    copied: float,
+    total_work: float,
+    scale: float,
+) -> dict[str, Any]:
+    failed = [r.dagster_run.run_id for r in runs if r.dagster_run.status.value != "SUCCESS"]
+    if failed:
+        raise SystemExit(f"scale rehearsal: runs failed: {failed}")
+    created = [r.create_timestamp.timestamp() for r in runs]
+    starts = [r.start_time for r in runs]
+    ends = [r.end_time for r in runs]
+    first, last = min(created), max(ends)
+    makespan = last - first
+    ideal = total_work / cores
+    busy = simulated.busy_cores(first - offset, last - offset, 20)
+    waits = [s - c for s, c in zip(starts, created, strict=True)]
+    idle = cores * makespan - simulated.core_seconds(first - offset, last - offset)
+    return {
+        "night": night,
+        "cores": cores,
+        "cards": len({c.card for c in clips}),
+        "clips": len(clips),
+        "runs": len(runs),
+        "work_scale": round(scale, 3),
+        "work_core_s": round(total_work, 1),
+        "makespan_s": round(makespan, 1),
+        "ideal_s": round(ideal, 1),
+        "ratio": round(makespan / ideal, 3),
+        "utilisation": round(ideal / makespan, 3),
+        "sensor_latency_s": round(first - copied, 1),
+        "queue_wait_s": {
+            "median": round(statistics.median(waits), 1),
+            "max": round(max(waits), 1),
+        },
+        "idle_core_s_per_run": round(idle / len(runs), 1),
+        "busy_cores_by_twentieth": [round(b, 1) for b in busy],
+    }
+
+
+def describe(rows: list[dict[str, Any]], costs: dict[tuple[str, str], float]) -> list[str]:
+    lines = [
+        f"Made by `python -m benchmarks.scale` on {datetime.now(UTC).date().isoformat()}, "
+        f"{machine()}; the figures are also in `docs/benchmarks-scale.json`.",
+        "",
+        "The real daemon, watch sensor, run queue, run launcher and executors run a night on a "
+        "simulated N-core machine: only the engine is a stand-in that makes a real proxy of a "
+        "tiny clip, then holds its pinned threads of the simulated cores for the measured work "
+        "of the clip it stands for (benchmarks/standin.py). Measured work per second of source "
+        "(CPU seconds, the profile's pinned threads): "
+        + ", ".join(f"{p} {s} {v:.2f}" for (p, s), v in sorted(costs.items()))
+        + ". Where the night's work would take much longer than a rehearsal can wait, every "
+        "clip's work is scaled down by the same factor (`work_scale`): the orchestration's "
+        "own times are not scaled, so a scaled night is a pessimistic rehearsal.",
+        "",
+        "| night | N | runs | makespan | ideal (work / N) | makespan / ideal | utilisation | "
+        "run queue wait, median / max | idle core-s per run | sensor latency |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['night']} ({row['clips']} clips, work x{row['work_scale']}) | {row['cores']} "
+            f"| {row['runs']} | {row['makespan_s']} s | {row['ideal_s']} s | "
+            f"**{row['ratio']:.2f}x** | {row['utilisation']:.0%} | "
+            f"{row['queue_wait_s']['median']} s / {row['queue_wait_s']['max']} s | "
+            f"{row['idle_core_s_per_run']} | {row['sensor_latency_s']} s |"
+        )
+    lines += ["", "Cores busy, mean per twentieth of the makespan:", ""]
+    for row in rows:
+        lines.append(
+            f"- {row['night']}, N={row['cores']}: "
+            + " ".join(f"{b:g}" for b in row["busy_cores_by_twentieth"])
+        )
+    lines += ["", "Orchestration per run (CPU seconds; peak RSS of one process of the kind):", ""]
+    for row in rows:
+        kinds = row["orchestration_cpu_s_per_run"]
+        lines.append(
+            f"- {row['night']}, N={row['cores']}: "
+            + "; ".join(
+                f"{kind} {seconds} s, {row['peak_rss_mib'].get(kind, 0)} MiB"
+                for kind, seconds in kinds.items()
+            )
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", default="2,16,64")
+    parser.add_argument("--nights", default="cards,big")
+    parser.add_argument("--instance", choices=("shipped", "sized"), default="sized")
+    parser.add_argument(
+        "--ideal-s",
+        type=float,
+        default=120.0,
+        help="scale each night's work down so that its ideal makespan is at most this",
+    )
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
+        root = Path(tmp)
+        costs = measure_costs(root)
+        for night in args.nights.split(","):
+            for cores in (int(n) for n in args.cores.split(",")):
+                row = rehearse(root, night, cores, costs, args)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    lines = describe(rows, costs)
+    print("\n".join(lines))
+    if not args.no_write:
+        FIGURES.write_text(json.dumps(rows, indent=2) + "\n")
+        replace_section(REPORT, SECTION, lines)
+        print(f"wrote {FIGURES.relative_to(REPO)} and {SECTION!r} in {REPORT.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
