@@ -40,10 +40,12 @@ import psutil
 from dagster import DagsterInstance, RunsFilter
 
 from benchmarks.common import REPO, machine, replace_section, source_clip
+from benchmarks.night import NIGHT, breakdown, make_night, run_bare
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
 from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
-from proxx_exec import JobSpec, validate_job
+from proxx_exec import ExecutionResult, JobSpec, validate_job
 from proxx_exec.engines import default_engine_binary
+from proxx_exec.naming import RESULT_SUFFIX
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
 
@@ -178,6 +180,7 @@ class Sampler:
         self._standin = standin
         self.cpu: dict[int, tuple[str, float]] = {}
         self.rss: dict[str, float] = {}
+        self.examples: dict[str, str] = {}  # a command line per kind, printed for the record
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -211,12 +214,14 @@ class Sampler:
                 for process in tree:
                     try:
                         with process.oneshot():
-                            kind = self.kind(process.cmdline())
+                            argv = process.cmdline()
+                            kind = self.kind(argv)
                             times = process.cpu_times()
                             rss = process.memory_info().rss / 2**20
                     except psutil.Error:
                         continue
                     self.cpu[process.pid] = (kind, times.user + times.system)
+                    self.examples.setdefault(kind, " ".join(argv)[:300])
                     self.rss[kind] = max(self.rss.get(kind, 0.0), rss)
 
     def stop(self) -> dict[str, float]:
@@ -257,36 +262,32 @@ def _wait(what: str, until: float, check: Any) -> None:
         time.sleep(0.5)
 
 
-def rehearse(
-    root: Path, night: str, cores: int, costs: dict[tuple[str, str], float], args: Any
-) -> dict[str, Any]:
-    """One night on one simulated machine; its figures."""
-    clips = night_clips(night)
-    full_work = sum(
-        costs[c.profile, c.size] * c.seconds for c in clips
-    )  # core-seconds on the real CPU this was measured on
-    scale = min(1.0, args.ideal_s * cores / full_work)
-    work = {c.name: costs[c.profile, c.size] * c.seconds * scale for c in clips}
-    total_work = sum(work.values())
-    here = root / f"{night}-{cores}"
-    here.mkdir()
+@dataclass
+class Deployment:
+    home: Path
+    incoming: Path  # a watch root per profile below it
+    processes: list[subprocess.Popen[bytes]]
+
+
+@contextmanager
+def deployment(
+    here: Path, cores: int, instance: str, profiles: list[str], engine: str | None
+) -> Iterator[Deployment]:
+    """What an operator runs: an instance sized for `cores`, a code server per profile (its
+    own watch root and PROXX_* settings), the watch sensors on, the daemon; all stopped after."""
     home = here / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml(args.instance, cores))
+    (home / "dagster.yaml").write_text(instance_yaml(instance, cores))
     with DagsterInstance.from_config(str(home)):
         pass  # the storage is made once, before any process opens it
-    tiny = make_sample(here / "tiny.mov", SampleClip(width=320, height=180, duration_s=0.2))
-    _make_cards(here, clips, tiny)
-    socket_path = short_socket_path(here)
-    standin = write_standin(here / "ffmpeg-standin", default_engine_binary(), socket_path, work)
     incoming = here / "incoming"
-    profiles = sorted({c.profile for c in clips})
     ports = {profile: _free_port() for profile in profiles}
     workspace = _workspace(here, ports)
     base_env = {**os.environ, "DAGSTER_HOME": str(home), "PROXX_CORES": str(cores)}
     processes: list[subprocess.Popen[bytes]] = []
     log = (here / "processes.log").open("ab")
-    with ExitStack() as stack, SimulatedMachine(cores, socket_path) as simulated:
+    with ExitStack() as stack:
+        stack.callback(log.close)
         stack.callback(_stop, processes)
         for profile, port in ports.items():
             (incoming / profile).mkdir(parents=True)
@@ -295,10 +296,11 @@ def rehearse(
                 "PROXX_WATCH_ROOTS": str(incoming / profile),
                 "PROXX_PROFILE": profile,
                 "PROXX_PROXY_ROOT": str(here / "proxies"),
-                "PROXX_ENGINE": str(standin),
                 "PROXX_WATCH_SETTLE_S": str(SETTLE_S),
                 "PROXX_WATCH_INTERVAL_S": str(WATCH_INTERVAL_S),
             }
+            if engine:
+                env["PROXX_ENGINE"] = engine
             argv = [str(BIN / "dagster"), "api", "grpc", "--module-name"]
             argv += ["proxx_dagster.definitions", "--attribute", "defs"]
             argv += ["--host", "127.0.0.1", "--port", str(port)]
@@ -316,50 +318,115 @@ def rehearse(
                 ),
             )
         for profile in profiles:
-            subprocess.run(
-                [
-                    str(BIN / "dagster"),
-                    "sensor",
-                    "start",
-                    WATCH_SENSOR,
-                    "-w",
-                    str(workspace),
-                    "-l",
-                    f"proxx-{profile}",
-                ],
-                env=base_env,
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
+            start = [str(BIN / "dagster"), "sensor", "start", WATCH_SENSOR]
+            start += ["-w", str(workspace), "-l", f"proxx-{profile}"]
+            subprocess.run(start, env=base_env, check=True, capture_output=True, timeout=120)
         daemon = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
         processes.append(
             subprocess.Popen(daemon, env=base_env, stdout=log, stderr=log, start_new_session=True)
         )
         time.sleep(10)  # the daemon up and its first sensor ticks done before the copy
-        sampler = Sampler([p.pid for p in processes], str(standin))
-        cards = {c.card: c.profile for c in clips}
-        copied = time.time()
+        yield Deployment(home, incoming, processes)
+
+
+def copy_cards(cards: dict[str, tuple[Path, str]], deployed: Deployment) -> float:
+    """Every card (folder, profile) under its profile's watch root at once; when."""
+    copied = time.time()
+    for card, (folder, profile) in cards.items():
+        folder.rename(deployed.incoming / profile / card)
+    return copied
+
+
+def wait_for_runs(deployed: Deployment, count: int, timeout_s: float) -> list[Any]:
+    """The run records of the folder job once `count` runs ended and none is left."""
+    with DagsterInstance.from_config(str(deployed.home)) as instance:
+
+        def records() -> list[Any]:
+            return list(instance.get_run_records(RunsFilter(job_name=FOLDER_JOB)))
+
+        def ended() -> bool:
+            done = [r for r in records() if r.dagster_run.is_finished]
+            return len(done) >= count and len(done) == len(records())
+
+        _wait("the night's runs", time.monotonic() + timeout_s, ended)
+        return records()
+
+
+def rehearse(
+    root: Path, night: str, cores: int, costs: dict[tuple[str, str], float], args: Any
+) -> dict[str, Any]:
+    """One night on one simulated machine; its figures."""
+    clips = night_clips(night)
+    # core-seconds on the real CPU the costs were measured on
+    full_work = sum(costs[c.profile, c.size] * c.seconds for c in clips)
+    scale = min(1.0, args.ideal_s * cores / full_work)
+    work = {c.name: costs[c.profile, c.size] * c.seconds * scale for c in clips}
+    here = root / f"{night}-{cores}"
+    here.mkdir()
+    tiny = make_sample(here / "tiny.mov", SampleClip(width=320, height=180, duration_s=0.2))
+    _make_cards(here, clips, tiny)
+    cards = {c.card: (here / "cards" / c.profile / c.card, c.profile) for c in clips}
+    socket_path = short_socket_path(here)
+    standin = write_standin(here / "ffmpeg-standin", default_engine_binary(), socket_path, work)
+    profiles = sorted({c.profile for c in clips})
+    with (
+        SimulatedMachine(cores, socket_path) as simulated,
+        deployment(here, cores, args.instance, profiles, str(standin)) as deployed,
+    ):
+        sampler = Sampler([p.pid for p in deployed.processes], str(standin))
+        copied = copy_cards(cards, deployed)
         offset = copied - time.monotonic()  # wall clock -> the simulated machine's clock
-        for card, profile in cards.items():
-            (here / "cards" / profile / card).rename(incoming / profile / card)
-        with DagsterInstance.from_config(str(home)) as instance:
-
-            def records() -> list[Any]:
-                return list(instance.get_run_records(RunsFilter(job_name=FOLDER_JOB)))
-
-            def ended() -> bool:
-                done = [r for r in records() if r.dagster_run.is_finished]
-                return len(done) >= len(cards) and len(done) == len(records())
-
-            _wait("the night's runs", time.monotonic() + 4 * args.ideal_s + 900, ended)
-            runs = records()
+        runs = wait_for_runs(deployed, len(cards), 4 * args.ideal_s + 900)
         orchestration = sampler.stop()
-    return figures(night, cores, clips, runs, simulated, offset, copied, total_work, scale) | {
+    for kind, example in sorted(sampler.examples.items()):
+        print(f"  {kind}: {example}", flush=True)
+    floor = max(sum(work.values()) / cores, *(work[c.name] / threads_of(c.profile) for c in clips))
+    row = figures(night, cores, clips, runs, simulated, offset, copied, sum(work.values()), scale)
+    return row | {
+        "floor_s": round(floor, 1),
         "orchestration_cpu_s_per_run": {
             kind: round(seconds / len(runs), 2) for kind, seconds in sorted(orchestration.items())
         },
         "peak_rss_mib": {kind: round(mib) for kind, mib in sorted(sampler.rss.items())},
+    }
+
+
+def real_night(root: Path, instance: str) -> dict[str, Any]:
+    """The night of benchmarks/night.py on this machine, real engine, through the watch roots
+    as an operator runs it; then `xargs -P2` over the encode commands its results record."""
+    here = root / "real-night"
+    here.mkdir()
+    cores = os.cpu_count() or 1
+    made = make_night(here)
+    profiles = {card: profile for card, profile, _ in NIGHT}
+    cards = {card: (here / "media" / card, profiles[card]) for card in made}
+    with deployment(here, cores, instance, sorted(set(profiles.values())), None) as deployed:
+        copied = copy_cards(cards, deployed)
+        runs = wait_for_runs(deployed, len(cards), 7200)
+    failed = [r.dagster_run.run_id for r in runs if r.dagster_run.status.value != "SUCCESS"]
+    if failed:
+        raise SystemExit(f"real night: runs failed: {failed}")
+    first = min(r.create_timestamp.timestamp() for r in runs)
+    proxx_s = max(r.end_time for r in runs) - first
+    results = [
+        ExecutionResult.from_json(path.read_text())
+        for path in sorted((here / "proxies").rglob(f"*{RESULT_SUFFIX}"))
+    ]
+    parts = breakdown(results)
+    bare = run_bare(results, here / "bare")
+    floor = parts["encode_s"] / (parts["encode_s"] + parts["verify_s"])
+    ratio = bare.wall_s / proxx_s
+    return {
+        "cores": cores,
+        "runs": len(runs),
+        "jobs": len(results),
+        "clips": int(parts["clips"]),
+        "sensor_latency_s": round(first - copied, 1),
+        "proxx_s": round(proxx_s, 1),
+        "bare_s": round(bare.wall_s, 1),
+        "ratio": round(ratio, 3),
+        "floor": round(floor, 3),
+        "share_of_floor": round(ratio / floor, 3),
     }
 
 
@@ -408,7 +475,9 @@ def figures(
     }
 
 
-def describe(rows: list[dict[str, Any]], costs: dict[tuple[str, str], float]) -> list[str]:
+def describe(
+    rows: list[dict[str, Any]], costs: dict[tuple[str, str], float], real: dict[str, Any] | None
+) -> list[str]:
     lines = [
         f"Made by `python -m benchmarks.scale` on {datetime.now(UTC).date().isoformat()}, "
         f"{machine()}; the figures are also in `docs/benchmarks-scale.json`.",
@@ -419,19 +488,22 @@ def describe(rows: list[dict[str, Any]], costs: dict[tuple[str, str], float]) ->
         "of the clip it stands for (benchmarks/standin.py). Measured work per second of source "
         "(CPU seconds, the profile's pinned threads): "
         + ", ".join(f"{p} {s} {v:.2f}" for (p, s), v in sorted(costs.items()))
-        + ". Where the night's work would take much longer than a rehearsal can wait, every "
+        + ". The floor is what no orchestration can beat: the larger of the ideal and the "
+        "longest single clip's work over its threads (a clip is never cut). Where the night's "
+        "work would take much longer than a rehearsal can wait, every "
         "clip's work is scaled down by the same factor (`work_scale`): the orchestration's "
         "own times are not scaled, so a scaled night is a pessimistic rehearsal.",
         "",
-        "| night | N | runs | makespan | ideal (work / N) | makespan / ideal | utilisation | "
-        "run queue wait, median / max | idle core-s per run | sensor latency |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| night | N | runs | makespan | ideal (work / N) | makespan / ideal | floor / ideal | "
+        "utilisation | run queue wait, median / max | idle core-s per run | sensor latency |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         lines.append(
             f"| {row['night']} ({row['clips']} clips, work x{row['work_scale']}) | {row['cores']} "
             f"| {row['runs']} | {row['makespan_s']} s | {row['ideal_s']} s | "
-            f"**{row['ratio']:.2f}x** | {row['utilisation']:.0%} | "
+            f"**{row['ratio']:.2f}x** | {row['floor_s'] / row['ideal_s']:.2f}x | "
+            f"{row['utilisation']:.0%} | "
             f"{row['queue_wait_s']['median']} s / {row['queue_wait_s']['max']} s | "
             f"{row['idle_core_s_per_run']} | {row['sensor_latency_s']} s |"
         )
@@ -451,6 +523,19 @@ def describe(rows: list[dict[str, Any]], costs: dict[tuple[str, str], float]) ->
                 for kind, seconds in kinds.items()
             )
         )
+    if real is not None:
+        lines += [
+            "",
+            f"The real night on this machine ({real['jobs']} jobs, {real['clips']} clips of "
+            "benchmarks/night.py, real engine), copied under the watch roots and run by the "
+            f"daemon with the instance sized for {real['cores']} cores, against `xargs -P2` "
+            "over the encode commands its results record: proxx "
+            f"{real['proxx_s']} s (first run created to last run ended; the sensor took "
+            f"{real['sensor_latency_s']} s more to see the cards settle), bare "
+            f"{real['bare_s']} s: **{real['ratio']:.3f}x**; the floor, encode / (encode + "
+            f"verification), {real['floor']:.3f}; proxx as a share of the floor: "
+            f"**{real['share_of_floor']:.3f}** (target >= 0.97).",
+        ]
     return lines
 
 
@@ -465,21 +550,28 @@ def main() -> None:
         default=120.0,
         help="scale each night's work down so that its ideal makespan is at most this",
     )
+    parser.add_argument(
+        "--real-night", action="store_true", help="also the real night through the watch roots"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
+    real = None
     with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
         root = Path(tmp)
         costs = measure_costs(root)
-        for night in args.nights.split(","):
+        for night in filter(None, args.nights.split(",")):
             for cores in (int(n) for n in args.cores.split(",")):
                 row = rehearse(root, night, cores, costs, args)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    lines = describe(rows, costs)
+        if args.real_night:
+            real = real_night(root, args.instance)
+            print(json.dumps(real), flush=True)
+    lines = describe(rows, costs, real)
     print("\n".join(lines))
     if not args.no_write:
-        FIGURES.write_text(json.dumps(rows, indent=2) + "\n")
+        FIGURES.write_text(json.dumps({"rehearsal": rows, "real_night": real}, indent=2) + "\n")
         replace_section(REPORT, SECTION, lines)
         print(f"wrote {FIGURES.relative_to(REPO)} and {SECTION!r} in {REPORT.relative_to(REPO)}")
 
