@@ -122,7 +122,9 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     @classmethod
     def _engine(cls, value: str) -> str:
         if value != DEFAULT_ENGINE and (problem := relative_path_problem(value)):
-            raise ValueError(f"{problem}; or {DEFAULT_ENGINE} for the pinned engine")
+            raise ValueError(
+                f"{problem}; or {DEFAULT_ENGINE} for the pinned engine (PATH is never searched)"
+            )
         return value
 
     @field_validator("cron")

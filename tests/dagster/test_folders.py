@@ -23,7 +23,7 @@ from proxx_dagster.folder_spec import FolderProblem, build_folder_job, jobspec_f
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG
 from proxx_dagster.no_retry import runs_proxx
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Status, execute, load_jobspec
-from proxx_exec.jobspec import JOB_ID_PATTERN
+from proxx_exec.jobspec import DEFAULT_ENGINE, JOB_ID_PATTERN
 from tests.dagster.helpers import output_metadata, step_failure
 from tests.helpers import Media, write_engine_wrapper
 
@@ -116,6 +116,12 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
     assert len(ids) == 4
     assert mirrored is not None and mirrored.output_dir == str(tmp_path / "p" / folder.name)
     assert all(re.fullmatch(JOB_ID_PATTERN, i) for i in ids)
+    # PROXX_ENGINE: another engine is another job; the pinned one leaves today's ids as they are
+    pinned = build_folder_job(folder, profile="h264_quarter", engine=DEFAULT_ENGINE).spec
+    other_engine = build_folder_job(folder, profile="h264_quarter", engine="/opt/ffmpeg").spec
+    assert pinned == touched
+    assert other_engine is not None and other_engine.engine == "/opt/ffmpeg"
+    assert other_engine.job_id not in ids
 
 
 @pytest.mark.parametrize(

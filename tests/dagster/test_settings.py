@@ -159,6 +159,11 @@ def _problem(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
             + "; set e.g. PROXX_INBOX_FOLDER=/media/inbox",
         ),
         (
+            {"PROXX_ENGINE": "ffmpeg"},
+            "PROXX_ENGINE='ffmpeg': \"ffmpeg\" " + RELATIVE + "; or imageio-ffmpeg for the "
+            "pinned engine (PATH is never searched); set e.g. PROXX_ENGINE=imageio-ffmpeg",
+        ),
+        (
             {"PROXX_REPORT_FOLDER": "reports"},
             "PROXX_REPORT_FOLDER='reports': \"reports\" "
             + RELATIVE
