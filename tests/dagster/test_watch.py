@@ -12,7 +12,7 @@ from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_cont
 
 from proxx_dagster import watch
 from proxx_dagster.builders import build_definitions
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
 from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult
 from tests.dagster.helpers import step_failure
@@ -64,7 +64,7 @@ class Watch:
         outcome = self.defs.resolve_job_def(FOLDER_JOB).execute_in_process(
             run_config=request.run_config, instance=self.instance, tags=request.tags
         )
-        result = outcome.output_for_node(FOLDER_OP)
+        [result] = outcome.output_for_node(PART_OP).values()
         assert isinstance(result, ExecutionResult)
         return result
 
