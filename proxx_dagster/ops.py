@@ -113,6 +113,8 @@ def run_document(
     posters = make_job_posters(context, result, contact_sheet)
     _report_assets(context, result, names, posters)
     metadata = {**(extra_metadata or {}), **names.summary_metadata(result)}
+    if result.failure is not None and not fail:  # the step succeeds: its output says why
+        metadata.update(names.failure_metadata(result))
     if posters is not None and posters.contact_sheet:
         metadata[CONTACT_SHEET_KEY] = MetadataValue.path(posters.contact_sheet)
     yield Output(result, metadata=metadata)

@@ -3,8 +3,11 @@ atomic, all writing into the card's one proxy folder; one contact sheet, one pla
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,14 +16,16 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from proxx_dagster import folder_spec
+from proxx_dagster.builders import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.folder_job import build_proxx_folder_job
 from proxx_dagster.folder_spec import build_folder_job, cut_card, part_sizes
-from proxx_dagster.names import CARD_TAG, FINISH_OP, FOLDER_OP, PART_OP, PARTS_TAG
+from proxx_dagster.names import CARD_TAG, FINISH_OP, FOLDER_JOB, FOLDER_OP, PART_OP, PARTS_TAG
 from proxx_dagster.night import night_of, night_report_html, night_runs
 from proxx_dagster.resources import ProxxAutomation
 from proxx_exec import ExecutionResult, JobSpec, Status, engines
 from proxx_exec.naming import contact_sheet_path, result_path
 from tests.dagster.helpers import events, stored_results
+from tests.dagster.processes import BIN, REPO, dagster_env
 from tests.helpers import Media, write_engine_wrapper
 
 CLIPS = ["A001.mov", "A002.mov", "A003_BAD.mov", "A004.mov", "A005.mov"]
@@ -179,3 +184,50 @@ def test_a_failed_part_fails_the_run_by_name_and_relaunching_makes_only_its_clip
     assert [Path(c.source).name for c in result.clips] == ["A003_BAD.mov", "A004.mov"]
     assert result.spec is not None and result.spec.retried_from == card_id
     assert sorted(p.name for p in proxies.glob("*.mov")) == sorted(CLIPS)
+
+
+def test_the_parts_of_a_card_run_side_by_side_in_processes_of_their_own(
+    dagster_home: Path, media: Media, tmp_path: Path
+) -> None:
+    """Through `dg launch`, as a deployment runs it: the code location reads
+    PROXX_CLIPS_PER_JOB, and the folder job's multiprocess executor starts each part in its own
+    process, both at once."""
+    folder = card(tmp_path, media, CLIPS[:2] + CLIPS[3:])  # 4 clips: 2 parts of 2
+    config = {"folder": str(folder), "profile": "h264_quarter", "proxy_root": ""}
+    config_file = tmp_path / "card.yaml"
+    config_file.write_text(json.dumps({"ops": {FOLDER_OP: {"config": config}}}))
+    launched = subprocess.Popen(
+        [str(BIN / LAUNCHER), *EXECUTE_DEFS_JOB, FOLDER_JOB, "-c", str(config_file)],
+        cwd=REPO,
+        env=dagster_env(dagster_home, PROXX_CLIPS_PER_JOB="2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = launched.communicate(timeout=600)
+    finally:
+        if launched.poll() is None:
+            os.killpg(launched.pid, signal.SIGKILL)
+            launched.wait()
+    assert launched.returncode == 0, output[-3000:]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status is DagsterRunStatus.SUCCESS and run.tags[PARTS_TAG] == "2"
+        starts = {
+            str(e.step_key): e for e in events(instance, run.run_id, DagsterEventType.STEP_START)
+        }
+        ends = {
+            str(e.step_key): e for e in events(instance, run.run_id, DagsterEventType.STEP_SUCCESS)
+        }
+        parts = [f"{PART_OP}[p1of2]", f"{PART_OP}[p2of2]"]
+        pids = {starts[key].get_dagster_event().pid for key in parts}
+        assert (
+            len(pids) == 2 and starts[FOLDER_OP].get_dagster_event().pid not in pids
+        )  # a process per part
+        # side by side: each part started before the other ended
+        assert starts[parts[1]].timestamp < ends[parts[0]].timestamp
+        assert starts[parts[0]].timestamp < ends[parts[1]].timestamp
+        assert len(stored_results(instance, run.run_id)) == 2
+    assert sorted(p.name for p in (folder / "Proxy").glob("*.mov")) == sorted(CLIPS[:2] + CLIPS[3:])
