@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,13 +143,18 @@ def test_a_big_card_is_one_run_of_parts_into_one_folder_with_one_contact_sheet(
     sheet = Path(contact_sheet_path(str(proxies), card_id)).read_text()
     assert sheet.count("<figure>") == len(CLIPS)  # a poster per proxy, none missing
     # the night report shows the card as one section listing its parts
-    runs = night_runs(instance, night_of(datetime.now(UTC), "UTC"), "UTC", [CARD_JOB.name])
-    page = night_report_html(
-        night_of(datetime.now(UTC), "UTC"), "UTC", runs, str(tmp_path / "n.html")
-    )
+    night = night_of(datetime.now(UTC), "UTC")
+    [card_run] = night_runs(instance, night, "UTC", [CARD_JOB.name])
+    assert card_run.card == card_id and card_run.parts == 3 and len(card_run.results) == 3
+    page = night_report_html(night, "UTC", [card_run], str(tmp_path / "n.html"))
     assert page.count(f"<h2>card {card_id}") == 1
     assert page.count("<h3>") == 3
     assert "never started" not in page
+    # a run that ended before its last parts began says so in the card's section
+    cut_short = replace(card_run, results=card_run.results[:1], status="CANCELED")
+    page = night_report_html(night, "UTC", [cut_short], str(tmp_path / "n.html"))
+    assert page.count(f"<h2>card {card_id}") == 1 and page.count("<h3>") == 1
+    assert "2 job(s) of this card never started" in page
 
 
 def test_a_failed_part_fails_the_run_by_name_and_relaunching_makes_only_its_clips(
