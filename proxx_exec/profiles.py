@@ -180,6 +180,12 @@ _X264 = {
     "gop": 25,
 }
 
+# Thread counts (measured in docs/benchmarks.md, "Thread counts"; why in docs/determinism.md):
+# ProRes slice threads and x264 frame threads cost no measurable CPU up to 8 threads, so 4 lets
+# one job use 4 cores of a big machine at no cost to a small one. DNxHR's slice threads cost CPU
+# from 2 threads on and its encode is a small share of the job (decoding and scaling are most),
+# so it keeps 2. Parallelism beyond that comes from running many jobs at once.
+
 BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
     {
         profile.name: profile
@@ -192,7 +198,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 pix_fmt="yuv422p10le",
                 scale_divisor=2,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_PCM,
             ),
             _builtin(
@@ -203,7 +209,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 pix_fmt="yuv422p10le",
                 scale_divisor=1,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_PCM,
             ),
             _builtin(
@@ -222,7 +228,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 container="mov",
                 scale_divisor=2,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_X264,
                 **_PCM,
             ),
@@ -231,7 +237,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 container="mov",
                 scale_divisor=4,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_X264,
                 **_PCM,
             ),
