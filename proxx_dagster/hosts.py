@@ -74,11 +74,13 @@ def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]
     the step's `proxx/host` metadata. Raises EngineNotHere on another host's other engine."""
     here = host_name()
     metadata = {HOST_METADATA_KEY: MetadataValue.text(here)}
+    run = context.instance.get_run_by_id(context.run_id)  # fresh tags, not the step's copy
+    stamp = EngineStamp.of_run(run) if run is not None else None
+    if stamp is not None and stamp.host == here:
+        return metadata  # the stamping host: nothing to compare (hashing costs ~0.1 s of CPU)
     identity = _engine_here(raw)
     if identity is None:
         return metadata
-    run = context.instance.get_run_by_id(context.run_id)  # fresh tags, not the step's copy
-    stamp = EngineStamp.of_run(run) if run is not None else None
     if stamp is None:
         context.instance.add_run_tags(
             context.run_id,
@@ -89,7 +91,7 @@ def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]
             },
         )
         return metadata
-    if stamp.host != here and stamp.sha256 != identity.sha256:
+    if stamp.sha256 != identity.sha256:  # on another host (above), another engine
         raise EngineNotHere(
             f"this step is on host {here}, whose engine ({identity.name}) has SHA-256 "
             f"{identity.sha256}; this run's engine, on host {stamp.host}, has SHA-256 "

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from proxx_dagster.definitions import proxx_job
 from proxx_dagster.hosts import (
     ENGINE_HOST_TAG,
     ENGINE_RUN_TAG,
@@ -44,7 +45,7 @@ from tests.dagster.helpers import (
 )
 from tests.dagster.processes import BIN, REPO, background_in, dagster_env
 from tests.dagster.services import postgres_schema, require_tcp_service
-from tests.helpers import REAL_ENGINE, Media, sha256
+from tests.helpers import REAL_ENGINE, Media, engine_calls, sha256, write_engine_wrapper
 from tests.processes import wait_for
 
 QUEUE_TAG = "dagster-celery/queue"  # dagster-celery's tag: the queue a run is sent to
@@ -220,7 +221,8 @@ def test_runs_launched_on_host_a_execute_on_other_hosts_on_one_engine(
             result_b = stored_result(instance, ids["on-b"])
             metadata_b = output_metadata(instance, ids["on-b"])
             result_pinned = stored_result(instance, ids["pinned"])
-            stamped_failure = step_failure(instance, ids["stamped"])
+            stamped_failures = events(instance, ids["stamped"], DagsterEventType.STEP_FAILURE)
+            stamped_failure = step_failure(instance, ids["stamped"]) if stamped_failures else ""
             stamped_outputs = events(instance, ids["stamped"], DagsterEventType.STEP_OUTPUT)
 
     # host-b ran the whole run: proxies verified, the run stamped with host-b's engine.
@@ -255,3 +257,61 @@ def test_runs_launched_on_host_a_execute_on_other_hosts_on_one_engine(
     assert stamped_outputs == []  # no result: the job never started
     assert run_stamped.tags[ENGINE_HOST_TAG] == "host-b"  # the stamp is kept
     assert list(outputs["stamped"].iterdir()) == []
+
+
+# The stamp's rules, in process on one machine (no services): PROXX_HOST_NAME stands in for
+# the host, an engine wrapper with its own SHA-256 for another engine.
+
+
+def test_a_stamp_copied_from_another_run_is_replaced(
+    instance: DagsterInstance,
+    media: Media,
+    out_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(HOST_NAME_ENV, "host-b")
+    copied = {ENGINE_SHA256_TAG: "0" * 64, ENGINE_HOST_TAG: "host-z", ENGINE_RUN_TAG: "earlier"}
+    outcome = proxx_job.execute_in_process(
+        run_config=run_config(spec_fields(media, out_dir)), instance=instance, tags=copied
+    )
+    assert outcome.success
+    run = instance.get_run_by_id(outcome.run_id)
+    assert run is not None
+    assert run.tags[ENGINE_HOST_TAG] == "host-b"
+    assert run.tags[ENGINE_SHA256_TAG] == sha256(REAL_ENGINE)
+    assert run.tags[ENGINE_RUN_TAG] == outcome.run_id
+    assert output_metadata(instance, outcome.run_id)[HOST_METADATA_KEY].value == "host-b"
+
+
+def test_another_host_with_another_engine_is_refused_and_the_same_engine_runs(
+    instance: DagsterInstance,
+    media: Media,
+    out_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    monkeypatch.setenv(HOST_NAME_ENV, "host-c")
+    for job_id, engine, ok in [("same", "imageio-ffmpeg", True), ("other", str(wrapper), False)]:
+        run_id = str(uuid.uuid4())
+        (out_dir / job_id).mkdir()
+        # An earlier step of this run ran on host-b with the real engine.
+        stamp = {ENGINE_SHA256_TAG: sha256(REAL_ENGINE), ENGINE_HOST_TAG: "host-b"}
+        outcome = proxx_job.execute_in_process(
+            run_config=run_config(spec_fields(media, out_dir / job_id, job_id, engine=engine)),
+            instance=instance,
+            tags={**stamp, ENGINE_RUN_TAG: run_id},
+            run_id=run_id,
+            raise_on_error=False,
+        )
+        assert outcome.success is ok
+        if ok:
+            same_run = run_id
+        else:
+            message = step_failure(instance, run_id)
+            assert f"this step is on host host-c, whose engine (ffmpeg at {wrapper})" in message
+            assert f"on host host-b, has SHA-256 {sha256(REAL_ENGINE)}" in message
+    assert [args for _, args in engine_calls(tmp_path)] == ["-hide_banner -version"]
+    assert stored_result(instance, same_run).status is Status.COMPLETED
+    assert list((out_dir / "other").iterdir()) == []  # not even a refusal record: never started
