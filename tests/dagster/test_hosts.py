@@ -264,11 +264,7 @@ def test_runs_launched_on_host_a_execute_on_other_hosts_on_one_engine(
 
 
 def test_a_stamp_copied_from_another_run_is_replaced(
-    instance: DagsterInstance,
-    media: Media,
-    out_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    instance: DagsterInstance, media: Media, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(HOST_NAME_ENV, "host-b")
     copied = {ENGINE_SHA256_TAG: "0" * 64, ENGINE_HOST_TAG: "host-z", ENGINE_RUN_TAG: "earlier"}
