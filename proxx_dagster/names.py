@@ -28,6 +28,7 @@ __all__ = [
     "CHECKS_DEFINITION",
     "DOCUMENT_JOB",
     "DOCUMENT_OP",
+    "ENCODE_POOL",
     "EXECUTE_BATCH_OP",
     "EXECUTE_OP",
     "FOLDER_JOB",
@@ -90,12 +91,15 @@ AUTOMATION_RESOURCE = "proxx_automation"
 # Op tag marking the ops that run proxx_exec; the load-time retry check looks for it.
 PROXX_OP_TAG = "proxx/executes_jobspec"
 
+# The Dagster concurrency pool of the steps that encode; the instance sizes it (sizing.py).
+ENCODE_POOL = "proxx_encode"
+
 # Run tags set by proxx.
 JOB_ID_TAG = "proxx/job_id"
 SPEC_FILE_TAG = "proxx/spec_file"
 TRIGGER_TAG = "proxx/trigger"  # "nightly", "inbox" or "watch"
 FOLDER_TAG = "proxx/folder"  # the card folder a folder job was built from
-VOLUME_TAG = "proxx/output_volume"  # the run queue's per-volume limit keys on it
+VOLUME_TAG = "proxx/output_volume"  # shown on the run; no limit keys on it (docs/benchmarks.md)
 BATCH_SIZE_TAG = "proxx/batch_size"
 BATCH_FAILED_TAG = "proxx/batch_failed"
 BATCH_COMPLETED_TAG = "proxx/batch_completed"

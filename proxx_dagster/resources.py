@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "profile": "PROXX_PROFILE",
     "proxy_root": "PROXX_PROXY_ROOT",
     "report_folder": "PROXX_REPORT_FOLDER",
+    "cores": "PROXX_CORES",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -107,6 +108,15 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         default=None,
         description="Where the night reports are written (PROXX_REPORT_FOLDER); unset: "
         "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
+    )
+
+    cores: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=4096,
+        description="Cores of the machine the runs are planned for (PROXX_CORES; default: this "
+        "machine's): sizes the run queue and the multiprocess executors, never a job's "
+        "command, so a big deployment can be rehearsed on a small machine.",
     )
 
     @field_validator("cron")
@@ -198,8 +208,9 @@ _EXAMPLES = {
     "profile": DEFAULT_PROFILE,
     "proxy_root": "/media/proxies",
     "report_folder": "/media/reports",
+    "cores": "16",
 }
-_UNITS = {"watch_card_depth": "folder levels"}
+_UNITS = {"watch_card_depth": "folder levels", "cores": "cores"}
 
 
 def _unit(field: str) -> str:
@@ -242,3 +253,12 @@ def checked_settings(
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
             lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
+
+
+def configured_cores() -> int:
+    """The cores runs are planned for: PROXX_CORES, else this machine's (SettingsProblem when
+    PROXX_CORES is wrong). Reads no other setting."""
+    raw = (
+        {"cores": os.environ[ENVIRONMENT["cores"]]} if os.environ.get(ENVIRONMENT["cores"]) else {}
+    )
+    return checked_settings(dict(raw), ENVIRONMENT, raw).cores
