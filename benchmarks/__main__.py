@@ -11,6 +11,8 @@
 6. A night: five camera cards of mixed clips through `proxx_batch` against `xargs -P2` of the
    recorded encode commands, with the cost breakdown (benchmarks/night.py).
 
+The "Thread counts" section is measured on its own (`python -m benchmarks.threads`) and kept.
+
     python3 dev.py bench [--reps N] [--seconds S] [--sizes WxH,WxH] [--night-reps N]
                          [--no-write]
 """
@@ -29,9 +31,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_size, volume_share
+from benchmarks import audio_size, threads, volume_share
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
-from benchmarks.common import REPO, clip_folder, machine, measured, source_clip, timed_child
+from benchmarks.common import (
+    REPO,
+    clip_folder,
+    machine,
+    measured,
+    replace_section,
+    section_of,
+    source_clip,
+    timed_child,
+)
 from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
@@ -179,7 +190,11 @@ def main() -> None:
     page = report(rows, starts, audio_sizes, volume, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
+        # The thread-count section is measured by its own run (benchmarks/threads.py): kept.
+        kept = section_of(REPORT, threads.TITLE)
         REPORT.write_text("\n".join(page) + "\n")
+        if kept is not None:
+            replace_section(REPORT, threads.TITLE, kept)
         if the_night is not None:
             save(the_night, REPORT.with_name("benchmarks-night.json"))
         print(f"wrote {REPORT.relative_to(REPO)}")

@@ -175,3 +175,9 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         instance=init_context.instance,
     )
     return RunWorkerRecorded(definition.executor_creation_fn(context))  # type: ignore[misc]
+
+
+# The folder job's executor: each part of a card in its own process on this machine, side by
+# side (as many at once as PROXX_CORES, else the CPU count), retries disabled; the steps
+# also take a slot of the `proxx_encode` concurrency pool when the instance limits it.
+CARD_EXECUTOR = proxx_batch_executor.configured({"multiprocess": {}}, name="proxx_card_executor")

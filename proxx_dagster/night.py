@@ -38,7 +38,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
-from proxx_dagster.names import JOB_ID_TAG, NIGHT_REPORT_SENSOR, PLAN_OP, TRIGGER_TAG
+from proxx_dagster.names import (
+    CARD_TAG,
+    FINISH_OP,
+    FOLDER_OP,
+    JOB_ID_TAG,
+    NIGHT_REPORT_SENSOR,
+    PARTS_TAG,
+    PLAN_OP,
+    TRIGGER_TAG,
+)
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
@@ -119,6 +128,13 @@ class NightRun:
     results: tuple[ExecutionResult | UnreadableResult, ...]
     refusal: str | None
     lost: tuple[LostJob, ...] = ()
+    card: str | None = None  # a folder run's card id
+    parts: int = 0  # how many jobs the card was cut into (0: not a card run, or not planned)
+
+    @property
+    def never_started(self) -> int:
+        """Jobs of the card that the run ended before starting."""
+        return max(0, self.parts - len(self.results) - len(self.lost))
 
 
 @dataclass(frozen=True)
@@ -179,7 +195,7 @@ def _lost(
         failure = ended.get(step)
         data = failure.step_failure_data if failure else None
         refused = data is not None and data.user_failure_data is not None
-        if step.startswith(PLAN_OP) or step in with_result or refused:
+        if step.startswith((PLAN_OP, FOLDER_OP, FINISH_OP)) or step in with_result or refused:
             continue
         name = step.partition("[")[2].removesuffix("]") or run.tags.get(JOB_ID_TAG, NONE)
         lost.append(LostJob(name, failure_text(failure) if failure else NO_RESULT))
@@ -227,6 +243,8 @@ def night_runs(
                 results=tuple(results.values()),
                 refusal=None if results or lost else _refusal(instance, run.run_id),
                 lost=lost,
+                card=run.tags.get(CARD_TAG),
+                parts=int(run.tags.get(PARTS_TAG, "0")),
             )
         )
     return runs
@@ -260,7 +278,16 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
     return "\n".join(rows)
 
 
-def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
+def _sheet_link(page_path: str, folder: str, name: str) -> str:
+    sheet = contact_sheet_path(folder, name)
+    return (
+        f' · <a href="{link(page_path, sheet)}">contact sheet</a>' if Path(sheet).is_file() else ""
+    )
+
+
+def _job_section(
+    page_path: str, run: NightRun, result: ExecutionResult, heading: str = "h2"
+) -> str:
     failure = result.failure
     why = (
         f'<p class="problem">{html_text(failure.failure_class.value)} '
@@ -269,21 +296,39 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
         else ""
     )
     folder = result.spec.output_dir if result.spec else NONE
-    sheet = contact_sheet_path(folder, result.spec.job_id) if result.spec else None
-    sheet_link = (
-        f' · <a href="{link(page_path, sheet)}">contact sheet</a>'
-        if sheet and Path(sheet).is_file()
-        else ""
-    )
+    # a part of a card has no sheet of its own: the card's section links the card's
+    sheet_link = _sheet_link(page_path, folder, result.spec.job_id) if result.spec else ""
     return (
-        f"<h2>{html_text(result.job_id or 'unreadable JobSpec')} · "
+        f"<{heading}>{html_text(result.job_id or 'unreadable JobSpec')} · "
         f'<span class="{html_text(result.status.value)}">'
-        f"{html_text(result.status.value)}</span></h2>\n"
+        f"{html_text(result.status.value)}</span></{heading}>\n"
         f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
         f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
         "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
         "<th>encode + verify</th><th>poster</th></tr>\n"
         f"{_clip_rows(page_path, result)}\n</table>"
+    )
+
+
+def _card_section(page_path: str, run: NightRun) -> str:
+    """One section for a card cut into several jobs: the card, then each job it ran."""
+    results = [r for r in run.results if isinstance(r, ExecutionResult)]
+    folder = next((r.spec.output_dir for r in results if r.spec), NONE)
+    completed = sum(1 for r in results if r.completed)
+    status = "COMPLETED" if completed == run.parts else "FAILED"
+    problems = [
+        f"{run.never_started} job(s) of this card never started" if run.never_started else "",
+        f"{len(run.lost)} job(s) ended without a result" if run.lost else "",
+        f"{len(results) - completed} job(s) FAILED" if completed < len(results) else "",
+    ]
+    why = "".join(f'<p class="problem">{html_text(p)}</p>' for p in problems if p)
+    card = run.card or NONE
+    parts = "\n".join(_job_section(page_path, run, r, "h3") for r in results)
+    return (
+        f'<h2>card {html_text(card)} · <span class="{status}">{status}</span></h2>\n'
+        f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
+        f"{run.parts} jobs, {completed} COMPLETED{_sheet_link(page_path, folder, card)}</p>\n"
+        f"{why}\n{parts}"
     )
 
 
@@ -347,10 +392,12 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     unreadable = sum(1 for _, result in pairs if isinstance(result, UnreadableResult))
     completed = sum(1 for result in results if result.completed)
     lost = sum(len(run.lost) for run in runs)
+    never = sum(run.never_started for run in runs)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
         f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
+        + (f"{never} job(s) of cards that never started; " if never else "")
         + (f"{unreadable} result(s) unreadable; " if unreadable else "")
         + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
@@ -359,9 +406,12 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
         + [_lost_row(run, lost) for run in runs for lost in run.lost]
     )
     sections = "\n".join(
-        _job_section(page_path, run, result)
-        for run, result in pairs
-        if isinstance(result, ExecutionResult)
+        _card_section(page_path, run)
+        if run.parts > 1
+        else "\n".join(
+            _job_section(page_path, run, r) for r in run.results if isinstance(r, ExecutionResult)
+        )
+        for run in runs
     )
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
-from proxx_dagster.folder_spec import DEFAULT_PROFILE
+from proxx_dagster.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import relative_path_problem
 from proxx_exec.profiles import unknown_profile
@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "profile": "PROXX_PROFILE",
     "proxy_root": "PROXX_PROXY_ROOT",
     "report_folder": "PROXX_REPORT_FOLDER",
+    "clips_per_job": "PROXX_CLIPS_PER_JOB",
     "cores": "PROXX_CORES",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
@@ -108,6 +109,15 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         default=None,
         description="Where the night reports are written (PROXX_REPORT_FOLDER); unset: "
         "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
+    )
+
+    clips_per_job: int = Field(
+        default=DEFAULT_CLIPS_PER_JOB,
+        ge=1,
+        le=10_000,
+        description="A card of more clips is cut into the fewest jobs of at most this many "
+        "clips, run side by side in one run; the cut depends on the card only "
+        "(PROXX_CLIPS_PER_JOB).",
     )
 
     cores: int = Field(
@@ -208,9 +218,10 @@ _EXAMPLES = {
     "profile": DEFAULT_PROFILE,
     "proxy_root": "/media/proxies",
     "report_folder": "/media/reports",
+    "clips_per_job": "8",
     "cores": "16",
 }
-_UNITS = {"watch_card_depth": "folder levels", "cores": "cores"}
+_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips", "cores": "cores"}
 
 
 def _unit(field: str) -> str:

@@ -127,6 +127,16 @@ def _problem(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
             "PROXX_CORES='sixteen': not a whole number of cores; set e.g. PROXX_CORES=16",
         ),
         (
+            {"PROXX_CLIPS_PER_JOB": "0"},
+            "PROXX_CLIPS_PER_JOB='0': out of range: must be from 1 to 10000 clips; "
+            "set e.g. PROXX_CLIPS_PER_JOB=8",
+        ),
+        (
+            {"PROXX_CLIPS_PER_JOB": "eight"},
+            "PROXX_CLIPS_PER_JOB='eight': not a whole number of clips; "
+            "set e.g. PROXX_CLIPS_PER_JOB=8",
+        ),
+        (
             {"PROXX_TIMEZONE": "Mars/Olympus"},
             "PROXX_TIMEZONE='Mars/Olympus': unknown time zone (use an IANA name such as "
             "Europe/Berlin); set e.g. PROXX_TIMEZONE=Europe/Berlin",
