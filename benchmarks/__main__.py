@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_size, threads
+from benchmarks import audio_size, threads, volume_share
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
 from benchmarks.common import (
     REPO,
@@ -170,6 +170,11 @@ def main() -> None:
         source = sources[sizes[0]]
         starts = startup(root, source, args.reps * 3)
         audio_sizes = audio_size.measure(root, source, args.seconds)
+        rates = volume_share.measure_profiles(root, source, args.seconds)
+        disk = volume_share.disk_write_mb_s(root)
+        volume = volume_share.section(
+            rates, disk, volume_share.SHIPPED_CORES, f"{args.seconds:g} s {sizes[0]}"
+        )
         engine = identify_engine(DEFAULT_ENGINE)[0].version_line
         small = make_sample(root / "SMALL.mov", SampleClip(width=320, height=180, duration_s=0.4))
         others = [
@@ -182,7 +187,7 @@ def main() -> None:
             *memory_with_clip_count(root, small),
         ]
         the_night = night(root, args.night_reps) if args.night_reps else None
-    page = report(rows, starts, audio_sizes, others, the_night, engine, args)
+    page = report(rows, starts, audio_sizes, volume, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
         # The thread-count section is measured by its own run (benchmarks/threads.py): kept.
@@ -217,6 +222,7 @@ def report(
     rows: list[ProfileRow],
     starts: list[float],
     audio_sizes: list[audio_size.SizeRow],
+    volume: list[str],
     others: list[str],
     the_night: dict[str, Any] | None,
     engine: str,
@@ -277,6 +283,10 @@ def report(
         "## What bit-exact audio costs in size",
         "",
         *audio_size.section(audio_sizes, f"{args.seconds:g} s {first}"),
+        "",
+        "## Does one volume need a limit?",
+        "",
+        *volume,
         "",
     ]
     if the_night is not None:

@@ -34,7 +34,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
@@ -63,6 +63,30 @@ DEFAULT_REPORT_FOLDER = "proxx-night-reports"  # under DAGSTER_HOME when nothing
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 NONE = "-"  # an empty cell
 NO_RESULT_STATUS = "no result"  # the status cell of a job that ended without a result
+# A run's end is stamped with the time its event was made, which may be stored later (another
+# process, a slow database, a host whose clock is behind): each look goes this far back before
+# the last end it saw, and skips the runs it already saw there.
+LATE_WRITE_MARGIN_S = 300
+RUNS_PER_LOOK = 200  # new ended runs read per look; the rest are read by the next look
+
+
+class _Cursor(BaseModel):
+    """Where the night report sensor stopped: the latest run end it saw, and the runs it saw
+    that ended within LATE_WRITE_MARGIN_S before it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: float = 0.0
+    seen: list[str] = []
+
+
+def _read_cursor(text: str | None) -> _Cursor:
+    """The stored cursor; an unreadable or older-format one (a bare timestamp) reads as empty,
+    so the next look rewrites every night with an ended run (pages are views: harmless)."""
+    try:
+        return _Cursor.model_validate_json(text or "{}")
+    except ValidationError:
+        return _Cursor()
 
 
 def night_of(moment: datetime, timezone: str) -> date:
@@ -426,18 +450,33 @@ def build_night_report_sensor(
         "clips, status, reason codes, durations, posters) and links it from the run.",
     )
     def proxx_night_report(context: SensorEvaluationContext) -> SkipReason:
-        after = datetime.fromtimestamp(float(context.cursor or 0), UTC)
+        cursor = _read_cursor(context.cursor)
+        look_from = datetime.fromtimestamp(max(cursor.after - LATE_WRITE_MARGIN_S, 0), UTC)
+        seen = set(cursor.seen)
+        read = context.instance.get_run_records(
+            RunsFilter(statuses=ENDED, updated_after=look_from),
+            order_by="update_timestamp",
+            ascending=True,
+            limit=RUNS_PER_LOOK + len(seen),
+        )
+        # Every run read moves the cursor, other jobs' runs too, or a long stretch of them
+        # would fill each look and hide the proxx runs behind it.
+        after = max([cursor.after, *(r.update_timestamp.timestamp() for r in read)])
+        recent = {
+            r.dagster_run.run_id
+            for r in read
+            if r.update_timestamp.timestamp() > after - LATE_WRITE_MARGIN_S
+        }
+        if len(read) == RUNS_PER_LOOK + len(seen):  # cut short: seen runs past the cut stay
+            recent |= seen
+        moved = _Cursor(after=after, seen=sorted(recent)).model_dump_json()
         ended: list[RunRecord] = [
             record
-            for record in context.instance.get_run_records(
-                RunsFilter(statuses=ENDED, updated_after=after),
-                order_by="update_timestamp",
-                ascending=True,
-                limit=200,
-            )
-            if record.dagster_run.job_name in names
+            for record in read
+            if record.dagster_run.job_name in names and record.dagster_run.run_id not in seen
         ]
         if not ended:
+            context.update_cursor(moved)
             return SkipReason("no proxx run ended since the last look")
         folder = report_folder(automation, context.instance)
         nights = {night_of(r.create_timestamp, automation.timezone) for r in ended}
@@ -457,7 +496,7 @@ def build_night_report_sensor(
                 record.dagster_run,
                 EngineEventData(metadata={NIGHT_REPORT_KEY: MetadataValue.path(str(path))}),
             )
-        context.update_cursor(str(max(r.update_timestamp for r in ended).timestamp()))
+        context.update_cursor(moved)
         return SkipReason(
             f"{len(ended)} ended run(s); wrote " + ", ".join(str(p) for p in pages.values())
         )

@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "proxy_root": "PROXX_PROXY_ROOT",
     "report_folder": "PROXX_REPORT_FOLDER",
     "clips_per_job": "PROXX_CLIPS_PER_JOB",
+    "cores": "PROXX_CORES",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -117,6 +118,15 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         description="A card of more clips is cut into the fewest jobs of at most this many "
         "clips, run side by side in one run; the cut depends on the card only "
         "(PROXX_CLIPS_PER_JOB).",
+    )
+
+    cores: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=4096,
+        description="Cores of the machine the runs are planned for (PROXX_CORES; default: this "
+        "machine's): sizes the run queue and the multiprocess executors, never a job's "
+        "command, so a big deployment can be rehearsed on a small machine.",
     )
 
     @field_validator("cron")
@@ -209,8 +219,9 @@ _EXAMPLES = {
     "proxy_root": "/media/proxies",
     "report_folder": "/media/reports",
     "clips_per_job": "8",
+    "cores": "16",
 }
-_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips"}
+_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips", "cores": "cores"}
 
 
 def _unit(field: str) -> str:
@@ -253,3 +264,12 @@ def checked_settings(
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
             lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
+
+
+def configured_cores() -> int:
+    """The cores runs are planned for: PROXX_CORES, else this machine's (SettingsProblem when
+    PROXX_CORES is wrong). Reads no other setting."""
+    raw = (
+        {"cores": os.environ[ENVIRONMENT["cores"]]} if os.environ.get(ENVIRONMENT["cores"]) else {}
+    )
+    return checked_settings(dict(raw), ENVIRONMENT, raw).cores
