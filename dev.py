@@ -65,8 +65,17 @@ def ui() -> None:
     home = Path(os.environ.get("DAGSTER_HOME", ROOT / ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())
+    if not config.exists():  # sized for PROXX_CORES, else this machine's core count
+        sized = subprocess.run(
+            [str(BIN / "python"), "-m", "proxx_dagster.sizing"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if sized.returncode != 0:
+            sys.exit(sized.stderr.strip())
+        config.write_text(sized.stdout)
     port = os.environ.get("PROXX_UI_PORT", "3000")
     argv = [BIN / "dg", "dev", "-h", UI_HOST, "-p", port, "-w", ROOT / "workspace.yaml"]
     # Dagster's default log format colours every line, even into a file or a pipe.

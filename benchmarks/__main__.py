@@ -11,6 +11,9 @@
 6. A night: five camera cards of mixed clips through `proxx_batch` against `xargs -P2` of the
    recorded encode commands, with the cost breakdown (benchmarks/night.py).
 
+The "Thread counts" and "Scale rehearsal" sections are measured on their own
+(`python -m benchmarks.threads`, `python -m benchmarks.scale`) and kept.
+
     python3 dev.py bench [--reps N] [--seconds S] [--sizes WxH,WxH] [--night-reps N]
                          [--no-write]
 """
@@ -29,14 +32,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_size
+from benchmarks import audio_size, scale, threads, volume_share
 from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
 from benchmarks.common import (
     REPO,
     clip_folder,
-    kept_section,
     machine,
     measured,
+    replace_section,
+    section_of,
     source_clip,
     timed_child,
 )
@@ -50,7 +54,6 @@ from proxx_exec.jobspec import DEFAULT_ENGINE
 from proxx_exec.samples import SampleClip, make_sample
 
 REPORT = REPO / "docs" / "benchmarks.md"
-KEPT = ("## Scale rehearsal",)  # written by benchmarks/scale.py; this run keeps it
 
 
 def spec_file(root: Path, name: str, sources: list[str], profile: str) -> tuple[Path, Path]:
@@ -168,6 +171,11 @@ def main() -> None:
         source = sources[sizes[0]]
         starts = startup(root, source, args.reps * 3)
         audio_sizes = audio_size.measure(root, source, args.seconds)
+        rates = volume_share.measure_profiles(root, source, args.seconds)
+        disk = volume_share.disk_write_mb_s(root)
+        volume = volume_share.section(
+            rates, disk, volume_share.SHIPPED_CORES, f"{args.seconds:g} s {sizes[0]}"
+        )
         engine = identify_engine(DEFAULT_ENGINE)[0].version_line
         small = make_sample(root / "SMALL.mov", SampleClip(width=320, height=180, duration_s=0.4))
         others = [
@@ -180,11 +188,16 @@ def main() -> None:
             *memory_with_clip_count(root, small),
         ]
         the_night = night(root, args.night_reps) if args.night_reps else None
-    page = report(rows, starts, audio_sizes, others, the_night, engine, args)
+    page = report(rows, starts, audio_sizes, volume, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
-        kept = [line for heading in KEPT for line in kept_section(REPORT, heading)]
-        REPORT.write_text("\n".join([*page, *kept]).rstrip("\n") + "\n")
+        # Sections measured by runs of their own (benchmarks/threads.py, benchmarks/scale.py)
+        # are kept as they are.
+        kept = {title: section_of(REPORT, title) for title in (threads.TITLE, scale.TITLE)}
+        REPORT.write_text("\n".join(page) + "\n")
+        for title, body in kept.items():
+            if body is not None:
+                replace_section(REPORT, title, body)
         if the_night is not None:
             save(the_night, REPORT.with_name("benchmarks-night.json"))
         print(f"wrote {REPORT.relative_to(REPO)}")
@@ -212,6 +225,7 @@ def report(
     rows: list[ProfileRow],
     starts: list[float],
     audio_sizes: list[audio_size.SizeRow],
+    volume: list[str],
     others: list[str],
     the_night: dict[str, Any] | None,
     engine: str,
@@ -272,6 +286,10 @@ def report(
         "## What bit-exact audio costs in size",
         "",
         *audio_size.section(audio_sizes, f"{args.seconds:g} s {first}"),
+        "",
+        "## Does one volume need a limit?",
+        "",
+        *volume,
         "",
     ]
     if the_night is not None:

@@ -105,30 +105,34 @@ def xargs_listing(commands: dict[str, list[str]], scratch: Path) -> Path:
     return listing
 
 
-def replace_section(page: Path, heading: str, lines: list[str]) -> None:
-    """Put `lines` under `heading` in a markdown page: the section (up to the next heading of
-    its level) is replaced if it exists, else appended. Other benchmarks keep their sections."""
-    text = page.read_text().rstrip("\n").split("\n") if page.exists() else []
-    level = heading.split(" ", 1)[0] + " "
-    body = [heading, "", *lines, ""]
-    if heading in text:
-        begin = text.index(heading)
-        end = next((i for i in range(begin + 1, len(text)) if text[i].startswith(level)), len(text))
-        text[begin:end] = body
+def _section_bounds(lines: list[str], title: str) -> tuple[int, int] | None:
+    heading = f"## {title}"
+    if heading not in lines:
+        return None
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+
+
+def section_of(path: Path, title: str) -> list[str] | None:
+    """The body of the page's `## title` section, or None if it has none."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    bounds = _section_bounds(lines, title)
+    return None if bounds is None else lines[bounds[0] + 2 : bounds[1]]
+
+
+def replace_section(path: Path, title: str, body: list[str]) -> None:
+    """Write `## title` with `body` in place of the page's section of that title, or append it:
+    a benchmark run on its own refreshes its section and leaves the rest of the page alone."""
+    lines = path.read_text().splitlines()
+    while lines and not lines[-1]:
+        lines.pop()
+    new = [f"## {title}", "", *body]
+    while new and not new[-1]:
+        new.pop()
+    bounds = _section_bounds(lines, title)
+    if bounds is None:
+        lines += ["", *new]
     else:
-        text += ["", *body]
-    page.write_text("\n".join(text).rstrip("\n") + "\n")
-
-
-def kept_section(page: Path, heading: str) -> list[str]:
-    """The section under `heading` in a page (heading included), or nothing: what a benchmark
-    that rewrites the whole page carries over from another one."""
-    if not page.exists():
-        return []
-    text = page.read_text().rstrip("\n").split("\n")
-    if heading not in text:
-        return []
-    level = heading.split(" ", 1)[0] + " "
-    begin = text.index(heading)
-    end = next((i for i in range(begin + 1, len(text)) if text[i].startswith(level)), len(text))
-    return [*text[begin:end], ""]
+        lines[bounds[0] : bounds[1]] = [*new, ""] if bounds[1] < len(lines) else new
+    path.write_text("\n".join(lines) + "\n")

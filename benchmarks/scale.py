@@ -43,6 +43,7 @@ from benchmarks.common import REPO, machine, replace_section, source_clip
 from benchmarks.night import NIGHT, breakdown, make_night, run_bare
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
 from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
+from proxx_dagster.sizing import instance_yaml as sized_instance
 from proxx_exec import ExecutionResult, JobSpec, validate_job
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import RESULT_SUFFIX
@@ -52,7 +53,7 @@ from proxx_exec.samples import SampleClip, make_sample
 BIN = Path(sys.executable).parent
 REPORT = REPO / "docs" / "benchmarks.md"
 FIGURES = REPO / "docs" / "benchmarks-scale.json"
-SECTION = "## Scale rehearsal"
+TITLE = "Scale rehearsal"
 
 PROFILES = ("h264_half", "prores_proxy")
 SIZES = ("1920x1080", "3840x2160")
@@ -141,9 +142,7 @@ def threads_of(profile: str) -> int:
 def instance_yaml(kind: str, cores: int) -> str:
     if kind == "shipped":
         return (REPO / "deploy" / "dagster.yaml").read_text()
-    from proxx_dagster.sizing import instance_yaml as sized  # noqa: PLC0415
-
-    return sized(cores)
+    return sized_instance(cores)
 
 
 def _free_port() -> int:
@@ -376,7 +375,7 @@ def rehearse(
         sampler = Sampler([p.pid for p in deployed.processes], str(standin))
         copied = copy_cards(cards, deployed)
         offset = copied - time.monotonic()  # wall clock -> the simulated machine's clock
-        runs = wait_for_runs(deployed, len(cards), 4 * args.ideal_s + 900)
+        runs = wait_for_runs(deployed, len(cards), args.timeout_s)
         orchestration = sampler.stop()
     for kind, example in sorted(sampler.examples.items()):
         print(f"  {kind}: {example}", flush=True)
@@ -553,6 +552,7 @@ def main() -> None:
     parser.add_argument(
         "--real-night", action="store_true", help="also the real night through the watch roots"
     )
+    parser.add_argument("--timeout-s", type=float, default=3600.0, help="per night")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -572,8 +572,8 @@ def main() -> None:
     print("\n".join(lines))
     if not args.no_write:
         FIGURES.write_text(json.dumps({"rehearsal": rows, "real_night": real}, indent=2) + "\n")
-        replace_section(REPORT, SECTION, lines)
-        print(f"wrote {FIGURES.relative_to(REPO)} and {SECTION!r} in {REPORT.relative_to(REPO)}")
+        replace_section(REPORT, TITLE, lines)
+        print(f"wrote {FIGURES.relative_to(REPO)} and {TITLE!r} in {REPORT.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

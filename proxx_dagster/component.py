@@ -22,7 +22,7 @@ from proxx_dagster.resources import ProxxAutomation
 
 EXAMPLE_ATTRIBUTES = """\
 # Every setting of ProxxAutomation may appear here; see docs/dagster.md.
-watch_roots: [/media/incoming]    # each folder below one is a camera card: one job each
+watch_roots: [/media/incoming]    # each folder below one is a camera card: one run each
 watch_settle_s: 120               # a card is taken once unchanged for this long
 profile: h264_half                # built-in profile (proxx profiles lists them)
 # proxy_root: /media/proxies      # unset: a Proxy folder inside each card

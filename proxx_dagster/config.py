@@ -25,6 +25,7 @@ _DAGSTER_TYPES: dict[str, Any] = {
     "naming": str,
     "clip_timeout_s": int,
     "engine": str,
+    "engine_sha256": Noneable(str),
     "retried_from": Noneable(str),
 }
 

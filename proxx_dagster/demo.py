@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
+from proxx_dagster.resources import SettingsProblem, configured_cores
+from proxx_dagster.sizing import instance_yaml
 from proxx_exec import ExecutionResult
 from proxx_exec.display import rich_text
 from proxx_exec.naming import result_path
@@ -52,7 +54,12 @@ def main(folder: Path) -> int:
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        try:  # sized for PROXX_CORES, else this machine's core count
+            cores = configured_cores()
+        except SettingsProblem as problem:
+            print(problem, file=sys.stderr)
+            return 2
+        (home / "dagster.yaml").write_text(instance_yaml(cores))
     sources = _sources(folder / "media")
     proxies = folder / "proxies"
     job_id = _next_job_id(proxies)

@@ -35,6 +35,7 @@ from proxx_dagster.dagster_internals import instance_class_modules, job_module
 from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
 from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
+from proxx_dagster.resources import configured_cores
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
@@ -97,7 +98,8 @@ BATCH_EXECUTOR_CONFIG = Field(
                         Noneable(Int),
                         is_required=False,
                         default_value=None,
-                        description="JobSpecs running at once (default: the CPU count).",
+                        description="JobSpecs running at once (default: PROXX_CORES, else the "
+                        "CPU count).",
                     ),
                     "start_method": Field(
                         Enum("ProxxStartMethod", [EnumValue("forkserver"), EnumValue("spawn")]),
@@ -160,6 +162,8 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
     elif choice == "multiprocess":
         definition = multiprocess_executor
         method = options["start_method"]
+        # Sized for the configured machine (a rehearsal of a big one), not the one it runs on.
+        config["max_concurrent"] = options["max_concurrent"] or configured_cores()
         config["start_method"] = {method: _start_method_config(method, init_context)}
     else:
         definition = celery_executor
@@ -171,3 +175,9 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         instance=init_context.instance,
     )
     return RunWorkerRecorded(definition.executor_creation_fn(context))  # type: ignore[misc]
+
+
+# The folder job's executor: each part of a card in its own process on this machine, side by
+# side (as many at once as PROXX_CORES, else the CPU count), retries disabled; the steps
+# also take a slot of the `proxx_encode` concurrency pool when the instance limits it.
+CARD_EXECUTOR = proxx_batch_executor.configured({"multiprocess": {}}, name="proxx_card_executor")

@@ -1,8 +1,12 @@
 """`proxx_folder_job`: proxies of a camera card or day folder, launched without writing a JobSpec.
 
-The launchpad asks for a folder, a profile and where the proxies go. The op builds the JobSpec
-with the same builder as the watch sensor (`folder_spec`), keeps it beside the results, shows it
-in the run's metadata, and runs it through `run_document`, the path every proxx op shares.
+The launchpad asks for a folder, a profile and where the proxies go. `plan_card` builds the
+card's JobSpecs with the same builder as the watch sensor (`folder_spec`: a card of more than
+`clips_per_job` clips is cut into parts), keeps them beside the results and fans them out; each
+`make_part_proxies` step runs one part through `run_document`, the path every proxx op shares,
+side by side with the others (multiprocess executor, concurrency pool `proxx_encode`);
+`finish_card` writes the card's one contact sheet and fails the run when a part FAILED, naming
+it. One run per card, one place to retry (`retried_from: <card id>`).
 
 (No `from __future__ import annotations` here: Dagster reads the op's context annotation.)
 """
@@ -16,11 +20,15 @@ from typing import Any
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
+    DynamicOut,
+    DynamicOutput,
     Enum,
     EnumValue,
     Failure,
     Field,
+    In,
     JobDefinition,
+    List,
     MetadataValue,
     OpDefinition,
     OpExecutionContext,
@@ -33,32 +41,42 @@ from dagster import (
     job,
     op,
 )
+from pydantic import BaseModel, ConfigDict
 
-from proxx_dagster.executors import IN_PROCESS_EXECUTOR
+from proxx_dagster.executors import CARD_EXECUTOR
 from proxx_dagster.folder_spec import (
     DEFAULT_PROFILE,
     FolderJob,
     FolderProblem,
     build_folder_job,
+    card_of,
     jobspec_document,
+    jobspec_file,
+    part_key,
     staging_folders,
     write_jobspec,
 )
 from proxx_dagster.io import ExecutionResultType
 from proxx_dagster.names import (
     AUTOMATION_RESOURCE,
+    CARD_TAG,
+    ENCODE_POOL,
+    FINISH_OP,
     FOLDER_JOB,
     FOLDER_OP,
     FOLDER_TAG,
     JOB_ID_TAG,
+    PART_OP,
+    PARTS_TAG,
     PROXX_OP_TAG,
     RESULT_IO_MANAGER_KEY,
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS, refuse_retry
 from proxx_dagster.ops import proxx_resources, run_document
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.translator import ProxxTranslator
+from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Profile
+from proxx_exec.sheets import write_card_contact_sheet
 
 UNFINISHED = [
     DagsterRunStatus.NOT_STARTED,
@@ -138,8 +156,22 @@ def folder_config_schema() -> dict[str, Field]:
     }
 
 
-def folder_metadata(folder_job: FolderJob, spec_file: Path | None = None) -> dict[str, Any]:
-    """How the JobSpec was made: the folder, what was skipped and why, the JobSpec itself."""
+class CardPart(BaseModel):
+    """One part of a card as its step receives it: the JobSpec document's exact bytes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    card_id: str
+    key: str  # pNofM
+    parts: int
+    document: bytes
+    spec_file: str
+    metadata: dict[str, Any]  # how the card's JobSpecs were made (folder_metadata)
+
+
+def folder_metadata(folder_job: FolderJob, spec: JobSpec | None = None) -> dict[str, Any]:
+    """How a JobSpec of the card was made: the folder, what was skipped and why, the JobSpec
+    itself and where it is kept."""
     metadata: dict[str, Any] = {
         "proxx/folder": MetadataValue.path(str(folder_job.folder)),
         "proxx/output_dir": MetadataValue.path(str(folder_job.output_dir)),
@@ -149,10 +181,14 @@ def folder_metadata(folder_job: FolderJob, spec_file: Path | None = None) -> dic
             schema=SKIPPED_COLUMNS,
         ),
     }
-    if folder_job.spec is not None:
-        metadata["proxx/jobspec"] = MetadataValue.json(folder_job.spec.canonical())
-    if spec_file is not None:
-        metadata["proxx/jobspec_file"] = MetadataValue.path(str(spec_file))
+    if folder_job.card_id is not None:
+        metadata["proxx/card"] = folder_job.card_id
+        metadata["proxx/parts"] = len(folder_job.parts)
+    if spec is not None:
+        metadata["proxx/jobspec"] = MetadataValue.json(spec.canonical())
+        metadata["proxx/jobspec_file"] = MetadataValue.path(
+            str(jobspec_file(Path(spec.output_dir), spec.job_id))
+        )
     return metadata
 
 
@@ -184,13 +220,11 @@ def _refuse(description: str, metadata: dict[str, Any] | None = None) -> Failure
     )
 
 
-def prepare_folder_job(
-    context: OpExecutionContext, automation: ProxxAutomation
-) -> tuple[FolderJob, JobSpec, Path]:
-    """Build the folder's JobSpec (its proxies where the watch sensor would put them: the
-    automation's watch roots decide the mirrored path below proxy_root), check nothing else
-    works on the folder, keep the JobSpec beside the results and name the run after its job.
-    Raises Failure with what to do."""
+def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation) -> FolderJob:
+    """Build the card's JobSpecs (its proxies where the watch sensor would put them: the
+    automation's watch roots decide the mirrored path below proxy_root, its clips_per_job how
+    the card is cut), check nothing else works on the folder, keep each JobSpec beside the
+    results and name the run after its card. Raises Failure with what to do."""
     config = context.op_config
     if not config["folder"]:
         raise _refuse("folder is empty; write the card folder's path, e.g. /media/incoming/A001")
@@ -202,6 +236,7 @@ def prepare_folder_job(
             watch_roots=automation.watch_roots,
             retried_from=config["retried_from"] or None,
             clip_timeout_s=config["clip_timeout_s"],
+            clips_per_job=automation.clips_per_job,
             engine=automation.engine,
         )
     except FolderProblem as problem:
@@ -209,58 +244,160 @@ def prepare_folder_job(
     busy = folder_busy(context.instance, folder_job.folder, folder_job.output_dir, context.run_id)
     if busy:
         raise _refuse(busy, folder_metadata(folder_job))
-    spec = folder_job.spec
-    if spec is None:
+    card_id = folder_job.card_id
+    if card_id is None:
         raise _refuse(
             f"no new clip in {folder_job.folder}: {folder_job.clip_count} video file(s), each "
             "already in an earlier job (proxx/skipped says which and why)",
             folder_metadata(folder_job),
         )
-    expected = context.run.tags.get(JOB_ID_TAG)
-    if expected and expected != spec.job_id:
+    # A one-job card's id is its job's id, so runs launched before cards were cut still match.
+    expected = context.run.tags.get(CARD_TAG) or context.run.tags.get(JOB_ID_TAG)
+    if expected and expected != card_id:
         raise _refuse(
-            f"this run was launched for job {expected}, but {folder_job.folder} now makes job "
-            f"{spec.job_id}: the folder changed after it settled. The watch sensor launches "
-            "the new job once it settles again",
+            f"this run was launched for card {expected}, but {folder_job.folder} now makes "
+            f"card {card_id}: the folder changed after it settled. The watch sensor launches "
+            "the new card once it settles again",
             folder_metadata(folder_job),
         )
     try:
-        spec_file = write_jobspec(spec)
+        for part in folder_job.parts:
+            write_jobspec(part)
     except (FolderProblem, OSError) as problem:
-        raise _refuse(f"the JobSpec could not be kept beside the results: {problem}") from None
-    context.instance.add_run_tags(
-        context.run_id, {FOLDER_TAG: str(folder_job.folder), JOB_ID_TAG: spec.job_id}
-    )
+        raise _refuse(f"a JobSpec could not be kept beside the results: {problem}") from None
+    context.instance.add_run_tags(context.run_id, card_tags(folder_job))
     context.log.info(
-        f"JobSpec {spec.job_id} ({len(spec.sources)} clips, {len(folder_job.skipped)} skipped), "
-        f"kept at {spec_file}:\n{json.dumps(spec.canonical(), indent=2, ensure_ascii=False)}"
+        f"card {card_id}: {len(folder_job.sources)} clips in {len(folder_job.parts)} job(s) "
+        f"({len(folder_job.skipped)} skipped), JobSpecs kept in {folder_job.output_dir}:\n"
+        + "\n".join(
+            json.dumps(part.canonical(), indent=2, ensure_ascii=False) for part in folder_job.parts
+        )
     )
-    return folder_job, spec, spec_file
+    return folder_job
 
 
-def build_folder_op(
-    translator: ProxxTranslator | None = None, name: str = FOLDER_OP
-) -> OpDefinition:
+def card_tags(folder_job: FolderJob) -> dict[str, str]:
+    """The run's tags naming its card: folder, card id, parts, and the job id of a one-job card."""
+    assert folder_job.card_id is not None
+    tags = {
+        FOLDER_TAG: str(folder_job.folder),
+        CARD_TAG: folder_job.card_id,
+        PARTS_TAG: str(len(folder_job.parts)),
+    }
+    if len(folder_job.parts) == 1:
+        tags[JOB_ID_TAG] = folder_job.parts[0].job_id
+    return tags
+
+
+def build_folder_op(name: str = FOLDER_OP) -> OpDefinition:
+    @op(
+        name=name,
+        description="Build the JobSpecs of every new clip in a camera card or day folder (a "
+        "card of more than PROXX_CLIPS_PER_JOB clips is cut into parts), keep them beside the "
+        "results, and fan them out: one make_part_proxies step per part.",
+        config_schema=folder_config_schema(),
+        out=DynamicOut(CardPart),
+    )
+    def plan_card(
+        context: OpExecutionContext, proxx_automation: ProxxAutomation
+    ) -> Iterator[DynamicOutput[CardPart]]:
+        refuse_retry(context)  # before the folder is read or anything is written
+        folder_job = prepare_folder_job(context, proxx_automation)
+        assert folder_job.card_id is not None
+        for part in folder_job.parts:
+            key = part_key(part.job_id, folder_job.card_id)
+            yield DynamicOutput(
+                CardPart(
+                    card_id=folder_job.card_id,
+                    key=key,
+                    parts=len(folder_job.parts),
+                    document=jobspec_document(part),
+                    spec_file=str(jobspec_file(Path(part.output_dir), part.job_id)),
+                    metadata=folder_metadata(folder_job, part),
+                ),
+                mapping_key=key,
+            )
+
+    return plan_card
+
+
+def build_part_op(translator: ProxxTranslator | None = None, name: str = PART_OP) -> OpDefinition:
     names = translator or ProxxTranslator()
 
     @op(
         name=name,
-        description="Make verified proxies of every new clip in a camera card or day folder: "
-        "the JobSpec is built from the folder, kept beside the results, then run like any "
-        "other. Fails exactly when the result is FAILED.",
-        config_schema=folder_config_schema(),
+        description="Run one JobSpec of the card with proxx_exec, exactly once: every clip "
+        "encoded once, verified, then committed. Yields its ExecutionResult; a FAILED result "
+        "fails the run in finish_card.",
+        ins={"part": In(CardPart)},
         out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
         tags={PROXX_OP_TAG: "true"},
+        pool=ENCODE_POOL,
     )
-    def make_folder_proxies(
-        context: OpExecutionContext, proxx_automation: ProxxAutomation
+    def make_part_proxies(
+        context: OpExecutionContext, part: CardPart
     ) -> Iterator[Output[ExecutionResult]]:
-        refuse_retry(context)  # before the folder is read or anything is written
-        folder_job, spec, spec_file = prepare_folder_job(context, proxx_automation)
-        metadata = folder_metadata(folder_job, spec_file)
-        yield from run_document(context, jobspec_document(spec), names, metadata)
+        context.log.info(f"card {part.card_id}, part {part.key}: JobSpec {part.spec_file}")
+        yield from run_document(
+            context,
+            part.document,
+            names,
+            part.metadata,
+            contact_sheet=part.parts == 1,  # several parts: one sheet for the card, at the end
+            fail=False,
+        )
 
-    return make_folder_proxies
+    return make_part_proxies
+
+
+def card_outcome(results: list[ExecutionResult]) -> tuple[str, list[str]]:
+    """The card's id and, per FAILED part, `pNofM (job id): why`."""
+    job_ids = [r.job_id or "?" for r in results]
+    card_id = card_of(job_ids[0]) if job_ids else "?"
+    failed = [
+        f"{part_key(r.job_id or '?', card_id)} ({r.job_id}): "
+        f"{r.failure.failure_class.value} {r.failure.reason.value}: {r.failure.message}"
+        for r in results
+        if r.failure is not None
+    ]
+    return card_id, failed
+
+
+def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
+    @op(
+        name=name,
+        description="Once every part ended: the card's one contact sheet (a card of several "
+        "parts), and the run fails when a part FAILED, naming each.",
+        ins={"results": In(List[ExecutionResultType])},
+    )
+    def finish_card(context: OpExecutionContext, results: list[ExecutionResult]) -> None:
+        refuse_retry(context)
+        results = sorted(results, key=lambda r: r.job_id or "")
+        card_id, failed = card_outcome(results)
+        metadata: dict[str, Any] = {"proxx/card": card_id, "proxx/parts": len(results)}
+        specs = [r.spec for r in results if r.spec is not None]
+        if len(results) > 1 and specs:
+            sheet, problem = write_card_contact_sheet(card_id, specs[0].output_dir, results)
+            if sheet is not None:
+                metadata[CONTACT_SHEET_KEY] = MetadataValue.path(sheet)
+                context.log.info(f"card {card_id}: contact sheet {sheet}")
+            else:
+                context.log.warning(f"card {card_id}: {problem} (the proxies are unaffected)")
+        if failed:
+            raise Failure(
+                description=f"card {card_id}: {len(failed)} of {len(results)} job(s) FAILED: "
+                + "; ".join(failed)
+                + ". The other jobs' proxies are committed. To make the missing proxies, "
+                f"launch the card again with retried_from: {card_id}",
+                metadata=metadata,
+                allow_retries=False,
+            )
+        context.log.info(
+            f"card {card_id}: {len(results)} job(s) COMPLETED, "
+            f"{sum(len(r.clips) for r in results)} proxies"
+        )
+
+    return finish_card
 
 
 def build_proxx_folder_job(
@@ -268,19 +405,22 @@ def build_proxx_folder_job(
 ) -> JobDefinition:
     """`proxx_folder_job`, with the automation's settings as its `proxx_automation` resource:
     their watch roots decide where a card's proxies go below a proxy root, as for the watch
-    sensor (`build_definitions` passes its own; default: no watch root)."""
-    make_folder_proxies = build_folder_op(translator)
+    sensor, and their clips_per_job how a card is cut (`build_definitions` passes its own;
+    default: no watch root, 8 clips per job)."""
+    plan_card = build_folder_op()
+    make_part_proxies = build_part_op(translator)
+    finish_card = build_finish_op()
 
     @job(
         name=FOLDER_JOB,
         description="Make proxies of a camera card or day folder: give the folder, keep one "
-        "profile, say where the proxies go, launch. No JobSpec to write. Also launched by the "
-        "proxx_watch sensor.",
+        "profile, say where the proxies go, launch. No JobSpec to write. A big card runs as "
+        "several jobs side by side. Also launched by the proxx_watch sensor.",
         tags=dict(NO_RETRY_TAGS),
-        executor_def=IN_PROCESS_EXECUTOR,
+        executor_def=CARD_EXECUTOR,
         resource_defs={**proxx_resources(), AUTOMATION_RESOURCE: automation or ProxxAutomation()},
     )
     def proxx_folder_job() -> None:
-        make_folder_proxies()
+        finish_card(plan_card().map(make_part_proxies).collect())
 
     return proxx_folder_job

@@ -1,19 +1,26 @@
-"""The one builder of a JobSpec from a card or day folder, for the watch sensor and the folder
+"""The one builder of a card or day folder's JobSpecs, for the watch sensor and the folder
 launchpad alike.
 
-Same folder contents, same earlier results and same settings give the same JobSpec, byte for
-byte: the clips are the folder's video files in name order, the job_id is the folder's name and
-a fingerprint of everything the JobSpec says plus each clip's size and modification time.
+Same folder contents, same earlier results and same settings give the same JobSpecs, byte for
+byte: the clips are the folder's video files in name order; the card's id is the folder's name
+and a fingerprint of everything its JobSpec says plus each clip's size and modification time.
+A card of more than `clips_per_job` new clips is cut (`cut_card`) into the fewest parts of at
+most that many clips, sizes differing by at most one, each its own JobSpec `<card id>-pNofM`
+writing into the card's one output folder; a smaller card is one JobSpec whose id is the card's.
+The cut depends on the card and the setting only, never on the machine.
 
 A clip that an earlier job of the same output folder already took is left out, decided from
 that job's ExecutionResult on disk: a COMPLETED job made its proxy; a job that FAILED while
-encoding or verifying is re-run only when asked (`retried_from`), never by itself. A job refused
-at validation started nothing, so its clips count as new.
+encoding or verifying is re-run only when asked (`retried_from`: the failed job's id, or its
+card's id for every part of that card), never by itself. A job refused at validation started
+nothing, so its clips count as new.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,16 +30,25 @@ from pydantic import ValidationError
 from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
+from proxx_exec.failures import JobFailure
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import DEFAULT_ENGINE, job_id_from, relative_path_problem
-from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, jobspec_path
+from proxx_exec.naming import (
+    RESULT_SUFFIX,
+    STAGING_PREFIX,
+    collision_key,
+    jobspec_path,
+    output_name,
+)
 from proxx_exec.profiles import unknown_profile
 from proxx_exec.refusals import describe
 
 DEFAULT_PROFILE = "h264_half"
 DEFAULT_NAMING = "{source_stem}"  # relink-friendly: the proxy keeps the clip's name
+DEFAULT_CLIPS_PER_JOB = 8  # PROXX_CLIPS_PER_JOB
 _SLUG_LENGTH = 60
 _ID_HASH_LENGTH = 12
+_PART_SUFFIX = re.compile(r"-p[0-9]+of[0-9]+$")  # the end of a part's job_id: -p2of3
 
 
 class FolderProblem(Exception):
@@ -43,9 +59,70 @@ class FolderProblem(Exception):
 class FolderJob:
     folder: Path
     output_dir: Path
-    spec: JobSpec | None  # None: no clip is left to make a proxy of
+    card_id: str | None  # None: no clip is left to make a proxy of
+    parts: tuple[JobSpec, ...]  # the card's JobSpecs in clip order; empty when card_id is None
     skipped: tuple[Skipped, ...]  # not clips, or clips of earlier jobs, each with the reason
     clip_count: int  # video files found, new or not
+
+    @property
+    def sources(self) -> list[str]:
+        """The new clips of the card, in order, over all its parts."""
+        return [source for part in self.parts for source in part.sources]
+
+
+def part_key(job_id: str, card_id: str) -> str:
+    """A part's name within its card's run, e.g. `p2of3` (`p1of1` for a card of one job)."""
+    return job_id.removeprefix(f"{card_id}-") if job_id != card_id else "p1of1"
+
+
+def card_of(job_id: str) -> str:
+    """The card id a job of a folder belongs to: its own id, less a part's `-pNofM`."""
+    return _PART_SUFFIX.sub("", job_id)
+
+
+def part_sizes(clip_count: int, clips_per_job: int) -> list[int]:
+    """The fewest parts of at most `clips_per_job` clips, sizes differing by at most one,
+    the larger ones first."""
+    count = -(-clip_count // clips_per_job)  # ceiling
+    base, extra = divmod(clip_count, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+def cut_card(card: JobSpec, clips_per_job: int) -> tuple[JobSpec, ...]:
+    """The card's JobSpec cut into parts of consecutive clips (`part_sizes`), each with the id
+    `<card id>-pNofM` and everything else the card's; the card itself when it has at most
+    `clips_per_job` clips. Depends on its arguments only, never on the machine."""
+    if clips_per_job < 1:
+        raise ValueError(f"clips_per_job must be at least 1, not {clips_per_job}")
+    if len(card.sources) <= clips_per_job:
+        return (card,)
+    sizes = part_sizes(len(card.sources), clips_per_job)
+    fields = card.canonical()
+    parts = []
+    start = 0
+    for number, size in enumerate(sizes, start=1):
+        sources = card.sources[start : start + size]
+        start += size
+        job_id = f"{card.job_id}-p{number}of{len(sizes)}"
+        parts.append(JobSpec.model_validate({**fields, "job_id": job_id, "sources": sources}))
+    return tuple(parts)
+
+
+def _same_proxy_names(card: JobSpec) -> list[str]:
+    """Clips of the card whose proxies would have one name (a single job refuses them itself;
+    parts running side by side would each find the name free)."""
+    extension = BUILTIN_PROFILES[str(card.profile)].extension
+    try:
+        keys = [
+            collision_key(
+                output_name(card.naming, source=s, index=i, job_id=card.job_id, extension=extension)
+            )
+            for i, s in enumerate(card.sources)
+        ]
+    except JobFailure:
+        return []  # a name that cannot be a file: the part holding it refuses it, saying why
+    repeated = {key for key, count in Counter(keys).items() if count > 1}
+    return [s for s, key in zip(card.sources, keys, strict=True) if key in repeated]
 
 
 def proxy_dir(folder: Path, proxy_root: str | None, watch_roots: Sequence[str] = ()) -> Path:
@@ -140,7 +217,7 @@ def _has_verified_proxy(result: ExecutionResult, source: str) -> bool:
 
 def _taken(results: list[ExecutionResult], retried_from: str | None) -> dict[str, tuple[str, str]]:
     """Sources an earlier job took, with (job_id, reason), minus those `retried_from` gives
-    back (its clips that have no verified proxy)."""
+    back: the clips without a verified proxy of that job, or of every part of that card."""
     taken: dict[str, tuple[str, str]] = {}
     for result in results:
         failure = result.failure
@@ -153,20 +230,25 @@ def _taken(results: list[ExecutionResult], retried_from: str | None) -> dict[str
             else:
                 reason = (
                     f"in job {job_id}, which FAILED ({failure.reason.value if failure else '?'}); "
-                    f"to make its proxy again, launch with retried_from: {job_id}"
+                    f"to make its proxy again, launch with retried_from: {card_of(job_id)}"
                 )
             taken.setdefault(source, (job_id, reason))
     if retried_from is not None:
-        retried = next((r for r in results if r.job_id == retried_from), None)
-        if retried is None:
+        retried = [
+            r
+            for r in results
+            if r.job_id is not None and retried_from in {r.job_id, card_of(r.job_id)}
+        ]
+        if not retried:
             known = ", ".join(sorted({r.job_id or "?" for r in results})) or "none"
             raise FolderProblem(
-                f"retried_from {retried_from!r}: no job of that id wrote its result into this "
-                f"output folder (jobs found there: {known})"
+                f"retried_from {retried_from!r}: no job or card of that id wrote its result "
+                f"into this output folder (jobs found there: {known})"
             )
-        for source in _sources(retried):
-            if not _has_verified_proxy(retried, source):
-                taken.pop(source, None)
+        for result in retried:
+            for source in _sources(result):
+                if not any(_has_verified_proxy(r, source) for r in retried):
+                    taken.pop(source, None)
     return taken
 
 
@@ -187,10 +269,11 @@ def build_folder_job(
     watch_roots: Sequence[str] = (),
     retried_from: str | None = None,
     clip_timeout_s: int | None = None,
+    clips_per_job: int = DEFAULT_CLIPS_PER_JOB,
     engine: str = DEFAULT_ENGINE,
 ) -> FolderJob:
-    """The JobSpec for a folder's clips that no earlier job took, its proxies in `proxy_dir`.
-    Raises FolderProblem."""
+    """The JobSpecs (`cut_card`) for a folder's clips that no earlier job took, their proxies
+    in `proxy_dir`. Raises FolderProblem."""
     folder = Path(os.path.normpath(folder)) if folder.is_absolute() else folder
     _check_inputs(folder, profile, proxy_root)
     output_dir = proxy_dir(folder, proxy_root, watch_roots)
@@ -207,7 +290,7 @@ def build_folder_job(
     ]
     skipped = tuple(sorted((*contents.skipped, *left_out), key=lambda s: s.path))
     if not new:
-        return FolderJob(folder, output_dir, None, skipped, len(contents.media))
+        return FolderJob(folder, output_dir, None, (), skipped, len(contents.media))
     fields: dict[str, object] = {
         "spec_version": "1",
         "sources": [str(m.path) for m in new],
@@ -224,8 +307,15 @@ def build_folder_job(
         draft = JobSpec.model_validate({**fields, "job_id": job_slug(folder)})
     except ValidationError as error:
         raise FolderProblem(describe(error, JobSpec, fields)) from None
-    spec = JobSpec.model_validate({**draft.canonical(), "job_id": _job_id(folder, draft, new)})
-    return FolderJob(folder, output_dir, spec, skipped, len(contents.media))
+    card = JobSpec.model_validate({**draft.canonical(), "job_id": _job_id(folder, draft, new)})
+    parts = cut_card(card, clips_per_job)
+    if len(parts) > 1 and (same := _same_proxy_names(card)):
+        raise FolderProblem(
+            f"{len(same)} clips would give proxies of one name, e.g. "
+            + ", ".join(same[:2])
+            + "; rename them, or give each sub-folder of clips its own card folder"
+        )
+    return FolderJob(folder, output_dir, card.job_id, parts, skipped, len(contents.media))
 
 
 def jobspec_document(spec: JobSpec) -> bytes:

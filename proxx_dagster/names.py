@@ -25,11 +25,14 @@ __all__ = [
     "BATCH_JOB",
     "BATCH_OUTCOME_SENSOR",
     "BATCH_SIZE_TAG",
+    "CARD_TAG",
     "CHECKS_DEFINITION",
     "DOCUMENT_JOB",
     "DOCUMENT_OP",
+    "ENCODE_POOL",
     "EXECUTE_BATCH_OP",
     "EXECUTE_OP",
+    "FINISH_OP",
     "FOLDER_JOB",
     "FOLDER_OP",
     "FOLDER_TAG",
@@ -40,6 +43,8 @@ __all__ = [
     "NIGHTLY_SCHEDULE",
     "NIGHT_REPORT_SENSOR",
     "ORPHAN_SENSOR",
+    "PARTS_TAG",
+    "PART_OP",
     "PLAN_OP",
     "PROXX_JOB",
     "PROXX_OP_TAG",
@@ -66,7 +71,9 @@ PLAN_OP = "plan_batch"
 EXECUTE_BATCH_OP = "execute_batch_jobspec"
 BATCH_EXECUTOR = "proxx_batch_executor"
 FOLDER_JOB = "proxx_folder_job"  # launched from the folder launchpad and the watch sensor
-FOLDER_OP = "make_folder_proxies"
+FOLDER_OP = "plan_card"  # the launchpad's config: builds the card's JobSpecs, one per part
+PART_OP = "make_part_proxies"  # one step per part JobSpec
+FINISH_OP = "finish_card"  # the card's contact sheet; fails the run when a part failed
 AUDIT_JOB = "proxx_audit"  # audits the committed proxies of materialized partitions
 AUDIT_OP = "audit_proxies"
 
@@ -87,6 +94,9 @@ RESULT_IO_MANAGER_KEY = "proxx_result_io_manager"
 # take it (Dagster matches them by name).
 AUTOMATION_RESOURCE = "proxx_automation"
 
+# The concurrency pool of the steps that encode (op tag `dagster/concurrency_key`).
+ENCODE_POOL = "proxx_encode"
+
 # Op tag marking the ops that run proxx_exec; the load-time retry check looks for it.
 PROXX_OP_TAG = "proxx/executes_jobspec"
 
@@ -95,7 +105,9 @@ JOB_ID_TAG = "proxx/job_id"
 SPEC_FILE_TAG = "proxx/spec_file"
 TRIGGER_TAG = "proxx/trigger"  # "nightly", "inbox" or "watch"
 FOLDER_TAG = "proxx/folder"  # the card folder a folder job was built from
-VOLUME_TAG = "proxx/output_volume"  # the run queue's per-volume limit keys on it
+CARD_TAG = "proxx/card"  # the card's id: its one job's id, or the stem of its parts' ids
+PARTS_TAG = "proxx/parts"  # how many jobs (parts) the card was cut into
+VOLUME_TAG = "proxx/output_volume"  # shown on the run; no limit keys on it (docs/benchmarks.md)
 BATCH_SIZE_TAG = "proxx/batch_size"
 BATCH_FAILED_TAG = "proxx/batch_failed"
 BATCH_COMPLETED_TAG = "proxx/batch_completed"

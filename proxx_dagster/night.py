@@ -34,11 +34,20 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
-from proxx_dagster.names import JOB_ID_TAG, NIGHT_REPORT_SENSOR, PLAN_OP, TRIGGER_TAG
+from proxx_dagster.names import (
+    CARD_TAG,
+    FINISH_OP,
+    FOLDER_OP,
+    JOB_ID_TAG,
+    NIGHT_REPORT_SENSOR,
+    PARTS_TAG,
+    PLAN_OP,
+    TRIGGER_TAG,
+)
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
 from proxx_exec import ExecutionResult
@@ -54,6 +63,30 @@ DEFAULT_REPORT_FOLDER = "proxx-night-reports"  # under DAGSTER_HOME when nothing
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 NONE = "-"  # an empty cell
 NO_RESULT_STATUS = "no result"  # the status cell of a job that ended without a result
+# A run's end is stamped with the time its event was made, which may be stored later (another
+# process, a slow database, a host whose clock is behind): each look goes this far back before
+# the last end it saw, and skips the runs it already saw there.
+LATE_WRITE_MARGIN_S = 300
+RUNS_PER_LOOK = 200  # new ended runs read per look; the rest are read by the next look
+
+
+class _Cursor(BaseModel):
+    """Where the night report sensor stopped: the latest run end it saw, and the runs it saw
+    that ended within LATE_WRITE_MARGIN_S before it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: float = 0.0
+    seen: list[str] = []
+
+
+def _read_cursor(text: str | None) -> _Cursor:
+    """The stored cursor; an unreadable or older-format one (a bare timestamp) reads as empty,
+    so the next look rewrites every night with an ended run (pages are views: harmless)."""
+    try:
+        return _Cursor.model_validate_json(text or "{}")
+    except ValidationError:
+        return _Cursor()
 
 
 def night_of(moment: datetime, timezone: str) -> date:
@@ -95,6 +128,13 @@ class NightRun:
     results: tuple[ExecutionResult | UnreadableResult, ...]
     refusal: str | None
     lost: tuple[LostJob, ...] = ()
+    card: str | None = None  # a folder run's card id
+    parts: int = 0  # how many jobs the card was cut into (0: not a card run, or not planned)
+
+    @property
+    def never_started(self) -> int:
+        """Jobs of the card that the run ended before starting."""
+        return max(0, self.parts - len(self.results) - len(self.lost))
 
 
 @dataclass(frozen=True)
@@ -155,7 +195,7 @@ def _lost(
         failure = ended.get(step)
         data = failure.step_failure_data if failure else None
         refused = data is not None and data.user_failure_data is not None
-        if step.startswith(PLAN_OP) or step in with_result or refused:
+        if step.startswith((PLAN_OP, FOLDER_OP, FINISH_OP)) or step in with_result or refused:
             continue
         name = step.partition("[")[2].removesuffix("]") or run.tags.get(JOB_ID_TAG, NONE)
         lost.append(LostJob(name, failure_text(failure) if failure else NO_RESULT))
@@ -203,6 +243,8 @@ def night_runs(
                 results=tuple(results.values()),
                 refusal=None if results or lost else _refusal(instance, run.run_id),
                 lost=lost,
+                card=run.tags.get(CARD_TAG),
+                parts=int(run.tags.get(PARTS_TAG, "0")),
             )
         )
     return runs
@@ -236,7 +278,16 @@ def _clip_rows(page_path: str, result: ExecutionResult) -> str:
     return "\n".join(rows)
 
 
-def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
+def _sheet_link(page_path: str, folder: str, name: str) -> str:
+    sheet = contact_sheet_path(folder, name)
+    return (
+        f' · <a href="{link(page_path, sheet)}">contact sheet</a>' if Path(sheet).is_file() else ""
+    )
+
+
+def _job_section(
+    page_path: str, run: NightRun, result: ExecutionResult, heading: str = "h2"
+) -> str:
     failure = result.failure
     why = (
         f'<p class="problem">{html_text(failure.failure_class.value)} '
@@ -245,21 +296,39 @@ def _job_section(page_path: str, run: NightRun, result: ExecutionResult) -> str:
         else ""
     )
     folder = result.spec.output_dir if result.spec else NONE
-    sheet = contact_sheet_path(folder, result.spec.job_id) if result.spec else None
-    sheet_link = (
-        f' · <a href="{link(page_path, sheet)}">contact sheet</a>'
-        if sheet and Path(sheet).is_file()
-        else ""
-    )
+    # a part of a card has no sheet of its own: the card's section links the card's
+    sheet_link = _sheet_link(page_path, folder, result.spec.job_id) if result.spec else ""
     return (
-        f"<h2>{html_text(result.job_id or 'unreadable JobSpec')} · "
+        f"<{heading}>{html_text(result.job_id or 'unreadable JobSpec')} · "
         f'<span class="{html_text(result.status.value)}">'
-        f"{html_text(result.status.value)}</span></h2>\n"
+        f"{html_text(result.status.value)}</span></{heading}>\n"
         f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
         f"{_seconds(result.timing.duration_s)}{sheet_link}</p>\n{why}\n"
         "<table><tr><th>#</th><th>clip</th><th>proxy</th><th>state</th><th>length</th>"
         "<th>encode + verify</th><th>poster</th></tr>\n"
         f"{_clip_rows(page_path, result)}\n</table>"
+    )
+
+
+def _card_section(page_path: str, run: NightRun) -> str:
+    """One section for a card cut into several jobs: the card, then each job it ran."""
+    results = [r for r in run.results if isinstance(r, ExecutionResult)]
+    folder = next((r.spec.output_dir for r in results if r.spec), NONE)
+    completed = sum(1 for r in results if r.completed)
+    status = "COMPLETED" if completed == run.parts else "FAILED"
+    problems = [
+        f"{run.never_started} job(s) of this card never started" if run.never_started else "",
+        f"{len(run.lost)} job(s) ended without a result" if run.lost else "",
+        f"{len(results) - completed} job(s) FAILED" if completed < len(results) else "",
+    ]
+    why = "".join(f'<p class="problem">{html_text(p)}</p>' for p in problems if p)
+    card = run.card or NONE
+    parts = "\n".join(_job_section(page_path, run, r, "h3") for r in results)
+    return (
+        f'<h2>card {html_text(card)} · <span class="{status}">{status}</span></h2>\n'
+        f'<p class="facts">run {html_text(run.run_id)} · {html_text(folder)} · '
+        f"{run.parts} jobs, {completed} COMPLETED{_sheet_link(page_path, folder, card)}</p>\n"
+        f"{why}\n{parts}"
     )
 
 
@@ -323,10 +392,12 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     unreadable = sum(1 for _, result in pairs if isinstance(result, UnreadableResult))
     completed = sum(1 for result in results if result.completed)
     lost = sum(len(run.lost) for run in runs)
+    never = sum(run.never_started for run in runs)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
         f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
+        + (f"{never} job(s) of cards that never started; " if never else "")
         + (f"{unreadable} result(s) unreadable; " if unreadable else "")
         + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
@@ -335,9 +406,12 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
         + [_lost_row(run, lost) for run in runs for lost in run.lost]
     )
     sections = "\n".join(
-        _job_section(page_path, run, result)
-        for run, result in pairs
-        if isinstance(result, ExecutionResult)
+        _card_section(page_path, run)
+        if run.parts > 1
+        else "\n".join(
+            _job_section(page_path, run, r) for r in run.results if isinstance(r, ExecutionResult)
+        )
+        for run in runs
     )
     body = (
         f"<h1>proxx · night of {night.isoformat()}</h1>\n"
@@ -376,18 +450,33 @@ def build_night_report_sensor(
         "clips, status, reason codes, durations, posters) and links it from the run.",
     )
     def proxx_night_report(context: SensorEvaluationContext) -> SkipReason:
-        after = datetime.fromtimestamp(float(context.cursor or 0), UTC)
+        cursor = _read_cursor(context.cursor)
+        look_from = datetime.fromtimestamp(max(cursor.after - LATE_WRITE_MARGIN_S, 0), UTC)
+        seen = set(cursor.seen)
+        read = context.instance.get_run_records(
+            RunsFilter(statuses=ENDED, updated_after=look_from),
+            order_by="update_timestamp",
+            ascending=True,
+            limit=RUNS_PER_LOOK + len(seen),
+        )
+        # Every run read moves the cursor, other jobs' runs too, or a long stretch of them
+        # would fill each look and hide the proxx runs behind it.
+        after = max([cursor.after, *(r.update_timestamp.timestamp() for r in read)])
+        recent = {
+            r.dagster_run.run_id
+            for r in read
+            if r.update_timestamp.timestamp() > after - LATE_WRITE_MARGIN_S
+        }
+        if len(read) == RUNS_PER_LOOK + len(seen):  # cut short: seen runs past the cut stay
+            recent |= seen
+        moved = _Cursor(after=after, seen=sorted(recent)).model_dump_json()
         ended: list[RunRecord] = [
             record
-            for record in context.instance.get_run_records(
-                RunsFilter(statuses=ENDED, updated_after=after),
-                order_by="update_timestamp",
-                ascending=True,
-                limit=200,
-            )
-            if record.dagster_run.job_name in names
+            for record in read
+            if record.dagster_run.job_name in names and record.dagster_run.run_id not in seen
         ]
         if not ended:
+            context.update_cursor(moved)
             return SkipReason("no proxx run ended since the last look")
         folder = report_folder(automation, context.instance)
         nights = {night_of(r.create_timestamp, automation.timezone) for r in ended}
@@ -407,7 +496,7 @@ def build_night_report_sensor(
                 record.dagster_run,
                 EngineEventData(metadata={NIGHT_REPORT_KEY: MetadataValue.path(str(path))}),
             )
-        context.update_cursor(str(max(r.update_timestamp for r in ended).timestamp()))
+        context.update_cursor(moved)
         return SkipReason(
             f"{len(ended)} ended run(s); wrote " + ", ".join(str(p) for p in pages.values())
         )

@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from proxx_dagster.config import jobspec_config_schema
+from proxx_dagster.hosts import check_engine_host
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.names import (
     DOCUMENT_OP,
@@ -97,24 +98,34 @@ def run_document(
     raw: bytes,
     names: ProxxTranslator,
     extra_metadata: Mapping[str, Any] | None = None,
+    *,
+    contact_sheet: bool = True,
+    fail: bool = True,
 ) -> Iterator[Output[ExecutionResult]]:
     """The one path of every op that runs a JobSpec: refuse retries, run once, report, fail iff
-    FAILED. `extra_metadata` (e.g. how the JobSpec was built) joins the output's metadata."""
+    FAILED. `extra_metadata` (e.g. how the JobSpec was built) joins the output's metadata.
+    A part of a card passes `fail=False` (and `contact_sheet=False` when the card has several
+    parts): the card's last step fails the run, naming each FAILED part, and writes its sheet."""
     refuse_retry(context)
     pin_no_retry_tags(context)
     end_with_run_worker(context.instance, context.dagster_run)
+    # Before any engine runs: a run never mixes engines across hosts.
+    extra_metadata = {**(extra_metadata or {}), **check_engine_host(context, raw)}
     result = execute_document(raw, on_progress=_ProgressLog(context))
-    posters = make_job_posters(context, result)  # after the verdict; never changes it
+    # after the verdict; never changes it
+    posters = make_job_posters(context, result, contact_sheet)
     _report_assets(context, result, names, posters)
-    metadata = {**(extra_metadata or {}), **names.summary_metadata(result)}
+    metadata = {**extra_metadata, **names.summary_metadata(result)}
+    if result.failure is not None and not fail:  # the step succeeds: its output says why
+        metadata.update(names.failure_metadata(result))
     if posters is not None and posters.contact_sheet:
         metadata[CONTACT_SHEET_KEY] = MetadataValue.path(posters.contact_sheet)
     yield Output(result, metadata=metadata)
-    if result.failure is not None:
+    if result.failure is not None and fail:
         failure = result.failure
         raise Failure(
             description=f"{failure.failure_class.value} {failure.reason.value}: {failure.message}",
-            metadata={**(extra_metadata or {}), **names.failure_metadata(result)},
+            metadata={**extra_metadata, **names.failure_metadata(result)},
             allow_retries=False,
         )
 

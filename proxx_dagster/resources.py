@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
-from proxx_dagster.folder_spec import DEFAULT_PROFILE
+from proxx_dagster.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import DEFAULT_ENGINE, relative_path_problem
 from proxx_exec.profiles import unknown_profile
@@ -36,6 +36,8 @@ ENVIRONMENT = {
     "profile": "PROXX_PROFILE",
     "proxy_root": "PROXX_PROXY_ROOT",
     "report_folder": "PROXX_REPORT_FOLDER",
+    "clips_per_job": "PROXX_CLIPS_PER_JOB",
+    "cores": "PROXX_CORES",
     "engine": "PROXX_ENGINE",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
@@ -110,6 +112,23 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports.",
     )
 
+    clips_per_job: int = Field(
+        default=DEFAULT_CLIPS_PER_JOB,
+        ge=1,
+        le=10_000,
+        description="A card of more clips is cut into the fewest jobs of at most this many "
+        "clips, run side by side in one run; the cut depends on the card only "
+        "(PROXX_CLIPS_PER_JOB).",
+    )
+
+    cores: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=4096,
+        description="Cores of the machine the runs are planned for (PROXX_CORES; default: this "
+        "machine's): sizes the run queue and the multiprocess executors, never a job's "
+        "command, so a big deployment can be rehearsed on a small machine.",
+    )
     engine: str = Field(
         default=DEFAULT_ENGINE,
         description="The engine of the jobs made from watched folders and the folder launchpad: "
@@ -216,9 +235,11 @@ _EXAMPLES = {
     "profile": DEFAULT_PROFILE,
     "proxy_root": "/media/proxies",
     "report_folder": "/media/reports",
+    "clips_per_job": "8",
+    "cores": "16",
     "engine": DEFAULT_ENGINE,
 }
-_UNITS = {"watch_card_depth": "folder levels"}
+_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips", "cores": "cores"}
 
 
 def _unit(field: str) -> str:
@@ -261,3 +282,12 @@ def checked_settings(
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
             lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
+
+
+def configured_cores() -> int:
+    """The cores runs are planned for: PROXX_CORES, else this machine's (SettingsProblem when
+    PROXX_CORES is wrong). Reads no other setting."""
+    raw = (
+        {"cores": os.environ[ENVIRONMENT["cores"]]} if os.environ.get(ENVIRONMENT["cores"]) else {}
+    )
+    return checked_settings(dict(raw), ENVIRONMENT, raw).cores

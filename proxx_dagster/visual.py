@@ -16,7 +16,7 @@ from dagster import OpExecutionContext
 
 from proxx_exec import ExecutionResult
 from proxx_exec.display import markdown_text
-from proxx_exec.posters import Poster, PosterSet
+from proxx_exec.posters import Poster, PosterSet, make_posters
 from proxx_exec.sheets import caption, posters_with_contact_sheet
 
 # Base64 characters of posters inlined into one materialization event; the rest are named by
@@ -24,13 +24,16 @@ from proxx_exec.sheets import caption, posters_with_contact_sheet
 INLINE_BUDGET = 3_000_000
 
 
-def make_job_posters(context: OpExecutionContext, result: ExecutionResult) -> PosterSet | None:
-    """The job's posters and contact sheet, if it COMPLETED; None otherwise. Whatever goes wrong
+def make_job_posters(
+    context: OpExecutionContext, result: ExecutionResult, contact_sheet: bool = True
+) -> PosterSet | None:
+    """The job's posters and contact sheet (without one: a part of a card, whose one sheet is
+    written once all its parts ended), if it COMPLETED; None otherwise. Whatever goes wrong
     here is logged and reported in the PosterSet: a poster never changes the job's outcome."""
     if not result.completed:
         return None
     try:
-        posters = posters_with_contact_sheet(result)
+        posters = posters_with_contact_sheet(result) if contact_sheet else make_posters(result)
     except Exception as error:  # a poster bug must not change the job's verdict
         context.log.exception("posters failed; the job's result is unchanged")
         return PosterSet(

@@ -1,15 +1,15 @@
-"""The watch sensor: each camera-card or day folder under the watch roots becomes one job once
-it has settled.
+"""The watch sensor: each camera-card or day folder under the watch roots becomes one run once
+it has settled (its card's JobSpecs: one job, or several parts of a big card).
 
 A folder settles when two looks at least `watch_settle_s` apart see the same thing: every entry's
 path, size and modification time, hidden ones included, so a copy in progress (a file added,
 growing or touched) is never taken. The sensor's cursor keeps, per folder, what it saw and since
 when; a folder that changes starts over.
 
-A settled folder's JobSpec comes from `folder_spec` (the same builder as the launchpad); its run
-key is the job_id (folder name + fingerprint of clips and settings), so Dagster launches a folder
-state once. A folder that later gains clips makes a new job of the new clips only: the clips of
-earlier jobs are known from their results in the output folder.
+A settled folder's JobSpecs come from `folder_spec` (the same builder as the launchpad); its run
+key is `watch:<card id>` (folder name + fingerprint of clips and settings), so Dagster launches
+a folder state once. A folder that later gains clips makes a new card of the new clips only: the
+clips of earlier jobs are known from their results in the output folder.
 """
 
 from __future__ import annotations
@@ -33,13 +33,11 @@ from dagster import (
 )
 
 from proxx_dagster.cards import card_folders, observe
-from proxx_dagster.folder_job import folder_busy
+from proxx_dagster.folder_job import card_tags, folder_busy
 from proxx_dagster.folder_spec import FolderJob, FolderProblem, build_folder_job, proxy_dir
 from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
-    FOLDER_TAG,
-    JOB_ID_TAG,
     TRIGGER_TAG,
     VOLUME_TAG,
     WATCH_SENSOR,
@@ -72,8 +70,7 @@ def watch_run_config(folder_job: FolderJob, proxy_root: str | None) -> dict[str,
     """The launchpad config a person would type for this folder (the deployment's proxy root,
     as the launchpad takes it): the run shows it as is, and launched again by hand it makes
     the same job into the same output folder."""
-    assert folder_job.spec is not None
-    spec = folder_job.spec
+    spec = folder_job.parts[0]
     config = {
         "folder": str(folder_job.folder),
         "profile": spec.profile,
@@ -118,12 +115,13 @@ class _Watcher:
                 profile=settings.profile,
                 proxy_root=settings.proxy_root,
                 watch_roots=settings.watch_roots,
+                clips_per_job=settings.clips_per_job,
                 engine=settings.engine,
             )
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")
             return before  # asked again at the next look
-        if folder_job.spec is None:
+        if folder_job.card_id is None:
             log.info(f"{folder}: settled, no new clip ({folder_job.clip_count} video files)")
         else:
             self._settled.append((before.since, folder_job))
@@ -141,25 +139,24 @@ class _Watcher:
         return [
             self._request(folder_job)
             for _, folder_job in self._settled
-            if folder_job.spec is not None
-            and f"{RUN_KEY_PREFIX}{folder_job.spec.job_id}" not in launched
+            if folder_job.card_id is not None
+            and f"{RUN_KEY_PREFIX}{folder_job.card_id}" not in launched
         ]
 
     def _request(self, folder_job: FolderJob) -> RunRequest:
-        spec = folder_job.spec
-        assert spec is not None
+        assert folder_job.card_id is not None
         self.context.log.info(
-            f"{folder_job.folder}: settled; job {spec.job_id} with {len(spec.sources)} clips "
-            f"({len(folder_job.skipped)} files skipped) -> {spec.output_dir}"
+            f"{folder_job.folder}: settled; card {folder_job.card_id} with "
+            f"{len(folder_job.sources)} clips in {len(folder_job.parts)} job(s) "
+            f"({len(folder_job.skipped)} files skipped) -> {folder_job.output_dir}"
         )
         return RunRequest(
-            run_key=f"{RUN_KEY_PREFIX}{spec.job_id}",
+            run_key=f"{RUN_KEY_PREFIX}{folder_job.card_id}",
             run_config=watch_run_config(folder_job, self.settings.proxy_root),
             tags={
                 **NO_RETRY_TAGS,
-                FOLDER_TAG: str(folder_job.folder),
-                JOB_ID_TAG: spec.job_id,
-                VOLUME_TAG: output_volume(spec),
+                **card_tags(folder_job),
+                VOLUME_TAG: output_volume(folder_job.parts[0]),
                 TRIGGER_TAG: "watch",
             },
         )
@@ -172,8 +169,8 @@ def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         minimum_interval_seconds=automation.watch_interval_s,
         default_status=DefaultSensorStatus.STOPPED,
         description="Turns each camera-card or day folder under the watch roots into one "
-        "proxy job once nothing in it changed for the settle time; later clips become a new "
-        "job of their own.",
+        "proxy run once nothing in it changed for the settle time (a big card runs as several "
+        "jobs side by side); later clips become a new run of their own.",
     )
     def proxx_watch(
         context: SensorEvaluationContext, proxx_automation: ProxxAutomation

@@ -66,8 +66,9 @@ def engine_name(engine: str) -> str:
     return f"ffmpeg at {engine}"
 
 
-def identify_engine(engine: str) -> tuple[EngineIdentity, Path]:
-    """Check that the named engine exists, runs and is FFmpeg; return its identity and binary."""
+def identify_engine(engine: str, pinned_sha256: str | None = None) -> tuple[EngineIdentity, Path]:
+    """Check that the named engine exists, runs, is FFmpeg and, when a JobSpec pins one, has
+    the pinned SHA-256; return its identity and binary."""
     binary = engine_binary(engine)
     if not binary.is_file():
         raise invalid(Reason.ENGINE_UNAVAILABLE, f"engine binary {binary} does not exist")
@@ -95,4 +96,23 @@ def identify_engine(engine: str) -> tuple[EngineIdentity, Path]:
             f"{first_line[:120]!r}, exit status {completed.returncode})",
         )
     _, digest = file_fingerprint(binary)
-    return EngineIdentity(name=engine_name(engine), version_line=first_line, sha256=digest), binary
+    identity = EngineIdentity(name=engine_name(engine), version_line=first_line, sha256=digest)
+    if pinned_sha256 is not None and digest != pinned_sha256:
+        raise invalid(Reason.ENGINE_MISMATCH, mismatch_message(identity, binary, pinned_sha256))
+    return identity, binary
+
+
+def mismatch_message(identity: EngineIdentity, binary: Path, pinned_sha256: str) -> str:
+    """Why a pinned job is refused here, and what to do, in words."""
+    if identity.name.startswith(DEFAULT_ENGINE):
+        remedy = (
+            f"install the imageio-ffmpeg wheel whose FFmpeg has SHA-256 {pinned_sha256} (the "
+            "locked one: `python3 dev.py setup` from the same commit as the other machines)"
+        )
+    else:
+        remedy = f"put the FFmpeg binary with SHA-256 {pinned_sha256} at {binary}"
+    return (
+        f"the JobSpec pins engine_sha256 {pinned_sha256}, but the engine on this machine "
+        f"({identity.name}, {binary}) has SHA-256 {identity.sha256}. Another engine may give "
+        f"other bytes, so nothing was run: {remedy}, or run the job on a machine that has it"
+    )

@@ -12,9 +12,11 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
+    StringConstraints,
     ValidationError,
     model_validator,
 )
@@ -85,6 +87,16 @@ def _engine_name(value: str) -> str:
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
+
+
+def _stripped_lower(value: Any) -> Any:
+    # As `sha256sum` prints it, or copied with a stray space or in capitals: the same hash.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Sha256Hex = Annotated[
+    str, BeforeValidator(_stripped_lower), StringConstraints(pattern=r"^[0-9a-f]{64}$")
+]
 
 
 def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
@@ -161,6 +173,15 @@ class JobSpec(BaseModel):
         default=DEFAULT_ENGINE,
         description='"imageio-ffmpeg" for the FFmpeg pinned by the locked imageio-ffmpeg '
         "package, or the absolute path of another FFmpeg binary. PATH is never consulted.",
+    )
+    engine_sha256: Sha256Hex | None = Field(
+        default=None,
+        # Left out of the canonical form when unset, so JobSpecs without a pin keep their
+        # fingerprints and results.
+        exclude_if=lambda value: value is None,
+        description="The SHA-256 of the engine binary this job must run on (64 hexadecimal "
+        "digits, as `sha256sum` prints it). When set, a machine whose engine has another "
+        "SHA-256 refuses the job (ENGINE_MISMATCH) instead of running another engine.",
     )
     retried_from: str | None = Field(
         default=None,

@@ -213,9 +213,10 @@ def _make_one(binary: Path, plan: PosterPlan, clip: ClipResult) -> tuple[str, in
     return sha256_hex(data), len(data)
 
 
-def _poster(binary: Path, result: ExecutionResult, clip: ClipResult) -> Poster:
+def unmade_poster(clip: ClipResult) -> Poster:
+    """A clip's poster before it is made: what the clip says, no file yet."""
     expected = clip.expected
-    made = Poster(
+    return Poster(
         index=clip.index,
         source=clip.source,
         proxy=clip.output or "",
@@ -227,6 +228,10 @@ def _poster(binary: Path, result: ExecutionResult, clip: ClipResult) -> Poster:
         bytes=None,
         problem=None,
     )
+
+
+def _poster(binary: Path, result: ExecutionResult, clip: ClipResult) -> Poster:
+    made = unmade_poster(clip)
     try:
         plan = plan_poster(result, clip)
         digest, size = _make_one(binary, plan, clip)

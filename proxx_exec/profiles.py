@@ -180,6 +180,11 @@ _X264 = {
     "gop": 25,
 }
 
+# Thread counts (measured in docs/benchmarks.md, "Thread counts"; why in docs/determinism.md):
+# ProRes slice threads and x264 frame threads cost no measurable CPU up to 8 threads; 4 lets a
+# lone job use 4 cores of a big machine and oversubscribes a 2-core one only 2x. DNxHR's slice
+# threads cost CPU beyond 2 (3-11 % at 4, 16-38 % at 8) and it already runs ~2x real time: 2.
+# Parallelism beyond a job's threads comes from running many jobs at once.
 BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
     {
         profile.name: profile
@@ -192,7 +197,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 pix_fmt="yuv422p10le",
                 scale_divisor=2,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_PCM,
             ),
             _builtin(
@@ -203,7 +208,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 pix_fmt="yuv422p10le",
                 scale_divisor=1,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_PCM,
             ),
             _builtin(
@@ -222,7 +227,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 container="mov",
                 scale_divisor=2,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_X264,
                 **_PCM,
             ),
@@ -231,7 +236,7 @@ BUILTIN_PROFILES: MappingProxyType[str, Profile] = MappingProxyType(
                 container="mov",
                 scale_divisor=4,
                 scaler="bicubic",
-                threads=2,
+                threads=4,
                 **_X264,
                 **_PCM,
             ),

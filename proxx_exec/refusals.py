@@ -94,6 +94,11 @@ def _pattern(p: _Problem) -> str:
             f"{p.where} {p.given!r} may hold only letters, digits, '.', '_' and '-', start with "
             "a letter or digit, and be at most 128 characters"
         )
+    if p.field == "engine_sha256":
+        return (
+            f"{p.where} {p.given!r} must be a SHA-256 as `sha256sum` prints it: 64 digits "
+            "0-9 and letters a-f"
+        )
     return f"{p.where}: {p.item['msg']}"
 
 

@@ -151,7 +151,11 @@ def _read_again(result: ExecutionResult) -> Reading:
     try:
         reading = read_job(spec)
     except JobFailure as error:
-        if error.reason in {Reason.ENGINE_UNAVAILABLE, Reason.ENGINE_NOT_FFMPEG}:
+        if error.reason in {
+            Reason.ENGINE_UNAVAILABLE,
+            Reason.ENGINE_NOT_FFMPEG,
+            Reason.ENGINE_MISMATCH,
+        }:
             raise Refusal(
                 f"the engine the JobSpec names ({spec.engine}) cannot run on this machine: "
                 f"{error.message}"

@@ -15,7 +15,7 @@ from proxx_exec.display import html_text
 from proxx_exec.failures import clip_label
 from proxx_exec.files import write_new_file
 from proxx_exec.naming import contact_sheet_path
-from proxx_exec.posters import Poster, PosterSet, make_posters
+from proxx_exec.posters import Poster, PosterSet, make_posters, plan_poster, unmade_poster
 from proxx_exec.result import ExecutionResult
 
 STYLE = """
@@ -112,3 +112,55 @@ def posters_with_contact_sheet(result: ExecutionResult) -> PosterSet:
         problem = f"the contact sheet {sheet} was not written: {error.strerror or error}"
         return posters.model_copy(update={"problem": problem})
     return posters.model_copy(update={"contact_sheet": sheet})
+
+
+def posters_found(result: ExecutionResult) -> tuple[Poster, ...]:
+    """The posters its own step made of a COMPLETED job, as found on disk (no engine is run)."""
+    found = []
+    for clip in result.clips:
+        poster = unmade_poster(clip)
+        try:
+            plan = plan_poster(result, clip)
+        except ValueError as error:
+            found.append(poster.model_copy(update={"problem": str(error)}))
+            continue
+        if Path(plan.path).is_file():
+            found.append(poster.model_copy(update={"path": plan.path, "frame": plan.frame}))
+        else:
+            found.append(poster.model_copy(update={"problem": "its job made no poster"}))
+    return tuple(found)
+
+
+def card_contact_sheet_html(card_id: str, results: list[ExecutionResult], page_path: str) -> str:
+    """One page for a card cut into several jobs: a section per job, its posters in order."""
+    completed = sum(1 for result in results if result.completed)
+    sections = []
+    for result in results:
+        status = html_text(result.status.value)
+        heading = (
+            f'<h2>job {html_text(result.job_id or "?")} · <span class="{status}">{status}</span>'
+            f" · {len(result.clips)} clip(s)</h2>"
+        )
+        if not result.completed:
+            sections.append(f'{heading}\n<p class="problem">no proxy committed, no poster</p>')
+            continue
+        figures = "\n".join(figure(page_path, poster) for poster in posters_found(result))
+        sections.append(f'{heading}\n<div class="sheet">\n{figures}\n</div>')
+    body = (
+        f"<h1>Contact sheet · card {html_text(card_id)}</h1>\n"
+        f'<p class="facts">{len(results)} job(s), {completed} COMPLETED</p>\n' + "\n".join(sections)
+    )
+    return page(f"proxx contact sheet · {card_id}", body)
+
+
+def write_card_contact_sheet(
+    card_id: str, output_dir: str, results: list[ExecutionResult]
+) -> tuple[str | None, str | None]:
+    """The card's one contact sheet, written once beside its jobs' results: (its path, None),
+    or (None, why it was not written). Never raises for its own trouble."""
+    sheet = contact_sheet_path(output_dir, card_id)
+    try:
+        write_new_file(Path(sheet), card_contact_sheet_html(card_id, results, sheet))
+    except OSError as error:
+        return None, f"the contact sheet {sheet} was not written: {error.strerror or error}"
+    return sheet, None

@@ -81,7 +81,7 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
     """The engine's identity and every source's shape and output name; JobFailure(VALIDATION)
     when any cannot be had. The output folder is not looked at."""
     profile = profile or resolve_profile(spec)
-    engine, binary = identify_engine(spec.engine)
+    engine, binary = identify_engine(spec.engine, spec.engine_sha256)
     _check_sources_exist(spec)
     shapes = tuple(
         decide(profile, _probe_source(index, path), index, path)

@@ -190,7 +190,7 @@ def launch_folder(page: Page, ui: UI, folder: Path, screenshots: Path | None = N
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(
-        "ops:\n  make_folder_proxies:\n    config:\n"
+        "ops:\n  plan_card:\n    config:\n"
         f"      folder: {folder}\n      profile: h264_half\n      proxy_root: ''\n"
     )
     expect(page.get_by_text("No missing config")).to_be_visible()

@@ -43,9 +43,13 @@ def step_failure(instance: DagsterInstance, run_id: str) -> str:
     return failure.get_dagster_event().step_failure_data.error.message  # type: ignore[union-attr]
 
 
-def output_metadata(instance: DagsterInstance, run_id: str) -> dict[str, Any]:
-    """The metadata of the run's one step output."""
-    [output] = events(instance, run_id, DagsterEventType.STEP_OUTPUT)
+def output_metadata(instance: DagsterInstance, run_id: str, step: str = "") -> dict[str, Any]:
+    """The metadata of the run's one step output (of the steps whose key starts with `step`)."""
+    [output] = [
+        entry
+        for entry in events(instance, run_id, DagsterEventType.STEP_OUTPUT)
+        if str(entry.step_key).startswith(step)
+    ]
     return dict(output.get_dagster_event().step_output_data.metadata)
 
 

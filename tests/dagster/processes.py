@@ -50,11 +50,12 @@ def dagster_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def background(
-    argv: list[str], home: Path, log: Path, **extra_env: str
+def background_in(
+    cwd: Path, argv: list[str], home: Path, log: Path, **extra_env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A process in a session of its own; on the way out it is stopped (SIGTERM to its group,
-    SIGKILL after 20 s), and so is every process it started in turn, wherever that one runs."""
+    """A process working in `cwd`, in a session of its own; on the way out it is stopped
+    (SIGTERM to its group, SIGKILL after 20 s), and so is every process it started in turn,
+    wherever that one runs."""
     mark = uuid.uuid4().hex
     # The instance's storage is made here, once, before any process opens it: a webserver and a
     # daemon started together on a fresh SQLite home would both create its tables and migrate
@@ -64,7 +65,7 @@ def background(
     with log.open("wb") as sink:
         process = subprocess.Popen(
             argv,
-            cwd=REPO,
+            cwd=cwd,
             env={**dagster_env(home, **extra_env), STARTED_BY: mark},
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -82,6 +83,13 @@ def background(
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             stop(marked(STARTED_BY, mark))
+
+
+def background(
+    argv: list[str], home: Path, log: Path, **extra_env: str
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """`background_in` the repository."""
+    return background_in(REPO, argv, home, log, **extra_env)
 
 
 def daemon(

@@ -319,3 +319,23 @@ def test_shipped_and_documented_batch_configs_are_valid(monkeypatch: pytest.Monk
         validate_run_config(batch_job, {**shipped, **config})
     for key in PINNED_CELERY_SETTINGS:
         assert f"`{key} =" in scaling, f"docs/scaling.md does not explain {key}"
+
+
+def test_multiprocess_runs_as_many_steps_as_the_configured_cores(
+    instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unset, max_concurrent is PROXX_CORES (a rehearsed machine), not this machine's count."""
+    job = reconstructable(proxx_batch_from_module)
+    monkeypatch.setenv("PROXX_CORES", "64")
+    for asked, expected in ((None, 64), (3, 3)):
+        context = InitExecutorContext(
+            job=job,
+            executor_def=proxx_batch_executor,
+            executor_config={"multiprocess": {"max_concurrent": asked, "start_method": "spawn"}},
+            instance=instance,
+        )
+        recorded = proxx_batch_executor.executor_creation_fn(context)  # type: ignore[misc]
+        assert isinstance(recorded, RunWorkerRecorded)
+        executor = recorded.inner
+        assert isinstance(executor, MultiprocessExecutor)
+        assert executor._max_concurrent == expected

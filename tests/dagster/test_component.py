@@ -113,7 +113,7 @@ def test_a_team_declares_proxx_in_yaml_and_dg_runs_it(
     shutil.copyfile(media.standard, card / "A001C001.mov")
     config = {
         "ops": {
-            "make_folder_proxies": {
+            "plan_card": {
                 "config": {
                     "folder": str(card),
                     "profile": "h264_quarter",

@@ -37,7 +37,7 @@ def test_documented_run_keys_are_the_ones_the_tests_pin() -> None:
     for form in (
         "`inbox:<JobSpec fingerprint>`",
         "`<date>:<JobSpec fingerprint>`",
-        "`watch:<job_id>`",
+        "`watch:<card id>`",
     ):
         assert form in text, form
 

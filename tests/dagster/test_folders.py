@@ -20,7 +20,7 @@ from dagster._config import Enum as EnumConfigType
 from proxx_dagster.cards import scan_folder
 from proxx_dagster.definitions import defs
 from proxx_dagster.folder_spec import FolderProblem, build_folder_job, jobspec_file
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP
 from proxx_dagster.no_retry import runs_proxx
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Status, execute, load_jobspec
 from proxx_exec.jobspec import DEFAULT_ENGINE, JOB_ID_PATTERN
@@ -58,6 +58,13 @@ def launch(
         tags=run_tags,
         raise_on_error=False,
     )
+
+
+def only_result(outcome: Any) -> ExecutionResult:
+    """The one ExecutionResult of a card run of one job."""
+    [result] = outcome.output_for_node(PART_OP).values()
+    assert isinstance(result, ExecutionResult)
+    return result
 
 
 def test_scan_takes_every_clip_below_the_card_in_name_order(media: Media, tmp_path: Path) -> None:
@@ -103,24 +110,26 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
     folder = card(tmp_path, media, "Día 1 - cam A", ["A001.mov", "A002.mov"])
     first = build_folder_job(folder, profile="h264_quarter")
     again = build_folder_job(folder, profile="h264_quarter")
-    assert first.spec is not None and first.spec == again.spec
-    assert first.spec.job_id.startswith("Dia-1-cam-A-")
-    assert JobSpec.model_validate(first.spec.canonical()) == first.spec
-    assert first.spec.sources == (str(folder / "A001.mov"), str(folder / "A002.mov"))
-    assert first.spec.output_dir == str(folder / "Proxy")
-    other_profile = build_folder_job(folder, profile="prores_proxy").spec
-    mirrored = build_folder_job(folder, profile="h264_quarter", proxy_root=str(tmp_path / "p")).spec
+    assert first.parts == again.parts
+    [spec] = first.parts  # a card of few clips is one job, named as the card
+    assert spec.job_id == first.card_id and spec.job_id.startswith("Dia-1-cam-A-")
+    assert JobSpec.model_validate(spec.canonical()) == spec
+    assert spec.sources == (str(folder / "A001.mov"), str(folder / "A002.mov"))
+    assert spec.output_dir == str(folder / "Proxy")
+    other_profile = build_folder_job(folder, profile="prores_proxy").card_id
+    mirrored_card = build_folder_job(folder, profile="h264_quarter", proxy_root=str(tmp_path / "p"))
+    mirrored = mirrored_card.card_id
     os.utime(folder / "A002.mov", ns=(1, 1))  # same bytes, touched: another state of the card
-    touched = build_folder_job(folder, profile="h264_quarter").spec
-    ids = {first.spec.job_id} | {s.job_id for s in (other_profile, mirrored, touched) if s}
+    touched = build_folder_job(folder, profile="h264_quarter").card_id
+    ids = {spec.job_id} | {i for i in (other_profile, mirrored, touched) if i}
     assert len(ids) == 4
-    assert mirrored is not None and mirrored.output_dir == str(tmp_path / "p" / folder.name)
+    assert mirrored_card.parts[0].output_dir == str(tmp_path / "p" / folder.name)
     assert all(re.fullmatch(JOB_ID_PATTERN, i) for i in ids)
     # PROXX_ENGINE: another engine is another job; the pinned one leaves today's ids as they are
-    pinned = build_folder_job(folder, profile="h264_quarter", engine=DEFAULT_ENGINE).spec
-    other_engine = build_folder_job(folder, profile="h264_quarter", engine="/opt/ffmpeg").spec
+    pinned = build_folder_job(folder, profile="h264_quarter", engine=DEFAULT_ENGINE).card_id
+    [other_engine] = build_folder_job(folder, profile="h264_quarter", engine="/opt/ffmpeg").parts
     assert pinned == touched
-    assert other_engine is not None and other_engine.engine == "/opt/ffmpeg"
+    assert other_engine.engine == "/opt/ffmpeg"
     assert other_engine.job_id not in ids
 
 
@@ -133,7 +142,7 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
         ({"folder": "/nonexistent/A001"}, "does not exist"),
         ({"proxy_root": "proxies"}, 'proxy_root "proxies" is a relative path'),
         ({"proxy_root": "{folder}/out"}, "is inside the folder"),
-        ({"retried_from": "never-ran"}, "no job of that id"),
+        ({"retried_from": "never-ran"}, "no job or card of that id"),
     ],
 )
 def test_bad_launchpad_input_is_refused_in_plain_words_before_anything_is_written(
@@ -158,7 +167,7 @@ def test_a_card_from_the_launchpad_becomes_verified_proxies_and_a_kept_jobspec(
     (folder / "CLIP/A001C001.xml").write_text("<meta/>")
     outcome = launch(instance, folder)
     assert outcome.success
-    result = outcome.output_for_node(FOLDER_OP)
+    result = only_result(outcome)
     assert isinstance(result, ExecutionResult) and result.status is Status.COMPLETED
     assert result.spec is not None
     proxies = folder / "Proxy"
@@ -175,7 +184,7 @@ def test_a_card_from_the_launchpad_becomes_verified_proxies_and_a_kept_jobspec(
     assert run is not None
     assert run.tags["proxx/job_id"] == result.spec.job_id
     assert run.tags[FOLDER_TAG] == str(folder)
-    metadata = output_metadata(instance, outcome.run_id)
+    metadata = output_metadata(instance, outcome.run_id, PART_OP)
     shown = metadata["proxx/jobspec"]
     assert isinstance(shown, JsonMetadataValue) and shown.data == result.spec.canonical()
     skipped = metadata["proxx/skipped"]
@@ -197,11 +206,11 @@ def test_later_clips_make_a_new_job_and_finished_proxies_are_never_made_again(
     card(tmp_path, media, "A001", ["A002.mov"])
     second = launch(instance, folder)
     assert second.success
-    result = second.output_for_node(FOLDER_OP)
+    result = only_result(second)
     assert [c.source for c in result.clips] == [str(folder / "A002.mov")]
     again = (folder / "Proxy" / "A001.mov").stat()
     assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
-    skipped = output_metadata(instance, second.run_id)["proxx/skipped"]
+    skipped = output_metadata(instance, second.run_id, PART_OP)["proxx/skipped"]
     assert isinstance(skipped, TableMetadataValue)
     [row] = skipped.records
     assert row.data["file"] == "A001.mov"
@@ -232,16 +241,14 @@ def test_clips_of_a_failed_job_come_back_only_when_asked(
     card(tmp_path, media, "B001", ["B003.mov"])
     only_new = launch(instance, folder)
     assert only_new.success
-    assert [c.source for c in only_new.output_for_node(FOLDER_OP).clips] == [
-        str(folder / "B003.mov")
-    ]
-    skipped = output_metadata(instance, only_new.run_id)["proxx/skipped"]
+    assert [c.source for c in only_result(only_new).clips] == [str(folder / "B003.mov")]
+    skipped = output_metadata(instance, only_new.run_id, PART_OP)["proxx/skipped"]
     assert isinstance(skipped, TableMetadataValue)
     assert all("retried_from: b001-first" in str(r.data["reason"]) for r in skipped.records)
     retried = launch(instance, folder, retried_from="b001-first")
     assert retried.success
-    result = retried.output_for_node(FOLDER_OP)
-    assert result.spec.retried_from == "b001-first"
+    result = only_result(retried)
+    assert result.spec is not None and result.spec.retried_from == "b001-first"
     assert [c.source for c in result.clips] == [str(folder / "B001.mov"), str(folder / "B002.mov")]
 
 

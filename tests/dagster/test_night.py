@@ -4,16 +4,22 @@ posters), and the link the sensor writes into each run."""
 from __future__ import annotations
 
 import html
+import logging
 import re
 import shutil
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from dagster import (
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    EventLogEntry,
     build_sensor_context,
     in_process_executor,
     job,
@@ -199,3 +205,72 @@ def test_a_run_whose_stored_result_cannot_be_read_is_shown_with_the_reason(
     assert f"{stored['edited'][1]}: not a proxx ExecutionResult (" in rows["edited"]
     assert f"{stored['deleted'][1]}: does not exist (the run ended SUCCESS)" in rows["deleted"]
     assert all("result unreadable" in row for row in rows.values())
+
+
+def _ended(instance: DagsterInstance, job_name: str, at: float) -> str:
+    """A run of `job_name` whose end event was made at `at` (it may be stored later)."""
+    run = instance.add_run(DagsterRun(job_name=job_name, status=DagsterRunStatus.STARTED))
+    success = DagsterEvent(DagsterEventType.RUN_SUCCESS.value, job_name=job_name, message="")
+    instance.handle_new_event(
+        EventLogEntry(  # type: ignore[no-untyped-call]
+            error_info=None,
+            level=logging.DEBUG,
+            user_message="",
+            run_id=run.run_id,
+            timestamp=at,
+            dagster_event=success,
+        )
+    )
+    return run.run_id
+
+
+def _linked(instance: DagsterInstance, run_id: str) -> int:
+    """How often the sensor linked the night report from the run."""
+    return sum(
+        (e.get_dagster_event().message or "").startswith("night report: ")
+        for e in events(instance, run_id, DagsterEventType.ENGINE_EVENT)
+    )
+
+
+def test_a_run_whose_end_is_stored_late_is_reported_once(
+    instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """An end stamped at or before the last end the sensor saw (stored late by another process,
+    or at the same instant) is still reported, and no run is reported twice."""
+    sensor = build_night_report_sensor(("proxx_job",), ProxxAutomation(report_folder=str(tmp_path)))
+    now = time.time()
+    first = _ended(instance, "proxx_job", now)
+    context = build_sensor_context(instance=instance)
+    sensor(context)
+    same_instant = _ended(instance, "proxx_job", now)
+    late = _ended(instance, "proxx_job", now - 60)
+    again = build_sensor_context(instance=instance, cursor=context.cursor)
+    assert "2 ended run(s)" in str(sensor(again))
+    assert [_linked(instance, run) for run in (first, same_instant, late)] == [1, 1, 1]
+    third = build_sensor_context(instance=instance, cursor=again.cursor)
+    assert "no proxx run ended" in str(sensor(third))
+
+
+def test_other_jobs_runs_never_hide_a_proxx_run(instance: DagsterInstance, tmp_path: Path) -> None:
+    """More runs of other jobs end than one look reads: the looks move past them."""
+    sensor = build_night_report_sensor(("proxx_job",), ProxxAutomation(report_folder=str(tmp_path)))
+    now = time.time()
+    for n in range(201):  # RUNS_PER_LOOK + 1: one look cannot read them all
+        _ended(instance, "someone_elses_job", now - 100 + n * 0.01)
+    proxx = _ended(instance, "proxx_job", now)
+    cursor = None
+    for _ in range(3):
+        context = build_sensor_context(instance=instance, cursor=cursor)
+        sensor(context)
+        cursor = context.cursor
+    assert _linked(instance, proxx) == 1
+
+
+@pytest.mark.parametrize("stored", ["1733300000.5", "not json", '{"after": "soon"}'])
+def test_an_unreadable_or_old_cursor_reads_as_empty(
+    instance: DagsterInstance, tmp_path: Path, stored: str
+) -> None:
+    sensor = build_night_report_sensor(("proxx_job",), ProxxAutomation(report_folder=str(tmp_path)))
+    run = _ended(instance, "proxx_job", time.time())
+    sensor(build_sensor_context(instance=instance, cursor=stored))
+    assert _linked(instance, run) == 1

@@ -3,13 +3,19 @@ code location with a message naming the variable, its value and what to set, nev
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation, SettingsProblem
+from proxx_dagster.resources import (
+    ENVIRONMENT,
+    ProxxAutomation,
+    SettingsProblem,
+    configured_cores,
+)
 
 DAGSTER = Path(sys.executable).parent / "dagster"
 BROKEN = {"PROXX_WATCH_SETTLE_S": "abc", "PROXX_TIMEZONE": "Mars/Olympus"}
@@ -113,6 +119,24 @@ def _problem(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
             "set e.g. PROXX_WATCH_CARD_DEPTH=1",
         ),
         (
+            {"PROXX_CORES": "0"},
+            "PROXX_CORES='0': out of range: must be from 1 to 4096 cores; set e.g. PROXX_CORES=16",
+        ),
+        (
+            {"PROXX_CORES": "sixteen"},
+            "PROXX_CORES='sixteen': not a whole number of cores; set e.g. PROXX_CORES=16",
+        ),
+        (
+            {"PROXX_CLIPS_PER_JOB": "0"},
+            "PROXX_CLIPS_PER_JOB='0': out of range: must be from 1 to 10000 clips; "
+            "set e.g. PROXX_CLIPS_PER_JOB=8",
+        ),
+        (
+            {"PROXX_CLIPS_PER_JOB": "eight"},
+            "PROXX_CLIPS_PER_JOB='eight': not a whole number of clips; "
+            "set e.g. PROXX_CLIPS_PER_JOB=8",
+        ),
+        (
             {"PROXX_TIMEZONE": "Mars/Olympus"},
             "PROXX_TIMEZONE='Mars/Olympus': unknown time zone (use an IANA name such as "
             "Europe/Berlin); set e.g. PROXX_TIMEZONE=Europe/Berlin",
@@ -183,3 +207,14 @@ def test_every_setting_is_read_and_every_problem_listed(monkeypatch: pytest.Monk
     for name in ENVIRONMENT.values():
         monkeypatch.delenv(name, raising=False)
     assert ProxxAutomation.from_environment() == ProxxAutomation()  # unset: the defaults
+
+
+def test_the_cores_runs_are_planned_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PROXX_CORES, else this machine's core count; a wrong one in plain words."""
+    monkeypatch.delenv("PROXX_CORES", raising=False)
+    assert configured_cores() == (os.cpu_count() or 1) == ProxxAutomation().cores
+    monkeypatch.setenv("PROXX_CORES", "64")
+    assert configured_cores() == 64 == ProxxAutomation.from_environment().cores
+    monkeypatch.setenv("PROXX_CORES", "4097")
+    with pytest.raises(SettingsProblem, match="PROXX_CORES='4097': out of range"):
+        configured_cores()

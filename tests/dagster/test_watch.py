@@ -12,7 +12,7 @@ from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_cont
 
 from proxx_dagster import watch
 from proxx_dagster.builders import build_definitions
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, WATCH_SENSOR
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
 from proxx_dagster.resources import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult
 from tests.dagster.helpers import step_failure
@@ -64,7 +64,7 @@ class Watch:
         outcome = self.defs.resolve_job_def(FOLDER_JOB).execute_in_process(
             run_config=request.run_config, instance=self.instance, tags=request.tags
         )
-        result = outcome.output_for_node(FOLDER_OP)
+        [result] = outcome.output_for_node(PART_OP).values()
         assert isinstance(result, ExecutionResult)
         return result
 
@@ -109,12 +109,30 @@ def test_a_card_is_taken_once_after_it_settled_and_never_while_it_is_copied(
     }
     assert request.tags[FOLDER_TAG] == str(card)
     assert request.tags["dagster/max_retries"] == "0"
-    assert request.run_key == f"watch:{request.tags['proxx/job_id']}"
+    # a card of few clips is one job, named as the card
+    assert request.tags["proxx/card"] == request.tags["proxx/job_id"]
+    assert request.tags["proxx/parts"] == "1"
+    assert request.run_key == f"watch:{request.tags['proxx/card']}"
     assert sensor.look(SETTLE_S) == []  # taken once
     result = sensor.run(request)
     assert result.completed and result.job_id == request.tags["proxx/job_id"]
     assert [Path(c.source).name for c in result.clips] == ["A001C001.mov", "A001C002.mov"]
     assert sensor.look(SETTLE_S) == []  # the proxies beside the clips change nothing
+
+
+def test_a_big_card_is_one_request_for_all_its_parts(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root = tmp_path / "incoming"
+    for name in ("C001.mov", "C002.mov", "C003.mov"):
+        copy_clip(media, root / "C001" / name)
+    sensor = Watch(instance, clock, watch_roots=[str(root)], clips_per_job=2)
+    assert sensor.look() == []
+    [request] = sensor.look(SETTLE_S)
+    card_id = request.tags["proxx/card"]
+    assert request.tags["proxx/parts"] == "2" and "proxx/job_id" not in request.tags
+    assert request.run_key == f"watch:{card_id}"
+    assert sensor.look(SETTLE_S) == []  # taken once
 
 
 def test_later_clips_make_a_new_job_of_their_own(

@@ -1,0 +1,103 @@
+"""One run, one engine, whatever host runs its steps.
+
+When a run's first proxx step starts, the run is stamped with the SHA-256 of the engine that
+step's JobSpec names on this host, the host's name (`PROXX_HOST_NAME`, default the machine's
+host name) and the run's id. A later step of the same run on another host whose engine has
+another SHA-256 fails with `EngineNotHere`, before anything runs: a card's proxies never come
+from two engines. A stamp naming another run (tags copied by a re-execution) is replaced.
+
+Two steps starting in the same instant on two hosts may each stamp the run (run tags have no
+compare-and-set); each job's result still records its own engine, and a JobSpec's
+`engine_sha256` pins it outright.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import DagsterRun, Failure, MetadataValue, OpExecutionContext
+
+from proxx_exec.engines import EngineIdentity, identify_engine
+from proxx_exec.failures import JobFailure
+from proxx_exec.jobspec import load_jobspec_bytes
+
+HOST_NAME_ENV = "PROXX_HOST_NAME"
+ENGINE_SHA256_TAG = "proxx/engine_sha256"
+ENGINE_HOST_TAG = "proxx/engine_host"
+ENGINE_RUN_TAG = "proxx/engine_run"
+HOST_METADATA_KEY = "proxx/host"
+
+
+def host_name() -> str:
+    """This host's name as runs show it: PROXX_HOST_NAME, or the machine's host name."""
+    return os.environ.get(HOST_NAME_ENV, "").strip() or socket.gethostname()
+
+
+class EngineNotHere(Failure):
+    """A step of a run on a host whose engine is not the run's: refused before anything ran."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(description=message, allow_retries=False)
+
+
+@dataclass(frozen=True)
+class EngineStamp:
+    sha256: str
+    host: str
+
+    @classmethod
+    def of_run(cls, run: DagsterRun) -> EngineStamp | None:
+        """The run's own stamp; None when there is none or it was copied from another run."""
+        tags = run.tags
+        sha256, host = tags.get(ENGINE_SHA256_TAG), tags.get(ENGINE_HOST_TAG)
+        if tags.get(ENGINE_RUN_TAG) != run.run_id or not sha256 or not host:
+            return None
+        return cls(sha256=sha256, host=host)
+
+
+def _engine_here(raw: bytes) -> EngineIdentity | None:
+    """The identity of the engine the document names, on this host; None when the document or
+    its engine cannot be read (the job's own validation then refuses it, in its result)."""
+    try:
+        spec = load_jobspec_bytes(raw)
+        identity, _ = identify_engine(spec.engine)
+    except JobFailure:
+        return None
+    return identity
+
+
+def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]:
+    """Stamp the run with this host's engine, or check this host's engine against the stamp;
+    the step's `proxx/host` metadata. Raises EngineNotHere on another host's other engine."""
+    here = host_name()
+    metadata = {HOST_METADATA_KEY: MetadataValue.text(here)}
+    run = context.instance.get_run_by_id(context.run_id)  # fresh tags, not the step's copy
+    stamp = EngineStamp.of_run(run) if run is not None else None
+    if stamp is not None and stamp.host == here:
+        return metadata  # the stamping host: nothing to compare (hashing costs ~0.1 s of CPU)
+    identity = _engine_here(raw)
+    if identity is None:
+        return metadata
+    if stamp is None:
+        context.instance.add_run_tags(
+            context.run_id,
+            {
+                ENGINE_SHA256_TAG: identity.sha256,
+                ENGINE_HOST_TAG: here,
+                ENGINE_RUN_TAG: context.run_id,
+            },
+        )
+        return metadata
+    if stamp.sha256 != identity.sha256:  # on another host (above), another engine
+        raise EngineNotHere(
+            f"this step is on host {here}, whose engine ({identity.name}) has SHA-256 "
+            f"{identity.sha256}; this run's engine, on host {stamp.host}, has SHA-256 "
+            f"{stamp.sha256}. One run never mixes engines, so nothing was run here: give "
+            f"{here} the same engine (the imageio-ffmpeg wheel of the same lock file, "
+            "`python3 dev.py setup` from the same commit) or stop its workers taking this "
+            "run's steps"
+        )
+    return metadata

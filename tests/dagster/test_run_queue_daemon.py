@@ -1,0 +1,81 @@
+"""The run queue of the sized instance, with dagster-daemon in a subprocess: a queued run is
+launched within about a second of a run slot freeing (Dagster's default looks every 5 s, and the
+machine stood idle that long between runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+
+from proxx_dagster.sizing import instance_yaml, max_concurrent_runs
+from tests.dagster.helpers import events
+from tests.dagster.processes import daemon
+from tests.processes import wait_for
+
+CORES = 1  # the smallest machine: three runs at once
+# How long each run's op pauses, in the order the sensor asks for them. The three runs that fill
+# the slots last longer than launching a run takes, and end 12 s apart: Dagster's code server
+# answers a launch once the run worker has started (seconds on a loaded machine) and the queue
+# launches nothing else meanwhile, so each slot frees while the queue is idle, as in a night of
+# long runs. The two waiting runs end at once.
+PAUSES_S = (15, 27, 27, 0, 0)
+FILLING = 3
+MOST_IDLE_S = 1.5  # the 1 s dequeue look, plus the look itself on a loaded machine
+
+# A code location of one job and a sensor that asks for all its runs in one tick.
+LOCATION = f"""
+import time
+from dagster import DefaultSensorStatus, Definitions, RunRequest, in_process_executor, job, op
+from dagster import sensor
+
+@op
+def pause(context) -> None:
+    time.sleep(float(context.run.tags["pause_s"]))
+
+@job(executor_def=in_process_executor)
+def queued_job() -> None:
+    pause()
+
+@sensor(job=queued_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
+def burst(context):
+    for number, pause_s in enumerate({PAUSES_S}):
+        yield RunRequest(run_key=str(number), tags={{"pause_s": str(pause_s)}})
+
+defs = Definitions(jobs=[queued_job], sensors=[burst])
+"""
+
+
+def launched(instance: DagsterInstance, run_id: str) -> float:
+    [starting] = events(instance, run_id, DagsterEventType.RUN_STARTING)
+    return starting.timestamp
+
+
+def test_a_queued_run_starts_within_a_second_or_so_of_a_slot_freeing(tmp_path: Path) -> None:
+    assert max_concurrent_runs(CORES) == FILLING
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(CORES))
+    (tmp_path / "location.py").write_text(LOCATION)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_file: {tmp_path / 'location.py'}\n")
+    with DagsterInstance.from_config(str(home)) as instance:
+        with daemon(home, workspace, tmp_path / "daemon.log"):
+            wait_for(
+                lambda: (
+                    len(runs := instance.get_run_records()) == len(PAUSES_S)
+                    and all(r.dagster_run.is_finished for r in runs)
+                ),
+                240,
+                "every run to finish",
+            )
+        records = instance.get_run_records()
+        assert all(r.dagster_run.status is DagsterRunStatus.SUCCESS for r in records)
+        # All were queued before any ended, so each slot that freed had a run waiting.
+        ends = sorted(r.end_time or 0 for r in records)
+        assert max(r.create_timestamp.timestamp() for r in records) < ends[0]
+        starts = sorted(launched(instance, r.dagster_run.run_id) for r in records)
+    # The i-th slot to free is the i-th run end; the i-th waiting run is launched into it.
+    idle = [start - end for start, end in zip(starts[FILLING:], ends, strict=False)]
+    print("slot freed -> waiting run launched (s):", [f"{gap:.2f}" for gap in idle])
+    assert len(idle) == 2 and all(0 <= gap <= MOST_IDLE_S for gap in idle), idle

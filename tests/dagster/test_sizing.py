@@ -1,0 +1,85 @@
+"""The instance settings sized for N cores: the shipped files are what the module writes for 16
+cores, the numbers follow the profiles' thread counts, and Dagster reads them as meant."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from proxx_dagster.sizing import (
+    ahead,
+    encode_slots,
+    instance_yaml,
+    max_concurrent_runs,
+    most_threads,
+    pool_limit,
+)
+from proxx_exec import BUILTIN_PROFILES
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_CORES = 16
+
+
+@pytest.mark.parametrize(
+    ("name", "postgres"), [("dagster.yaml", False), ("dagster.postgres.yaml", True)]
+)
+def test_the_shipped_files_are_what_the_module_writes(name: str, postgres: bool) -> None:
+    assert (REPO / "deploy" / name).read_text() == instance_yaml(SHIPPED_CORES, postgres), (
+        f"deploy/{name} differs: python -m proxx_dagster.sizing --cores {SHIPPED_CORES}"
+        + (" --postgres" if postgres else "")
+        + f" > deploy/{name}"
+    )
+
+
+def test_the_numbers_follow_the_profiles_threads() -> None:
+    threads = max(p.threads for p in BUILTIN_PROFILES.values())
+    assert most_threads() == threads
+    assert encode_slots(1) == 1  # never none
+    assert encode_slots(64) == 64 // threads
+    assert ahead(1) == 1 and ahead(100) == 10  # 6 s of start-up per 60 s clip
+    for cores in (1, 2, 16, 64, 4096):
+        slots = encode_slots(cores)
+        assert pool_limit(cores) == slots + ahead(slots)
+        assert max_concurrent_runs(cores) == pool_limit(cores) + 1
+
+
+def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
+    (tmp_path / "dagster.yaml").write_text(instance_yaml(64))
+    with DagsterInstance.from_config(str(tmp_path)) as instance:
+        concurrency = instance.get_concurrency_config()
+        queue = concurrency.run_queue_config
+        assert queue is not None and queue.max_concurrent_runs == max_concurrent_runs(64)
+        assert queue.tag_concurrency_limits == []  # no per-volume limit
+        assert not queue.should_block_op_concurrency_limited_runs
+        assert concurrency.pool_config.default_pool_limit == pool_limit(64)
+        assert concurrency.pool_config.pool_granularity.value == "op"  # type: ignore[union-attr]
+        coordinator = instance.run_coordinator
+        assert getattr(coordinator, "dequeue_interval_seconds", None) == 1
+        assert getattr(coordinator, "dequeue_use_threads", None) is True
+
+
+def _sizing(*args: str, cores: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin"} | ({"PROXX_CORES": cores} if cores else {})
+    return subprocess.run(
+        [sys.executable, "-m", "proxx_dagster.sizing", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_the_command_sizes_for_proxx_cores_and_says_what_is_wrong() -> None:
+    assert _sizing(cores="64").stdout == instance_yaml(64)
+    assert _sizing("--cores", "8", "--postgres", cores="64").stdout == instance_yaml(8, True)
+    wrong = _sizing(cores="many")
+    assert (wrong.returncode, wrong.stderr.strip()) == (
+        2,
+        "PROXX_CORES='many': not a whole number of cores; set e.g. PROXX_CORES=16",
+    )
+    assert "Traceback" not in _sizing("--cores", "0").stderr
