@@ -244,7 +244,8 @@ def night_runs(
                 refusal=None if results or lost else _refusal(instance, run.run_id),
                 lost=lost,
                 card=run.tags.get(CARD_TAG),
-                parts=int(run.tags.get(PARTS_TAG, "0")),
+                # a tag anyone may set: a non-number must not stop every night's report
+                parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
             )
         )
     return runs

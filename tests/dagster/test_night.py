@@ -27,11 +27,18 @@ from dagster import (
 
 from proxx_dagster.definitions import defs, proxx_job
 from proxx_dagster.io import ExecutionResultIOManager
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, NIGHT_REPORT_SENSOR, RESULT_IO_MANAGER_KEY
+from proxx_dagster.names import (
+    FOLDER_JOB,
+    FOLDER_OP,
+    NIGHT_REPORT_SENSOR,
+    PARTS_TAG,
+    RESULT_IO_MANAGER_KEY,
+)
 from proxx_dagster.night import (
     NO_RESULT_STATUS,
     build_night_report_sensor,
     night_of,
+    night_runs,
     night_window,
     report_folder,
 )
@@ -274,3 +281,20 @@ def test_an_unreadable_or_old_cursor_reads_as_empty(
     run = _ended(instance, "proxx_job", time.time())
     sensor(build_sensor_context(instance=instance, cursor=stored))
     assert _linked(instance, run) == 1
+
+
+def test_a_run_whose_parts_tag_is_no_number_is_reported_as_any_other(
+    instance: DagsterInstance,
+) -> None:
+    """`proxx/parts` is a tag anyone may set at launch; a word there must not stop the report of
+    every night (the sensor would raise at each look, its cursor never moving)."""
+    refused = defs.resolve_job_def(FOLDER_JOB).execute_in_process(
+        run_config={
+            "ops": {FOLDER_OP: {"config": {"folder": "", "profile": "h264_half", "proxy_root": ""}}}
+        },
+        instance=instance,
+        tags={PARTS_TAG: "three"},
+        raise_on_error=False,
+    )
+    [run] = night_runs(instance, night_of(datetime.now(UTC), "UTC"), "UTC", [FOLDER_JOB])
+    assert run.run_id == refused.run_id and run.parts == 0 and run.never_started == 0
