@@ -53,6 +53,7 @@ from proxx_dagster.folder_spec import (
     jobspec_document,
     jobspec_file,
     part_key,
+    part_number,
     staging_folders,
     write_jobspec,
 )
@@ -75,7 +76,7 @@ from proxx_dagster.no_retry import NO_RETRY_TAGS, refuse_retry
 from proxx_dagster.ops import proxx_resources, run_document
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
-from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Profile
+from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec, Profile
 from proxx_exec.sheets import write_card_contact_sheet
 
 UNFINISHED = [
@@ -363,6 +364,27 @@ def card_outcome(results: list[ExecutionResult]) -> tuple[str, list[str]]:
     return card_id, failed
 
 
+def what_next(card_id: str, results: list[ExecutionResult]) -> str:
+    """After a FAILED part: what was kept and how to make the missing proxies. A job refused
+    at validation wrote no result and its clips are new to the next launch; a job that failed
+    after encoding spent its id, and only `retried_from` gives its clips back."""
+    failures = [r.failure for r in results if r.failure is not None]
+    refused = all(f.failure_class is FailureClass.VALIDATION for f in failures)
+    words = []
+    if len(failures) < len(results):
+        words.append("The other jobs' proxies are committed.")
+    if refused:
+        words.append(
+            "Nothing of the failed job(s) was encoded: fix what the message says, then "
+            "launch the card again (its clips without a proxy are taken again)."
+        )
+    else:
+        words.append(
+            f"To make the missing proxies, launch the card again with retried_from: {card_id}."
+        )
+    return " ".join(words)
+
+
 def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
     @op(
         name=name,
@@ -372,11 +394,18 @@ def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
     )
     def finish_card(context: OpExecutionContext, results: list[ExecutionResult]) -> None:
         refuse_retry(context)
-        results = sorted(results, key=lambda r: r.job_id or "")
+        # in clip order: p2of19 before p10of19
+        results = sorted(results, key=lambda r: part_number(r.job_id or ""))
         card_id, failed = card_outcome(results)
         metadata: dict[str, Any] = {"proxx/card": card_id, "proxx/parts": len(results)}
         specs = [r.spec for r in results if r.spec is not None]
-        if len(results) > 1 and specs:
+        # A card whose every part was refused made nothing and spent no job id: no sheet, so
+        # that the card launched again (the same card id) writes its sheet then.
+        made = any(
+            r.failure is None or r.failure.failure_class is not FailureClass.VALIDATION
+            for r in results
+        )
+        if len(results) > 1 and specs and made:
             sheet, problem = write_card_contact_sheet(card_id, specs[0].output_dir, results)
             if sheet is not None:
                 metadata[CONTACT_SHEET_KEY] = MetadataValue.path(sheet)
@@ -387,8 +416,8 @@ def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
             raise Failure(
                 description=f"card {card_id}: {len(failed)} of {len(results)} job(s) FAILED: "
                 + "; ".join(failed)
-                + ". The other jobs' proxies are committed. To make the missing proxies, "
-                f"launch the card again with retried_from: {card_id}",
+                + ". "
+                + what_next(card_id, results),
                 metadata=metadata,
                 allow_retries=False,
             )

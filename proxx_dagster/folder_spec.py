@@ -75,6 +75,12 @@ def part_key(job_id: str, card_id: str) -> str:
     return job_id.removeprefix(f"{card_id}-") if job_id != card_id else "p1of1"
 
 
+def part_number(job_id: str) -> int:
+    """A part's place in its card (1 for the job of a card of one job): `-p10of19` is 10."""
+    match = _PART_SUFFIX.search(job_id)
+    return int(match.group(0)[2:].split("of")[0]) if match else 1
+
+
 def card_of(job_id: str) -> str:
     """The card id a job of a folder belongs to: its own id, less a part's `-pNofM`."""
     return _PART_SUFFIX.sub("", job_id)

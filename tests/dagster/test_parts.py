@@ -19,7 +19,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from proxx_dagster import folder_spec
 from proxx_dagster.builders import EXECUTE_DEFS_JOB, LAUNCHER
 from proxx_dagster.folder_job import build_proxx_folder_job
-from proxx_dagster.folder_spec import build_folder_job, cut_card, part_sizes
+from proxx_dagster.folder_spec import build_folder_job, cut_card, part_number, part_sizes
 from proxx_dagster.names import CARD_TAG, FINISH_OP, FOLDER_JOB, FOLDER_OP, PART_OP, PARTS_TAG
 from proxx_dagster.night import night_of, night_report_html, night_runs
 from proxx_dagster.resources import ProxxAutomation
@@ -190,6 +190,38 @@ def test_a_failed_part_fails_the_run_by_name_and_relaunching_makes_only_its_clip
     assert [Path(c.source).name for c in result.clips] == ["A003_BAD.mov", "A004.mov"]
     assert result.spec is not None and result.spec.retried_from == card_id
     assert sorted(p.name for p in proxies.glob("*.mov")) == sorted(CLIPS)
+
+
+def test_a_card_whose_parts_were_all_refused_is_launched_again_plainly(
+    instance: DagsterInstance, media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused at validation, no job spent its id: the message says to launch the card again
+    (retried_from would find no job of that id), and no card sheet is kept for it, so the
+    successful launch that follows writes the card's sheet (before: a stale all-FAILED sheet
+    stayed, and the second run's sheet was refused as existing)."""
+    folder = card(tmp_path, media, CLIPS[:3])
+    broken = write_engine_wrapper(tmp_path, 'case "$*" in *-version*) exit 1;; esac')
+    with monkeypatch.context() as patch:
+        patch.setattr(engines, "default_engine_binary", lambda: broken)
+        refused = launch(instance, folder)
+    assert not refused.success
+    [failure] = events(instance, refused.run_id, DagsterEventType.STEP_FAILURE)
+    message = failure.get_dagster_event().step_failure_data.error.message  # type: ignore[union-attr]
+    assert "2 of 2 job(s) FAILED" in message and "ENGINE_NOT_FFMPEG" in message
+    assert "launch the card again (its clips without a proxy are taken again)" in message
+    assert "retried_from" not in message and "other jobs' proxies" not in message
+    proxies = folder / "Proxy"
+    assert not list(proxies.glob("*.proxx-contact-sheet.html"))
+    again = launch(instance, folder)
+    assert again.success
+    [sheet] = proxies.glob("*.proxx-contact-sheet.html")
+    assert sheet.read_text().count("<figure>") == 3
+
+
+def test_parts_are_taken_in_clip_order_past_nine() -> None:
+    ids = [f"A001-0123456789ab-p{n}of19" for n in range(19, 0, -1)]
+    assert [part_number(i) for i in sorted(ids, key=part_number)] == list(range(1, 20))
+    assert part_number("A001-0123456789ab") == 1  # the one job of a small card
 
 
 def test_the_parts_of_a_card_run_side_by_side_in_processes_of_their_own(
