@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
 from proxx_dagster.dagster_internals import EngineEventData
+from proxx_dagster.folder_spec import part_number
 from proxx_dagster.names import (
     CARD_TAG,
     FINISH_OP,
@@ -133,7 +134,10 @@ class NightRun:
 
     @property
     def never_started(self) -> int:
-        """Jobs of the card that the run ended before starting."""
+        """Jobs of the card that the run ended before starting (none when the run refused the
+        card before it was cut: its row says why, and no job was due)."""
+        if self.refusal is not None:
+            return 0
         return max(0, self.parts - len(self.results) - len(self.lost))
 
 
@@ -313,7 +317,10 @@ def _job_section(
 
 def _card_section(page_path: str, run: NightRun) -> str:
     """One section for a card cut into several jobs: the card, then each job it ran."""
-    results = [r for r in run.results if isinstance(r, ExecutionResult)]
+    results = sorted(
+        (r for r in run.results if isinstance(r, ExecutionResult)),
+        key=lambda r: part_number(r.job_id or ""),
+    )
     folder = next((r.spec.output_dir for r in results if r.spec), NONE)
     completed = sum(1 for r in results if r.completed)
     status = "COMPLETED" if completed == run.parts else "FAILED"
@@ -408,7 +415,7 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     )
     sections = "\n".join(
         _card_section(page_path, run)
-        if run.parts > 1
+        if run.parts > 1 and run.refusal is None
         else "\n".join(
             _job_section(page_path, run, r) for r in run.results if isinstance(r, ExecutionResult)
         )

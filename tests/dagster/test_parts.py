@@ -155,6 +155,12 @@ def test_a_big_card_is_one_run_of_parts_into_one_folder_with_one_contact_sheet(
     page = night_report_html(night, "UTC", [cut_short], str(tmp_path / "n.html"))
     assert page.count(f"<h2>card {card_id}") == 1 and page.count("<h3>") == 1
     assert "2 job(s) of this card never started" in page
+    # a run that refused the card before cutting it (the folder changed) is one row saying why:
+    # no card section, no job counted as never started
+    refused = replace(card_run, results=(), status="FAILURE", refusal="the folder changed")
+    page = night_report_html(night, "UTC", [refused], str(tmp_path / "n.html"))
+    assert "<h2>card" not in page and "never started" not in page
+    assert "the folder changed" in page
 
 
 def test_a_failed_part_fails_the_run_by_name_and_relaunching_makes_only_its_clips(
