@@ -76,8 +76,8 @@ def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]
     metadata = {HOST_METADATA_KEY: MetadataValue.text(here)}
     run = context.instance.get_run_by_id(context.run_id)  # fresh tags, not the step's copy
     stamp = EngineStamp.of_run(run) if run is not None else None
-    if stamp is not None and stamp.host == here:
-        return metadata  # the stamping host: nothing to compare (hashing costs ~0.1 s of CPU)
+    # Compared on every step, the stamping host's too: a host name says nothing about the
+    # engine (two pods of different images on one node share it). Hashing costs ~0.1 s of CPU.
     identity = _engine_here(raw)
     if identity is None:
         return metadata
@@ -91,10 +91,10 @@ def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]
             },
         )
         return metadata
-    if stamp.sha256 != identity.sha256:  # on another host (above), another engine
+    if stamp.sha256 != identity.sha256:
         raise EngineNotHere(
             f"this step is on host {here}, whose engine ({identity.name}) has SHA-256 "
-            f"{identity.sha256}; this run's engine, on host {stamp.host}, has SHA-256 "
+            f"{identity.sha256}; this run's engine, stamped by host {stamp.host}, has SHA-256 "
             f"{stamp.sha256}. One run never mixes engines, so nothing was run here: give "
             f"{here} the same engine (the imageio-ffmpeg wheel of the same lock file, "
             "`python3 dev.py setup` from the same commit) or stop its workers taking this "

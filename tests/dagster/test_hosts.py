@@ -288,8 +288,15 @@ def test_another_host_with_another_engine_is_refused_and_the_same_engine_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
-    monkeypatch.setenv(HOST_NAME_ENV, "host-c")
-    for job_id, engine, ok in [("same", "imageio-ffmpeg", True), ("other", str(wrapper), False)]:
+    cases = [
+        ("same", "imageio-ffmpeg", True, "host-c"),
+        ("other", str(wrapper), False, "host-c"),
+        # a host of the stamping host's name is checked too: two pods of different images on
+        # one node share a node name (before: it was never compared, and the other engine ran)
+        ("samename", str(wrapper), False, "host-b"),
+    ]
+    for job_id, engine, ok, host in cases:
+        monkeypatch.setenv(HOST_NAME_ENV, host)
         run_id = str(uuid.uuid4())
         (out_dir / job_id).mkdir()
         # An earlier step of this run ran on host-b with the real engine.
@@ -306,8 +313,9 @@ def test_another_host_with_another_engine_is_refused_and_the_same_engine_runs(
             same_run = run_id
         else:
             message = step_failure(instance, run_id)
-            assert f"this step is on host host-c, whose engine (ffmpeg at {wrapper})" in message
-            assert f"on host host-b, has SHA-256 {sha256(REAL_ENGINE)}" in message
-    assert [args for _, args in engine_calls(tmp_path)] == ["-hide_banner -version"]
+            assert f"this step is on host {host}, whose engine (ffmpeg at {wrapper})" in message
+            assert f"stamped by host host-b, has SHA-256 {sha256(REAL_ENGINE)}" in message
+    assert [args for _, args in engine_calls(tmp_path)] == ["-hide_banner -version"] * 2
     assert stored_result(instance, same_run).status is Status.COMPLETED
-    assert list((out_dir / "other").iterdir()) == []  # not even a refusal record: never started
+    for refused in ("other", "samename"):  # not even a refusal record: never started
+        assert list((out_dir / refused).iterdir()) == []
