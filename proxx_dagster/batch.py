@@ -37,6 +37,7 @@ from proxx_dagster.io import ExecutionResultType
 from proxx_dagster.names import (
     BATCH_JOB,
     BATCH_SIZE_TAG,
+    ENCODE_POOL,
     EXECUTE_BATCH_OP,
     PLAN_OP,
     PROXX_OP_TAG,
@@ -166,6 +167,7 @@ def build_execute_batch_op(translator: ProxxTranslator | None = None) -> OpDefin
         ins={"entry": In(BatchEntry)},
         out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
         tags={PROXX_OP_TAG: "true"},
+        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_batch_jobspec(
         context: OpExecutionContext, entry: BatchEntry

@@ -22,6 +22,7 @@ from proxx_dagster.hosts import check_engine_host
 from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.names import (
     DOCUMENT_OP,
+    ENCODE_POOL,
     EXECUTE_OP,
     JOB_PARTITIONS,
     PROXX_OP_TAG,
@@ -170,6 +171,7 @@ def build_execute_jobspec_op(
         config_schema=jobspec_config_schema(),
         out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
         tags={PROXX_OP_TAG: "true"},
+        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_jobspec(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
         config: dict[str, Any] = dict(context.op_config)
@@ -194,6 +196,7 @@ def build_execute_document_op(
         },
         out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
         tags={PROXX_OP_TAG: "true"},
+        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_jobspec_document(
         context: OpExecutionContext,

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from proxx_dagster.builders import build_definitions
+from proxx_dagster.names import DOCUMENT_OP, ENCODE_POOL, EXECUTE_BATCH_OP, EXECUTE_OP, PART_OP
 from proxx_dagster.sizing import (
     ahead,
     encode_slots,
@@ -83,3 +85,16 @@ def test_the_command_sizes_for_proxx_cores_and_says_what_is_wrong() -> None:
         "PROXX_CORES='many': not a whole number of cores; set e.g. PROXX_CORES=16",
     )
     assert "Traceback" not in _sizing("--cores", "0").stderr
+
+
+def test_every_encoding_op_waits_for_the_encode_pool() -> None:
+    """The pool sizes every encode on the machine, not only a card's parts: an op that runs a
+    JobSpec outside it would put more threads on the cores than the sizing planned."""
+    encoding = {}
+    for job in build_definitions().resolve_all_job_defs():
+        for node in job.graph.node_defs:
+            if node.name in {PART_OP, EXECUTE_BATCH_OP, DOCUMENT_OP, EXECUTE_OP}:
+                encoding[node.name] = getattr(node, "pool", None)
+    assert encoding == dict.fromkeys(
+        [PART_OP, EXECUTE_BATCH_OP, DOCUMENT_OP, EXECUTE_OP], ENCODE_POOL
+    )
