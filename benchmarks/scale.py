@@ -359,7 +359,7 @@ def rehearse(
     # core-seconds on the real CPU the costs were measured on
     full_work = sum(costs[c.profile, c.size] * c.seconds for c in clips)
     scale = min(1.0, args.ideal_s * cores / full_work)
-    work = {c.name: costs[c.profile, c.size] * c.seconds * scale for c in clips}
+    work = {f"{c.card}/{c.name}": costs[c.profile, c.size] * c.seconds * scale for c in clips}
     here = root / f"{night}-{cores}"
     here.mkdir()
     tiny = make_sample(here / "tiny.mov", SampleClip(width=320, height=180, duration_s=0.2))
@@ -379,7 +379,10 @@ def rehearse(
         orchestration = sampler.stop()
     for kind, example in sorted(sampler.examples.items()):
         print(f"  {kind}: {example}", flush=True)
-    floor = max(sum(work.values()) / cores, *(work[c.name] / threads_of(c.profile) for c in clips))
+    floor = max(
+        sum(work.values()) / cores,
+        *(work[f"{c.card}/{c.name}"] / threads_of(c.profile) for c in clips),
+    )
     row = figures(night, cores, clips, runs, simulated, offset, copied, sum(work.values()), scale)
     return row | {
         "floor_s": round(floor, 1),

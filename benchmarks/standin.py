@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import os
+import shlex
 import socket
 import stat
 import sys
@@ -139,20 +140,21 @@ class SimulatedMachine:
         return sum(self.busy_cores(start, end, 1)) * (end - start)
 
 
-STANDIN = """#!{python}
+STANDIN = """
 # proxx scale rehearsal: engine stand-in (written by benchmarks/standin.py)
 import json, os, socket, subprocess, sys
 
 REAL = {real!r}
 MACHINE = {machine!r}
-WORK = {work!r}  # source file name -> core-seconds its encode stands for
+WORK = {work!r}  # "<card folder>/<clip file>" -> core-seconds its encode stands for
 argv = sys.argv[1:]
 last = argv[-1] if argv else ""
 if "-threads" in argv and ".proxx-staging-" in last:
     status = subprocess.call([REAL, *argv])
     if status:
         sys.exit(status)
-    source = os.path.basename(argv[argv.index("-i") + 1].removeprefix("file:"))
+    path = argv[argv.index("-i") + 1].removeprefix("file:")
+    source = os.path.basename(os.path.dirname(path)) + "/" + os.path.basename(path)
     threads = int(argv[argv.index("-threads") + 1])
     with socket.socket(socket.AF_UNIX) as machine:
         machine.connect(MACHINE)
@@ -165,11 +167,14 @@ os.execv(REAL, [REAL, *argv])
 
 
 def write_standin(path: Path, real_engine: Path, machine: Path, work: dict[str, float]) -> Path:
-    """An executable engine stand-in at `path` (see the module's docstring)."""
-    text = STANDIN.format(
-        python=sys.executable, real=str(real_engine), machine=str(machine), work=work
+    """An executable engine stand-in at `path` (see the module's docstring): a shell script
+    that runs this Python on the stand-in's code beside it (a `#!` line would limit the path of
+    the interpreter). `work` maps "<card folder>/<clip file>" to core-seconds."""
+    code = path.with_name(path.name + ".py")
+    code.write_text(STANDIN.format(real=str(real_engine), machine=str(machine), work=work))
+    path.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(code))} "$@"\n'
     )
-    path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 

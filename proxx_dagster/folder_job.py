@@ -144,9 +144,9 @@ def folder_config_schema() -> dict[str, Field]:
             str,
             default_value="",
             is_required=False,
-            description="Leave empty. To make proxies again for the clips of a job of this "
-            "folder that FAILED, its job_id (shown on its run); only clips without a verified "
-            "proxy are made again.",
+            description="Leave empty. To make proxies again for the clips of a card whose job "
+            "FAILED, the card id its run names (the tag proxx/card; or the failed job's "
+            "job_id); only clips without a verified proxy are made again.",
         ),
         "clip_timeout_s": Field(
             int,

@@ -6,7 +6,7 @@ orchestration side; proxx_exec never reads the environment).
 
 import os
 import shlex
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -140,9 +140,17 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     @field_validator("engine")
     @classmethod
     def _engine(cls, value: str) -> str:
-        if value != DEFAULT_ENGINE and (problem := relative_path_problem(value)):
+        if value == DEFAULT_ENGINE:
+            return value
+        if problem := relative_path_problem(value):
             raise ValueError(
                 f"{problem}; or {DEFAULT_ENGINE} for the pinned engine (PATH is never searched)"
+            )
+        # checked here, once, rather than refused job after job (ENGINE_UNAVAILABLE)
+        if not Path(value).is_file() or not os.access(value, os.X_OK):
+            raise ValueError(
+                f"no executable file at {value}; install that FFmpeg there, or set "
+                f"{DEFAULT_ENGINE} for the pinned engine"
             )
         return value
 

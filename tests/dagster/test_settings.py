@@ -188,6 +188,12 @@ def _problem(monkeypatch: pytest.MonkeyPatch, **variables: str) -> str:
             "pinned engine (PATH is never searched); set e.g. PROXX_ENGINE=imageio-ffmpeg",
         ),
         (
+            {"PROXX_ENGINE": "/nonexistent/ffmpeg"},
+            "PROXX_ENGINE='/nonexistent/ffmpeg': no executable file at /nonexistent/ffmpeg; "
+            "install that FFmpeg there, or set imageio-ffmpeg for the pinned engine; "
+            "set e.g. PROXX_ENGINE=imageio-ffmpeg",
+        ),
+        (
             {"PROXX_REPORT_FOLDER": "reports"},
             "PROXX_REPORT_FOLDER='reports': \"reports\" "
             + RELATIVE

@@ -44,14 +44,15 @@ def test_holds_share_an_oversubscribed_machine_and_leave_idle_cores_idle(tmp_pat
 def test_a_job_run_by_the_standin_makes_verified_proxies_and_holds_its_threads(
     media: Media, tmp_path: Path
 ) -> None:
-    source = tmp_path / "A001C001.mov"
+    source = tmp_path / "A001" / "A001C001.mov"
+    source.parent.mkdir()
     source.write_bytes(media.standard.read_bytes())
     with SimulatedMachine(16, short_socket_path(tmp_path)) as machine:
         standin = write_standin(
             tmp_path / "ffmpeg-standin",
             default_engine_binary(),
             machine.socket_path,
-            {"A001C001.mov": 1.2},
+            {"A001/A001C001.mov": 1.2},
         )
         spec = JobSpec.model_validate(
             {
