@@ -36,6 +36,7 @@ from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
 from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
 from proxx_dagster.resources import configured_cores
+from proxx_dagster.sizing import pool_limit
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
@@ -162,8 +163,11 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
     elif choice == "multiprocess":
         definition = multiprocess_executor
         method = options["start_method"]
-        # Sized for the configured machine (a rehearsal of a big one), not the one it runs on.
-        config["max_concurrent"] = options["max_concurrent"] or configured_cores()
+        # As many steps as the encode pool has places on the configured machine (a rehearsal of
+        # a big one, not the one it runs on): a step past those would only wait for a place,
+        # polling with Dagster's back-off (up to 15 s), while a step held here starts the moment
+        # another of its run ends.
+        config["max_concurrent"] = options["max_concurrent"] or pool_limit(configured_cores())
         config["start_method"] = {method: _start_method_config(method, init_context)}
     else:
         definition = celery_executor

@@ -39,6 +39,7 @@ from proxx_dagster.names import (
     PLAN_OP,
 )
 from proxx_dagster.orphans import RunWorkerRecorded
+from proxx_dagster.sizing import pool_limit
 from proxx_exec import ExecutionResult, Status
 from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
@@ -321,13 +322,14 @@ def test_shipped_and_documented_batch_configs_are_valid(monkeypatch: pytest.Monk
         assert f"`{key} =" in scaling, f"docs/scaling.md does not explain {key}"
 
 
-def test_multiprocess_runs_as_many_steps_as_the_configured_cores(
+def test_multiprocess_runs_as_many_steps_as_the_encode_pool_of_the_configured_cores(
     instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Unset, max_concurrent is PROXX_CORES (a rehearsed machine), not this machine's count."""
+    """Unset, max_concurrent is the encode pool's size for PROXX_CORES (a rehearsed machine),
+    not for this machine's count."""
     job = reconstructable(proxx_batch_from_module)
     monkeypatch.setenv("PROXX_CORES", "64")
-    for asked, expected in ((None, 64), (3, 3)):
+    for asked, expected in ((None, pool_limit(64)), (3, 3)):
         context = InitExecutorContext(
             job=job,
             executor_def=proxx_batch_executor,
