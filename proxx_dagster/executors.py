@@ -36,7 +36,6 @@ from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
 from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
 from proxx_dagster.resources import configured_cores
-from proxx_dagster.sizing import pool_limit
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
@@ -167,6 +166,9 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         # a big one, not the one it runs on): a step past those would only wait for a place,
         # polling with Dagster's back-off (up to 15 s), while a step held here starts the moment
         # another of its run ends.
+        # (imported here: `python -m proxx_dagster.sizing` must not find itself already loaded)
+        from proxx_dagster.sizing import pool_limit  # noqa: PLC0415
+
         config["max_concurrent"] = options["max_concurrent"] or pool_limit(configured_cores())
         config["start_method"] = {method: _start_method_config(method, init_context)}
     else:
