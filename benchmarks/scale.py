@@ -558,6 +558,8 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=3600.0, help="per night")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    # stopped (kill, a service manager): the daemon and code servers it started go too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     rows = []
     real = None
     with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
