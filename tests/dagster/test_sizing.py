@@ -46,7 +46,7 @@ def test_the_numbers_follow_the_profiles_threads() -> None:
     for cores in (1, 2, 16, 64, 4096):
         slots = encode_slots(cores)
         assert pool_limit(cores) == slots + ahead(slots)
-        assert max_concurrent_runs(cores) == pool_limit(cores) + 1
+        assert max_concurrent_runs(cores) == 2 * pool_limit(cores)
 
 
 def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
