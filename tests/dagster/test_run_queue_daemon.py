@@ -15,10 +15,10 @@ from tests.processes import wait_for
 
 CORES = 1  # the smallest machine: four runs at once
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill
-# the slots last longer than launching a run takes, the first ending 12 s before the others: Dagster's code server
-# answers a launch once the run worker has started (seconds on a loaded machine) and the queue
-# launches nothing else meanwhile, so each slot frees while the queue is idle, as in a night of
-# long runs. The two waiting runs end at once.
+# the slots last longer than launching a run takes, the first ending 12 s before the others:
+# Dagster's code server answers a launch once the run worker has started (seconds on a loaded
+# machine) and the queue launches nothing else meanwhile, so each slot frees while the queue is
+# idle, as in a night of long runs. The two waiting runs end at once.
 PAUSES_S = (15, 27, 27, 27, 0, 0)
 FILLING = 4
 MOST_IDLE_S = 1.5  # the 1 s dequeue look, plus the look itself on a loaded machine
