@@ -544,7 +544,9 @@ def describe(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", default="2,16,64")
-    parser.add_argument("--nights", default="cards,big")
+    parser.add_argument(
+        "--nights", default="cards,big", help="empty: keep the rehearsal's figures on the page"
+    )
     parser.add_argument("--instance", choices=("shipped", "sized"), default="sized")
     parser.add_argument(
         "--ideal-s",
@@ -560,23 +562,34 @@ def main() -> None:
     args = parser.parse_args()
     # stopped (kill, a service manager): the daemon and code servers it started go too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    rows = []
+    rows: list[dict[str, Any]] = []
     real = None
+    nights = [night for night in args.nights.split(",") if night]
     with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
         root = Path(tmp)
-        costs = measure_costs(root)
-        for night in filter(None, args.nights.split(",")):
-            for cores in (int(n) for n in args.cores.split(",")):
-                row = rehearse(root, night, cores, costs, args)
-                print(json.dumps(row), flush=True)
-                rows.append(row)
+        if nights:
+            costs = measure_costs(root)
+            for night in nights:
+                for cores in (int(n) for n in args.cores.split(",")):
+                    row = rehearse(root, night, cores, costs, args)
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+        else:  # only the real night: the rehearsal's figures are kept as they are
+            kept = json.loads(FIGURES.read_text())
+            rows = kept["rehearsal"]
+            costs = {tuple(key.split(" ")): value for key, value in kept["costs"].items()}
         if args.real_night:
             real = real_night(root, args.instance)
             print(json.dumps(real), flush=True)
     lines = describe(rows, costs, real)
     print("\n".join(lines))
     if not args.no_write:
-        FIGURES.write_text(json.dumps({"rehearsal": rows, "real_night": real}, indent=2) + "\n")
+        figures = {
+            "costs": {f"{profile} {size}": cost for (profile, size), cost in costs.items()},
+            "rehearsal": rows,
+            "real_night": real,
+        }
+        FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
         replace_section(REPORT, TITLE, lines)
         print(f"wrote {FIGURES.relative_to(REPO)} and {TITLE!r} in {REPORT.relative_to(REPO)}")
 
