@@ -193,10 +193,11 @@ class Sampler:
         for marker, kind in (
             ("dagster-daemon", "daemon"),
             ("api grpc", "code server"),
-            ("execute_run", "run worker"),
-            ("forkserver", "step processes"),
-            ("multiprocessing", "step processes"),
-            ("execute_step", "step processes"),
+            # a run worker is started by the code server through multiprocessing, as steps are
+            ("execute_run", "run worker and step processes"),
+            ("forkserver", "run worker and step processes"),
+            ("multiprocessing", "run worker and step processes"),
+            ("execute_step", "run worker and step processes"),
         ):
             if marker in line:
                 return kind
