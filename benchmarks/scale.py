@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import signal
@@ -42,6 +43,7 @@ from dagster import DagsterInstance, RunsFilter
 from benchmarks.common import REPO, machine, replace_section, source_clip
 from benchmarks.night import NIGHT, breakdown, make_night, run_bare
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
+from proxx_dagster.folder_spec import DEFAULT_CLIPS_PER_JOB
 from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
 from proxx_dagster.sizing import instance_yaml as sized_instance
 from proxx_exec import ExecutionResult, JobSpec, validate_job
@@ -478,6 +480,64 @@ def figures(
     }
 
 
+# The issue's targets, makespan / ideal, per night and N.
+TARGETS = {("cards", 16): 1.10, ("cards", 64): 1.25, ("big", 16): 1.5}
+BUSY = 0.75  # a twentieth with fewer cores busy than this share of N counts as short of work
+
+
+def _short_stretches(row: dict[str, Any]) -> tuple[float, float, float]:
+    """Seconds short of work at the start, in between and at the end of the makespan."""
+    busy = row["busy_cores_by_twentieth"]
+    short = [b < BUSY * row["cores"] for b in busy]
+    width = row["makespan_s"] / len(busy)
+    start = next((i for i, s in enumerate(short) if not s), len(short))
+    end = next((i for i, s in enumerate(reversed(short)) if not s), 0)
+    between = sum(short[start : len(short) - end])
+    return start * width, between * width, end * width
+
+
+def against_targets(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row with a target: met or not, and where the time short of work went."""
+    lines = []
+    for row in rows:
+        target = TARGETS.get((row["night"], row["cores"]))
+        if target is None:
+            continue
+        verdict = "met" if row["ratio"] <= target else "missed"
+        line = (
+            f"- {row['night']} on {row['cores']} cores: {row['ratio']:.2f}x the ideal, target "
+            f"<= {target:.2f}x: {verdict}."
+        )
+        if verdict == "missed":
+            floor = row["floor_s"] / row["ideal_s"]
+            start, between, end = _short_stretches(row)
+            if floor > target:
+                line += (
+                    f" No orchestration could meet it: the longest clip alone, on its pinned "
+                    f"threads, takes {floor:.2f}x the ideal."
+                )
+            most = max(row["busy_cores_by_twentieth"])
+            if most < BUSY * row["cores"]:
+                jobs = row["cards"] * math.ceil(row["clips"] / row["cards"] / DEFAULT_CLIPS_PER_JOB)
+                threads = max(threads_of(profile) for profile in PROFILES)
+                line += (
+                    f" At most {most:.0f} of the {row['cores']} cores were ever busy: the night "
+                    f"is {jobs} jobs (at most {DEFAULT_CLIPS_PER_JOB} clips each) of at most "
+                    f"{threads} threads, {jobs * threads} threads for {row['cores']} cores."
+                )
+                lines.append(line)
+                continue
+            line += (
+                f" Fewer than {BUSY:.0%} of the cores were busy for {start:.0f} s at the start "
+                f"(the runs starting: their processes start together on this machine's real "
+                f"cores), {between:.0f} s in between (jobs ending together while the next were "
+                f"still starting) and {end:.0f} s at the end (the last jobs: a job is never cut, "
+                "so the night ends with fewer jobs than cores)."
+            )
+        lines.append(line)
+    return lines
+
+
 def describe(
     rows: list[dict[str, Any]], costs: dict[tuple[str, str], float], real: dict[str, Any] | None
 ) -> list[str]:
@@ -510,6 +570,7 @@ def describe(
             f"{row['queue_wait_s']['median']} s / {row['queue_wait_s']['max']} s | "
             f"{row['idle_core_s_per_run']} | {row['sensor_latency_s']} s |"
         )
+    lines += ["", *against_targets(rows)]
     lines += ["", "Cores busy, mean per twentieth of the makespan:", ""]
     for row in rows:
         lines.append(
