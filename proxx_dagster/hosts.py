@@ -1,10 +1,12 @@
 """One run, one engine, whatever host runs its steps.
 
-When a run's first proxx step starts, the run is stamped with the SHA-256 of the engine that
-step's JobSpec names on this host, the host's name (`PROXX_HOST_NAME`, default the machine's
-host name) and the run's id. A later step of the same run on another host whose engine has
-another SHA-256 fails with `EngineNotHere`, before anything runs: a card's proxies never come
-from two engines. A stamp naming another run (tags copied by a re-execution) is replaced.
+When a run's first proxx step starts, the run is stamped with the engine that step's JobSpec
+names (`imageio-ffmpeg` or a path), its SHA-256 on this host, the host's name (`PROXX_HOST_NAME`,
+default the machine's host name) and the run's id. A later step of the same run whose JobSpec
+names the same engine but finds another SHA-256 - on another host, or on a host of the same
+name - fails with `EngineNotHere`, before anything runs: a card's proxies never come from two
+engines. A JobSpec of a batch that names another engine is its own choice, recorded in its
+result. A stamp naming another run (tags copied by a re-execution) is replaced.
 
 Two steps starting in the same instant on two hosts may each stamp the run (run tags have no
 compare-and-set); each job's result still records its own engine, and a JobSpec's
@@ -25,6 +27,7 @@ from proxx_exec.failures import JobFailure
 from proxx_exec.jobspec import load_jobspec_bytes
 
 HOST_NAME_ENV = "PROXX_HOST_NAME"
+ENGINE_TAG = "proxx/engine"  # the JobSpec's engine field the stamp is for
 ENGINE_SHA256_TAG = "proxx/engine_sha256"
 ENGINE_HOST_TAG = "proxx/engine_host"
 ENGINE_RUN_TAG = "proxx/engine_run"
@@ -45,6 +48,7 @@ class EngineNotHere(Failure):
 
 @dataclass(frozen=True)
 class EngineStamp:
+    engine: str
     sha256: str
     host: str
 
@@ -52,21 +56,22 @@ class EngineStamp:
     def of_run(cls, run: DagsterRun) -> EngineStamp | None:
         """The run's own stamp; None when there is none or it was copied from another run."""
         tags = run.tags
-        sha256, host = tags.get(ENGINE_SHA256_TAG), tags.get(ENGINE_HOST_TAG)
-        if tags.get(ENGINE_RUN_TAG) != run.run_id or not sha256 or not host:
+        engine, sha256 = tags.get(ENGINE_TAG), tags.get(ENGINE_SHA256_TAG)
+        host = tags.get(ENGINE_HOST_TAG)
+        if tags.get(ENGINE_RUN_TAG) != run.run_id or not engine or not sha256 or not host:
             return None
-        return cls(sha256=sha256, host=host)
+        return cls(engine=engine, sha256=sha256, host=host)
 
 
-def _engine_here(raw: bytes) -> EngineIdentity | None:
-    """The identity of the engine the document names, on this host; None when the document or
+def _engine_here(raw: bytes) -> tuple[str, EngineIdentity] | None:
+    """The engine the document names and its identity on this host; None when the document or
     its engine cannot be read (the job's own validation then refuses it, in its result)."""
     try:
         spec = load_jobspec_bytes(raw)
         identity, _ = identify_engine(spec.engine)
     except JobFailure:
         return None
-    return identity
+    return spec.engine, identity
 
 
 def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]:
@@ -78,20 +83,22 @@ def check_engine_host(context: OpExecutionContext, raw: bytes) -> dict[str, Any]
     stamp = EngineStamp.of_run(run) if run is not None else None
     # Compared on every step, the stamping host's too: a host name says nothing about the
     # engine (two pods of different images on one node share it). Hashing costs ~0.1 s of CPU.
-    identity = _engine_here(raw)
-    if identity is None:
+    here_engine = _engine_here(raw)
+    if here_engine is None:
         return metadata
+    engine, identity = here_engine
     if stamp is None:
         context.instance.add_run_tags(
             context.run_id,
             {
+                ENGINE_TAG: engine,
                 ENGINE_SHA256_TAG: identity.sha256,
                 ENGINE_HOST_TAG: here,
                 ENGINE_RUN_TAG: context.run_id,
             },
         )
         return metadata
-    if stamp.sha256 != identity.sha256:
+    if stamp.engine == engine and stamp.sha256 != identity.sha256:
         raise EngineNotHere(
             f"this step is on host {here}, whose engine ({identity.name}) has SHA-256 "
             f"{identity.sha256}; this run's engine, stamped by host {stamp.host}, has SHA-256 "

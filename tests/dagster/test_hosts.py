@@ -28,11 +28,12 @@ from proxx_dagster.hosts import (
     ENGINE_HOST_TAG,
     ENGINE_RUN_TAG,
     ENGINE_SHA256_TAG,
+    ENGINE_TAG,
     HOST_METADATA_KEY,
     HOST_NAME_ENV,
 )
 from proxx_dagster.names import PROXX_JOB
-from proxx_exec import Reason, Status
+from proxx_exec import Reason, Status, engines
 from proxx_exec.naming import REFUSAL_INFIX
 from tests.dagster.batch_runs import CeleryBroker
 from tests.dagster.helpers import (
@@ -132,12 +133,19 @@ def launch(
 
 def run_worker_process(instance: DagsterInstance, run_id: str) -> psutil.Process:
     """The process that executed the run's steps, from the pid its engine events carry."""
-    pids = {
-        str(metadata["pid"].value)
-        for entry in events(instance, run_id, DagsterEventType.ENGINE_EVENT)
-        if "pid" in (metadata := entry.get_dagster_event().engine_event_data.metadata)
-    }
-    [pid] = pids
+
+    def pids() -> set[str]:
+        return {
+            str(metadata["pid"].value)
+            for entry in events(instance, run_id, DagsterEventType.ENGINE_EVENT)
+            if "pid" in (metadata := entry.get_dagster_event().engine_event_data.metadata)
+        }
+
+    run = instance.get_run_by_id(run_id)
+    assert run is not None and run.status is DagsterRunStatus.SUCCESS, run
+    # the worker's events reach the database by another connection than its run's status
+    wait_for(lambda: len(pids()) == 1, 30, "the run worker's pid among its events")
+    [pid] = pids()
     return psutil.Process(int(pid))
 
 
@@ -162,7 +170,12 @@ def test_runs_launched_on_host_a_execute_on_other_hosts_on_one_engine(
     ids = {name: str(uuid.uuid4()) for name in ("on-b", "pinned", "stamped")}
     to_c = {QUEUE_TAG: "host-c-runs"}
     # As if an earlier step of this run had run on host-b (the real engine).
-    b_stamp = {ENGINE_SHA256_TAG: real, ENGINE_HOST_TAG: "host-b", ENGINE_RUN_TAG: ids["stamped"]}
+    b_stamp = {
+        ENGINE_TAG: "imageio-ffmpeg",
+        ENGINE_SHA256_TAG: real,
+        ENGINE_HOST_TAG: "host-b",
+        ENGINE_RUN_TAG: ids["stamped"],
+    }
 
     with postgres_schema():
         artifacts = shared / "dagster-storage"
@@ -253,7 +266,7 @@ def test_runs_launched_on_host_a_execute_on_other_hosts_on_one_engine(
     assert run_stamped is not None and run_stamped.status is DagsterRunStatus.FAILURE
     assert "this step is on host host-c" in stamped_failure
     assert f"has SHA-256 {other}" in stamped_failure
-    assert f"on host host-b, has SHA-256 {real}" in stamped_failure
+    assert f"stamped by host host-b, has SHA-256 {real}" in stamped_failure
     assert stamped_outputs == []  # no result: the job never started
     assert run_stamped.tags[ENGINE_HOST_TAG] == "host-b"  # the stamp is kept
     assert list(outputs["stamped"].iterdir()) == []
@@ -267,7 +280,12 @@ def test_a_stamp_copied_from_another_run_is_replaced(
     instance: DagsterInstance, media: Media, out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(HOST_NAME_ENV, "host-b")
-    copied = {ENGINE_SHA256_TAG: "0" * 64, ENGINE_HOST_TAG: "host-z", ENGINE_RUN_TAG: "earlier"}
+    copied = {
+        ENGINE_TAG: "imageio-ffmpeg",
+        ENGINE_SHA256_TAG: "0" * 64,
+        ENGINE_HOST_TAG: "host-z",
+        ENGINE_RUN_TAG: "earlier",
+    }
     outcome = proxx_job.execute_in_process(
         run_config=run_config(spec_fields(media, out_dir)), instance=instance, tags=copied
     )
@@ -287,35 +305,52 @@ def test_another_host_with_another_engine_is_refused_and_the_same_engine_runs(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wrapper = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    """The JobSpecs name the pinned engine, "imageio-ffmpeg"; on hosts where it is another
+    binary (its SHA-256 differs from the run's stamp) the step is refused. A JobSpec that names
+    another engine itself is its own choice (a batch may mix them): it runs, its result says
+    which engine made it."""
+    other = write_engine_wrapper(tmp_path, 'exec "$REAL" "$@"')
+    (tmp_path / "named").mkdir()
+    named = write_engine_wrapper(tmp_path / "named", 'exec "$REAL" "$@"')
     cases = [
-        ("same", "imageio-ffmpeg", True, "host-c"),
-        ("other", str(wrapper), False, "host-c"),
+        ("same", "imageio-ffmpeg", None, True, "host-c"),
+        ("other", "imageio-ffmpeg", other, False, "host-c"),
         # a host of the stamping host's name is checked too: two pods of different images on
         # one node share a node name (before: it was never compared, and the other engine ran)
-        ("samename", str(wrapper), False, "host-b"),
+        ("samename", "imageio-ffmpeg", other, False, "host-b"),
+        ("named", str(named), None, True, "host-c"),
     ]
-    for job_id, engine, ok, host in cases:
+    finished = {}
+    for job_id, engine, binary, ok, host in cases:
         monkeypatch.setenv(HOST_NAME_ENV, host)
         run_id = str(uuid.uuid4())
         (out_dir / job_id).mkdir()
         # An earlier step of this run ran on host-b with the real engine.
-        stamp = {ENGINE_SHA256_TAG: sha256(REAL_ENGINE), ENGINE_HOST_TAG: "host-b"}
-        outcome = proxx_job.execute_in_process(
-            run_config=run_config(spec_fields(media, out_dir / job_id, job_id, engine=engine)),
-            instance=instance,
-            tags={**stamp, ENGINE_RUN_TAG: run_id},
-            run_id=run_id,
-            raise_on_error=False,
-        )
-        assert outcome.success is ok
+        stamp = {
+            ENGINE_TAG: "imageio-ffmpeg",
+            ENGINE_SHA256_TAG: sha256(REAL_ENGINE),
+            ENGINE_HOST_TAG: "host-b",
+        }
+        with monkeypatch.context() as patch:
+            if binary is not None:  # this host's imageio-ffmpeg is another binary
+                patch.setattr(engines, "default_engine_binary", lambda binary=binary: binary)
+            outcome = proxx_job.execute_in_process(
+                run_config=run_config(spec_fields(media, out_dir / job_id, job_id, engine=engine)),
+                instance=instance,
+                tags={**stamp, ENGINE_RUN_TAG: run_id},
+                run_id=run_id,
+                raise_on_error=False,
+            )
+        assert outcome.success is ok, job_id
         if ok:
-            same_run = run_id
+            finished[job_id] = run_id
         else:
             message = step_failure(instance, run_id)
-            assert f"this step is on host {host}, whose engine (ffmpeg at {wrapper})" in message
-            assert f"stamped by host host-b, has SHA-256 {sha256(REAL_ENGINE)}" in message
+            assert f"this step is on host {host}, whose engine (imageio-ffmpeg" in message
+            assert f"{sha256(other)}; this run's engine, stamped by host host-b" in message
+            assert f"has SHA-256 {sha256(REAL_ENGINE)}" in message
     assert [args for _, args in engine_calls(tmp_path)] == ["-hide_banner -version"] * 2
-    assert stored_result(instance, same_run).status is Status.COMPLETED
+    for job_id in ("same", "named"):
+        assert stored_result(instance, finished[job_id]).status is Status.COMPLETED
     for refused in ("other", "samename"):  # not even a refusal record: never started
         assert list((out_dir / refused).iterdir()) == []
