@@ -42,6 +42,7 @@ from dagster import DagsterInstance, RunsFilter
 
 from benchmarks.common import REPO, machine, replace_section, source_clip
 from benchmarks.night import NIGHT, breakdown, make_night, run_bare
+from benchmarks.per_profile import bare_run
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
 from proxx_dagster.folder_spec import DEFAULT_CLIPS_PER_JOB
 from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
@@ -49,7 +50,6 @@ from proxx_dagster.sizing import instance_yaml as sized_instance
 from proxx_exec import ExecutionResult, JobSpec, validate_job
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import RESULT_SUFFIX
-from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.samples import SampleClip, make_sample
 
 BIN = Path(sys.executable).parent
@@ -117,17 +117,8 @@ def measure_costs(root: Path) -> dict[tuple[str, str], float]:
                     }
                 )
             )
-            clip = job.plan.clips[0]
-            argv = [*clip.argv[:-1], "file:" + str(out / ("cost" + Path(clip.output).suffix))]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(
-                argv,
-                executable=job.engine_binary,
-                env=ENGINE_ENVIRONMENT,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                check=True,
-            )
+            bare_run(job, out)  # the planned encode argv, one engine process
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             costs[profile, size] = cpu / COST_SOURCE_S
