@@ -239,6 +239,7 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
             clip_timeout_s=config["clip_timeout_s"],
             clips_per_job=automation.clips_per_job,
             engine=automation.engine,
+            verify_source_mhl=automation.verify_card_mhl,
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None

@@ -154,3 +154,63 @@ def test_jobs_sealing_one_folder_side_by_side_each_get_a_generation(
     ) == [f"part{n}.proxx-result.json" for n in (1, 2, 3)]
     verified = ascmhl("verify", out_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def offloaded_card(media: Media, folder: Path) -> list[Path]:
+    """A camera card as an offload leaves it: two clips and a sidecar, sealed by `ascmhl create`
+    (the library's own command) into the card's ascmhl/ history."""
+    clips = folder / "CLIPS"
+    clips.mkdir(parents=True)
+    sources = []
+    for name in ("A001C001.mov", "A001C002.mov"):
+        (clips / name).write_bytes(media.clip(name).read_bytes())
+        sources.append(clips / name)
+    (folder / "A001.xml").write_text("<camera card metadata/>")
+    created = subprocess.run(
+        [str(Path(sys.executable).parent / "ascmhl"), "create", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=NO_INTERNET,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    return sources
+
+
+def test_a_card_whose_mhl_verifies_is_run(
+    media: Media, out_dir: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    sources = offloaded_card(media, tmp_path / "A001")
+    result = execute(make_spec(sources, job_id="checked", verify_source_mhl=True))
+    assert result.completed, result.failure
+
+
+def test_a_card_whose_mhl_does_not_verify_is_refused_naming_the_files(
+    media: Media, out_dir: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    card = tmp_path / "A001"
+    sources = offloaded_card(media, card)
+    damaged = bytearray(sources[1].read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    sources[1].write_bytes(bytes(damaged))
+    (card / "A001.xml").unlink()
+    result = execute(make_spec(sources, job_id="refused", verify_source_mhl=True))
+    assert result.failure is not None
+    assert (result.failure.failure_class.value, result.failure.reason.value) == (
+        "VALIDATION",
+        "SOURCE_MHL_MISMATCH",
+    )
+    message = result.failure.message
+    assert f"{sources[1]}: changed" in message and f"{card / 'A001.xml'}: missing" in message
+    assert str(sources[0]) not in message
+    assert not list(out_dir.glob("*.mov"))  # nothing was encoded
+
+
+def test_a_card_without_an_mhl_is_refused_when_one_is_asked_for(
+    media: Media, make_spec: SpecFactory
+) -> None:
+    result = execute(make_spec([media.standard], job_id="no-mhl", verify_source_mhl=True))
+    assert result.failure is not None
+    assert result.failure.reason.value == "SOURCE_MHL_MISSING"
+    assert "no ascmhl/ history" in result.failure.message
