@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict
 
 from proxx_exec.handoff.editorial import Editorial, write_editorial
 from proxx_exec.handoff.mhl import Creator, Seal, seal_files
-from proxx_exec.naming import contact_sheet_path, jobspec_path, posters_dir, result_path
+from proxx_exec.naming import (
+    ale_path,
+    contact_sheet_path,
+    fcpxml_path,
+    jobspec_path,
+    posters_dir,
+    result_path,
+)
 from proxx_exec.posters import PosterSet
 from proxx_exec.result import ClipState, ExecutionResult
 
@@ -64,6 +71,8 @@ def job_files(result: ExecutionResult) -> list[Path]:
     if posters.is_dir():
         optional += sorted(p for p in posters.iterdir() if not p.name.startswith("."))
     optional.append(Path(contact_sheet_path(spec.output_dir, spec.job_id)))
+    optional.append(Path(ale_path(spec.output_dir, spec.job_id)))
+    optional.append(Path(fcpxml_path(spec.output_dir, spec.job_id)))
     files += [path for path in optional if path.is_file()]
     return files
 
