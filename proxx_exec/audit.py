@@ -1,7 +1,9 @@
 """`proxx audit`: are the committed proxies still exactly what their ExecutionResults record?
 
 Hash only, never decode: for each result file, its digest is checked against its content, and
-every output of a COMMITTED clip is looked up (size first, then SHA-256). Each output folder of
+every output of a COMMITTED clip is looked up (size first, then SHA-256). A COMPLETED job's ASC
+MHL seal is checked too: the generation of its output folder's history that lists its result,
+every file it lists hashed again (`handoff.mhl.check_job_seal`). Each output folder of
 the audited jobs is listed once for *extra* entries: anything directly inside it that no result
 accounts for (see `extra_entries`). Result files of any format version are read: only the few
 fields an audit needs are taken from the raw JSON, and the digest is computed over the document
@@ -21,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from proxx_exec.files import file_fingerprint
+from proxx_exec.handoff.mhl import JobSealCheck, check_job_seal
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, is_record_name
 from proxx_exec.refusals import describe
 from proxx_exec.result import ClipState, compute_digest, read_result_document
@@ -152,6 +155,11 @@ class ResultAudit(BaseModel):
         "writing into that folder)."
     )
     folder_problem: str | None = Field(description="Why the output folder could not be listed.")
+    mhl: JobSealCheck | None = Field(
+        default=None,
+        description="The job's ASC MHL seal in its output folder's history, checked file by "
+        "file (None: not a COMPLETED job, which is never sealed).",
+    )
 
 
 class AuditTotals(BaseModel):
@@ -369,9 +377,12 @@ def _audit_one(
         elif isinstance(finding, ChangedOutput):
             changed.append(finding)
     digest_matches = loaded.digest_matches
+    sealed = _check_seal(loaded.path, recorded)
     return ResultAudit(
         result_file=str(loaded.path),
-        intact=digest_matches and not (missing or changed or extra or folder_problem),
+        intact=digest_matches
+        and not (missing or changed or extra or folder_problem)
+        and (sealed is None or sealed.intact),
         problem=None,
         job_id=recorded.job_id,
         status=recorded.status,
@@ -385,7 +396,16 @@ def _audit_one(
         changed=changed,
         extra=extra,
         folder_problem=folder_problem,
+        mhl=sealed,
     )
+
+
+def _check_seal(result_file: Path, recorded: RecordedResult) -> JobSealCheck | None:
+    """A COMPLETED job's seal, when its result file sits in its output folder."""
+    folder = recorded.output_dir
+    if recorded.status != "COMPLETED" or folder is None or result_file.parent != Path(folder):
+        return None
+    return check_job_seal(Path(folder), result_file)
 
 
 def audit_results(paths: Sequence[Path]) -> AuditReport:
@@ -445,6 +465,8 @@ def findings(audit: ResultAudit) -> list[str]:
     if audit.folder_problem is not None:
         lines.append(audit.folder_problem)
     lines += [_describe_extra(e) for e in audit.extra]
+    if audit.mhl is not None:
+        lines += audit.mhl.findings()
     return lines
 
 

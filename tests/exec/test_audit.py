@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import execute
+from proxx_exec.handoff.job import hand_off
 from proxx_exec.result import compute_digest
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, listing, proxx, reseal, sha256
@@ -34,7 +35,9 @@ def audit_json(*paths: Path) -> tuple[int, dict[str, Any]]:
 def result_file(media: Media, out_dir: Path, make_spec: SpecFactory) -> Path:
     """A COMPLETED three-clip job; its result file beside the proxies."""
     sources = [media.standard, media.clip("B001C001.mov"), media.clip("C001C001.mov")]
-    assert execute(make_spec(sources, job_id=JOB)).completed
+    result = execute(make_spec(sources, job_id=JOB))
+    handed = hand_off(result)  # as `proxx run` does: the ALE, the FCPXML, the ASC MHL seal
+    assert handed is not None and handed.problems == []
     return out_dir / f"{JOB}.proxx-result.json"
 
 

@@ -19,6 +19,7 @@ from proxx_exec.audit import (
     MissingOutput,
     ResultAudit,
 )
+from proxx_exec.handoff.mhl import Difference, JobSealCheck
 from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
 from proxx_exec.samples import SampleClip, make_sample
 from proxx_exec.validate import validate_job
@@ -45,7 +46,16 @@ def test_jobspec_reference_is_complete() -> None:
 def test_audit_json_schema_is_documented() -> None:
     """docs/audit.md names every field of `proxx audit --json` and every value of its enums."""
     text = (DOCS / "audit.md").read_text()
-    models = (AuditReport, ResultAudit, AuditTotals, MissingOutput, ChangedOutput, ExtraEntry)
+    models = (
+        AuditReport,
+        ResultAudit,
+        AuditTotals,
+        MissingOutput,
+        ChangedOutput,
+        ExtraEntry,
+        JobSealCheck,
+        Difference,
+    )
     names = [field for model in models for field in model.model_fields]
     names += [kind.value for kind in (*ChangeKind, *ExtraKind)]
     assert [f"`{name}`" for name in names if f"`{name}`" not in text] == []
@@ -110,7 +120,7 @@ def _exit_codes(function: object) -> set[int]:
 
 def test_documented_exit_codes_are_the_commands_exit_codes() -> None:
     codes = _exit_codes(cli)
-    assert codes == {0, 1, 2, 3}  # the scan found the commands' codes
+    assert codes == {0, 1, 2, 3, 4}  # the scan found the commands' codes
     line = re.search(r"Exit codes of `proxx`: (.*)", _jobspec_doc())
     assert line is not None
     assert {int(code) for code in re.findall(r"(?:^|, )(\d) ", line.group(1))} == codes

@@ -73,13 +73,12 @@ def test_proxx_run_seals_a_completed_job_and_ascmhl_verify_accepts_it(
             "sealed.proxx-posters/0001_A001C001.mov.png",
             "sealed.proxx-posters/0002_A001C002.mov.png",
             "sealed.proxx-contact-sheet.html",
-            *(
-                name
-                for name in ("sealed.proxx.ale", "sealed.proxx.fcpxml")
-                if (out_dir / name).exists()
-            ),
+            "sealed.proxx.ale",
+            "sealed.proxx.fcpxml",
         ]
     )
+    sheet = (out_dir / "sealed.proxx-contact-sheet.html").read_text()
+    assert 'href="sealed.proxx.ale"' in sheet and 'href="sealed.proxx.fcpxml"' in sheet
     history = MHLHistory.load_from_path(str(out_dir))
     creator = history.hash_lists[0].creator_info
     assert (creator.tool.name, creator.tool.version) == ("proxx", __version__)
