@@ -180,3 +180,26 @@ def stop_mid_encode(command: list[str], staged: Path, stop: signal.Signals) -> t
         running.send_signal(stop)
         stdout, stderr = running.communicate(timeout=60)
     return running.returncode, stdout, stderr
+
+
+# The library's own commands: ascmhl 1.2 keeps `verify` and `xsd-schema-check` in
+# `ascmhl-debug` (`ascmhl` itself has create, diff, flatten and info).
+ASCMHL_DEBUG = str(Path(sys.executable).parent / "ascmhl-debug")
+# Its commands ask GitHub for a newer release at start; a closed loopback proxy answers at once,
+# so the tests never reach the internet.
+NO_INTERNET = {
+    **os.environ,
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+}
+
+
+def ascmhl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ASCMHL_DEBUG, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=NO_INTERNET,
+    )

@@ -7,7 +7,6 @@ by `ascmhl verify` and named by the seal check."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,29 +19,7 @@ from proxx_exec.handoff.job import hand_off
 from proxx_exec.handoff.mhl import check_job_seal
 from proxx_exec.result import ExecutionResult
 from tests.conftest import SpecFactory
-from tests.helpers import Media, proxx, write_engine_wrapper
-
-# The library's own commands: ascmhl 1.2 keeps `verify` and `xsd-schema-check` in
-# `ascmhl-debug` (`ascmhl` itself has create, diff, flatten and info).
-ASCMHL_DEBUG = str(Path(sys.executable).parent / "ascmhl-debug")
-# Its commands ask GitHub for a newer release at start; a closed loopback proxy answers at once,
-# so the tests never reach the internet.
-NO_INTERNET = {
-    **os.environ,
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-}
-
-
-def ascmhl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ASCMHL_DEBUG, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=NO_INTERNET,
-    )
+from tests.helpers import NO_INTERNET, Media, ascmhl, proxx, write_engine_wrapper
 
 
 def write_spec(folder: Path, spec_fields: dict[str, object]) -> Path:
