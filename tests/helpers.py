@@ -118,10 +118,11 @@ def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def proxx(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """This venv's `proxx` command, run as a user runs it; `env` adds environment variables."""
+def proxx(*args: str | Path, program: str = PROXX, **env: str) -> subprocess.CompletedProcess[str]:
+    """This venv's `proxx` command (or another `program` of it), run as a user runs it; `env`
+    adds environment variables."""
     return subprocess.run(
-        [PROXX, *map(str, args)],
+        [program, *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
@@ -195,11 +196,5 @@ NO_INTERNET = {
 
 
 def ascmhl(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ASCMHL_DEBUG, *map(str, args)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=NO_INTERNET,
-    )
+    """The library's `ascmhl-debug` command (verify, hash), kept off the internet."""
+    return proxx(*args, program=ASCMHL_DEBUG, **NO_INTERNET)

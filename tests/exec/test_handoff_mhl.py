@@ -7,7 +7,6 @@ by `ascmhl verify` and named by the seal check."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -142,13 +141,8 @@ def offloaded_card(media: Media, folder: Path) -> list[Path]:
         (clips / name).write_bytes(media.clip(name).read_bytes())
         sources.append(clips / name)
     (folder / "A001.xml").write_text("<camera card metadata/>")
-    created = subprocess.run(
-        [str(Path(sys.executable).parent / "ascmhl"), "create", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=NO_INTERNET,
+    created = proxx(
+        "create", folder, program=str(Path(sys.executable).parent / "ascmhl"), **NO_INTERNET
     )
     assert created.returncode == 0, created.stdout + created.stderr
     return sources
