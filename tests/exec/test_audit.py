@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,20 @@ def test_each_change_is_found_and_named(result_file: Path, out_dir: Path) -> Non
     assert "(a staging folder left behind)" in text.stdout
     assert f"extra: {out_dir / 'notes.txt'} (a file no result accounts for)" in text.stdout
     assert listing(out_dir) == after  # nothing repaired, nothing removed
+
+
+def test_the_asc_mhl_seal_is_verified_and_its_loss_named(result_file: Path, out_dir: Path) -> None:
+    code, report = audit_json(result_file)
+    [job] = report["results"]
+    assert job["mhl"]["problem"] is None and job["mhl"]["differences"] == []
+    assert job["mhl"]["files_checked"] == 6  # 3 proxies, the result, the ALE, the FCPXML
+    shutil.rmtree(out_dir / "ascmhl")
+    code, report = audit_json(result_file)
+    [job] = report["results"]
+    assert code == 1 and not job["intact"]
+    assert "has no ascmhl/ history: the job was never sealed" in job["mhl"]["problem"]
+    readable = audit(result_file)
+    assert "ASC MHL: " in readable.stdout and "never sealed" in readable.stdout
 
 
 def test_a_tampered_result_is_found(result_file: Path) -> None:
