@@ -26,7 +26,7 @@ from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG, DAGSTER_CELERY_TASK_ID_TAG
 from dagster_celery.tasks import create_execute_job_task
 
-from proxx_dagster.executors import celery_config_source
+from proxx_dagster.jobs.executors import celery_config_source
 
 RUN_QUEUE = "proxx-runs"
 

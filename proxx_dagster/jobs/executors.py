@@ -34,8 +34,8 @@ from dagster_celery import celery_executor
 from proxx_dagster.dagster_internals import instance_class_modules, job_module
 from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
-from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
-from proxx_dagster.resources import configured_cores
+from proxx_dagster.settings import configured_cores
+from proxx_dagster.watch.orphans import RunWorkerRecorded, recording_run_worker
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {
