@@ -63,3 +63,14 @@ def test_no_private_module_of_another_package_is_imported() -> None:
         and name not in PRIVATE_ALLOWED
     )
     assert private == []
+
+
+def test_every_sub_package_is_shipped() -> None:
+    """The wheel holds what is imported: setuptools is given every package by name."""
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = sorted(
+        init.parent.relative_to(REPO).as_posix().replace("/", ".")
+        for package in PACKAGES
+        for init in (REPO / package).rglob("__init__.py")
+    )
+    assert sorted(listed) == found
