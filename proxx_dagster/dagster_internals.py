@@ -25,7 +25,7 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.events import EngineEventData
 
 # An executor that wraps Dagster's own (to record the run worker before it orchestrates, see
-# orphans.py) implements `Executor`'s abstract members, whose types Dagster does not export.
+# watch/orphans.py) implements `Executor`'s abstract members, whose types Dagster does not export.
 from dagster._core.execution.context.system import PlanOrchestrationContext
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode

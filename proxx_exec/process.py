@@ -2,7 +2,7 @@
 and never outliving the process that started it.
 
 This is the only place that runs the engine for a clip (the encode, the verification decode);
-`engines.py` asks it for its `-version` and `samples.py` makes sample clips.
+`engines.py` asks it for its `-version` and `tools/samples.py` makes sample clips.
 """
 
 from __future__ import annotations

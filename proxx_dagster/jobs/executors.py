@@ -4,7 +4,7 @@ Each choice builds Dagster's own executor with retries disabled; the config has 
 field, so no launch can turn them on. Celery's own redelivery paths are closed by
 `PINNED_CELERY_SETTINGS`, applied on the submitting side here and on the workers by
 `proxx_dagster.celery_app`. Every proxx job's executor records its run worker first, so the
-`proxx_orphaned_runs` sensor can tell when that process dies (orphans.py).
+`proxx_orphaned_runs` sensor can tell when that process dies (watch/orphans.py).
 """
 
 from __future__ import annotations

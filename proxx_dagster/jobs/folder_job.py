@@ -43,10 +43,8 @@ from proxx_dagster.names import (
     FINISH_OP,
     FOLDER_JOB,
     FOLDER_OP,
-    FOLDER_TAG,
     JOB_ID_TAG,
     PART_OP,
-    PARTS_TAG,
 )
 from proxx_dagster.no_retry import no_retry_job, refuse_retry
 from proxx_dagster.result_io import ExecutionResultType
@@ -58,6 +56,7 @@ from proxx_dagster.watch.folder_spec import (
     FolderProblem,
     build_folder_job,
     card_of,
+    card_tags,
     jobspec_document,
     jobspec_file,
     part_key,
@@ -170,19 +169,6 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
         )
     )
     return folder_job
-
-
-def card_tags(folder_job: FolderJob) -> dict[str, str]:
-    """The run's tags naming its card: folder, card id, parts, and the job id of a one-job card."""
-    assert folder_job.card_id is not None
-    tags = {
-        FOLDER_TAG: str(folder_job.folder),
-        CARD_TAG: folder_job.card_id,
-        PARTS_TAG: str(len(folder_job.parts)),
-    }
-    if len(folder_job.parts) == 1:
-        tags[JOB_ID_TAG] = folder_job.parts[0].job_id
-    return tags
 
 
 def build_folder_op(name: str = FOLDER_OP) -> OpDefinition:

@@ -27,6 +27,7 @@ from pathlib import Path, PurePath, PurePosixPath
 
 from pydantic import ValidationError
 
+from proxx_dagster.names import CARD_TAG, FOLDER_TAG, JOB_ID_TAG, PARTS_TAG
 from proxx_dagster.watch.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
@@ -353,3 +354,16 @@ def write_jobspec(spec: JobSpec) -> Path:
                 "id, which is never replaced"
             ) from None
     return target
+
+
+def card_tags(folder_job: FolderJob) -> dict[str, str]:
+    """The run's tags naming its card: folder, card id, parts, and the job id of a one-job card."""
+    assert folder_job.card_id is not None
+    tags = {
+        FOLDER_TAG: str(folder_job.folder),
+        CARD_TAG: folder_job.card_id,
+        PARTS_TAG: str(len(folder_job.parts)),
+    }
+    if len(folder_job.parts) == 1:
+        tags[JOB_ID_TAG] = folder_job.parts[0].job_id
+    return tags
