@@ -59,3 +59,16 @@ def test_only_the_package_and_the_component_use_the_assembly() -> None:
         "proxx_dagster/definitions.py",
         "proxx_dagster/demo.py",
     }
+
+
+def test_the_module_map_names_every_module() -> None:
+    """docs/architecture.md's module map is drawn from the tree: a module added, moved or
+    renamed without the map fails here."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    missing = [
+        path.relative_to(REPO).as_posix()
+        for package in ("proxx_exec", "proxx_dagster")
+        for path in sorted((REPO / package).rglob("*.py"))
+        if path.name != "__init__.py" and f"{path.name}`" not in text  # `x.py` or `dir/x.py`
+    ]
+    assert missing == []
