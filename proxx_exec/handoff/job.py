@@ -26,8 +26,8 @@ from proxx_exec.naming import (
     posters_dir,
     result_path,
 )
-from proxx_exec.posters import PosterSet
 from proxx_exec.result import ClipState, ExecutionResult
+from proxx_exec.tools.posters import PosterSet
 
 log = logging.getLogger("proxx_exec")
 

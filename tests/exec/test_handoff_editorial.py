@@ -15,7 +15,7 @@ import opentimelineio as otio
 from proxx_exec import execute
 from proxx_exec.handoff.editorial import REEL_KEY, write_editorial
 from proxx_exec.handoff.job import hand_off
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.corpus import Corpus
 from tests.helpers import Media
