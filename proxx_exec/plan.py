@@ -12,6 +12,7 @@ from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
+from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -54,6 +55,16 @@ class ClipPlan(BaseModel):
     cpu_dependent: tuple[str, ...] = Field(
         description="Stages whose bytes may differ between CPUs; empty when the whole clip is "
         "bit-exact on every x86-64 machine."
+    )
+    look: AppliedLook | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
+    )
+    burn_ins: AppliedBurnIns | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The text burnt in, with the font's SHA-256 (None: none).",
     )
 
 
@@ -161,6 +172,8 @@ def plan_clip(
         expected=shape.expected,
         decisions=shape.decisions,
         cpu_dependent=shape.cpu_dependent,
+        look=shape.look,
+        burn_ins=shape.burn_ins,
     )
 
 

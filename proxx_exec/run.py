@@ -441,6 +441,8 @@ def _clip_result(clip: ClipPlan, outcomes: list[ClipOutcome], job_failed: bool) 
         expected=clip.expected,
         decisions=clip.decisions,
         cpu_dependent=clip.cpu_dependent,
+        look=clip.look,
+        burn_ins=clip.burn_ins,
     )
 
 
