@@ -114,6 +114,11 @@ class ClipResult(BaseModel):
         exclude_if=lambda value: value is None,
         description="The text burnt in, with the font's SHA-256 (None: none).",
     )
+    look_check_argv: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With a look: the command whose thumbnails `look_applied` compares.",
+    )
 
 
 class ClipTiming(BaseModel):

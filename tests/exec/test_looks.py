@@ -4,6 +4,7 @@ with its line; burn-ins that draw any clip name as written; JobSpecs without the
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -54,6 +55,14 @@ def poster_of(result: ExecutionResult) -> bytes:
     (poster,) = posters.posters
     assert poster.path is not None
     return Path(poster.path).read_bytes()
+
+
+def test_proxx_looks_lists_every_builtin_look_with_its_sha256() -> None:
+    shown = proxx("looks", "--json")
+    assert shown.returncode == 0, shown.stderr
+    listed = {row["name"]: row["sha256"] for row in json.loads(shown.stdout)}
+    assert listed == {name: look.sha256 for name, look in BUILTIN_LOOKS.items()}
+    assert proxx("looks").returncode == 0
 
 
 def test_the_shipped_luts_and_font_are_the_recorded_files() -> None:
@@ -197,7 +206,27 @@ def test_a_builtin_look_gives_a_verified_rec709_proxy(
     assert tags.passed and tags.actual == ["bt709", "bt709", "bt709", "tv"]
     decision = next(d for d in clip.decisions if d.property == "look")
     assert BUILTIN_LOOKS[look].sha256 in decision.decided
+    applied = next(check for check in clip.checks if check.name == "look_applied")
+    assert applied.passed, applied
     assert clip.cpu_dependent == ()
+
+
+def test_a_look_that_leaves_the_picture_as_it_was_fails_verification(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path, out_dir: Path
+) -> None:
+    """An identity LUT changes nothing: `look_applied` compares the proxy's first frame with
+    the source's made without the look, and the job fails LOOK_NOT_APPLIED, leaving no proxy."""
+    cube = tmp_path / "identity.cube"
+    rows = [f"{r}.0 {g}.0 {b}.0" for b in (0, 1) for g in (0, 1) for r in (0, 1)]
+    cube.write_text("LUT_3D_SIZE 2\n" + "\n".join(rows) + "\n")
+    result = execute(make_spec([make_clip(clips, LOG)], look={"cube": str(cube)}))
+    assert result.status is Status.FAILED
+    assert result.failure is not None
+    assert result.failure.failure_class is FailureClass.VERIFICATION
+    assert result.failure.reason is Reason.LOOK_NOT_APPLIED
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert not applied.passed and str(applied.actual).startswith("the mean difference is ")
+    assert [name for name in listing(out_dir) if not name.endswith(".json")] == []
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,8 @@ def _describe(repeat: ast.AST) -> str:
 
 
 def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py), once for the decode check (verify.py), after a
+    """run_engine: once for the encode (run.py), once for the decode check and, with a look,
+    once for the look check (verify.py), after a
     job COMPLETED once for each proxy's poster frame (posters.py), and for the encode of
     `proxx reproduce` (reproduce.py), which is not a job. Every
     chain of calls from any function of proxx_exec down to it passes through one loop at most,
@@ -172,7 +173,8 @@ def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and called_name(node) == "run_engine"
     )
-    assert sites == ["posters.py", "reproduce.py", "run.py", "verify.py"]
+    # verify.py twice: the full decode, and the look check of a job with a look
+    assert sites == ["posters.py", "reproduce.py", "run.py", "verify.py", "verify.py"]
 
     known = {name: _known_functions(tree) for name, tree in trees.items()}
 
