@@ -13,6 +13,7 @@ from typing import Any
 
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
+from proxx_exec.looks.picture import file_sha256
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
 from proxx_exec.plan import ClipPlan, look_thumbnails
 from proxx_exec.process import run_engine
@@ -172,7 +173,21 @@ LOOK_CHANGE_MIN = 65536 // 64
 def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
     """The proxy's first frame differs from the source's first frame made without the look
     (both as small grey thumbnails): the largest sample difference, against LOOK_CHANGE_MIN."""
-    assert clip.look_check_argv is not None
+    assert clip.look_check_argv is not None and clip.look is not None
+    expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
+    try:
+        lut_now = file_sha256(Path(clip.look.lut))
+    except OSError as error:
+        lut_now = f"unreadable ({error.strerror or error})"
+    if lut_now != clip.look.lut_sha256:
+        # The engine read the LUT while encoding: the look recorded may not be the one applied.
+        return Check(
+            name="look_applied",
+            passed=False,
+            expected=expected,
+            actual=f"the LUT {clip.look.lut} changed during the job: SHA-256 now {lut_now}, "
+            f"at validation {clip.look.lut_sha256}",
+        )
     outcome = run_engine(binary, clip.look_check_argv, timeout_s)
     paths = [Path(p) for p in look_thumbnails(clip.staged_output)]
     problem: str | None
@@ -186,7 +201,6 @@ def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
     finally:
         for path in paths:
             path.unlink(missing_ok=True)
-    expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
     if problem is not None:
         return Check(name="look_applied", passed=False, expected=expected, actual=problem)
     count = len(unlooked) // 2

@@ -229,6 +229,32 @@ def test_a_look_that_leaves_the_picture_as_it_was_fails_verification(
     assert [name for name in listing(out_dir) if not name.endswith(".json")] == []
 
 
+def test_a_lut_changed_while_the_job_ran_fails_verification(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """The engine reads the LUT when it encodes: one changed after validation is caught."""
+    cube = tmp_path / "negative.cube"
+    cube.write_text(negative_cube())
+    spec = make_spec([make_clip(clips, LOG)], look={"cube": str(cube)})
+
+    def change_the_lut(_: object) -> None:  # while the engine encodes
+        cube.write_text(negative_cube().replace("negative", "changed"))
+
+    result = execute(spec, on_progress=change_the_lut)
+    assert result.failure is not None and result.failure.reason is Reason.LOOK_NOT_APPLIED
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert f"the LUT {cube} changed during the job" in str(applied.actual)
+
+
+def test_a_looked_job_reproduces(clips: Path, make_spec: SpecFactory, out_dir: Path) -> None:
+    spec = make_spec(
+        [make_clip(clips, HLG)], look="hlg_to_rec709", burn_ins=["timecode", "clip_name"]
+    )
+    completed(spec)
+    reproduced = proxx("reproduce", out_dir / f"{spec.job_id}.proxx-result.json")
+    assert reproduced.returncode == 0, reproduced.stdout + reproduced.stderr
+
+
 @pytest.mark.parametrize(
     ("source", "look", "words"),
     [
