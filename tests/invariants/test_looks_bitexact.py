@@ -12,6 +12,7 @@ import pytest
 from proxx_exec import JobSpec, Status, execute, validate_job
 from proxx_exec.bitexact import LUT3D_INPUT
 from proxx_exec.looks.builtin import BUILTIN_LOOKS, HLG, PQ
+from tests.corpus import CODECS, Corpus
 from tests.invariants.simulated_cpus import simulated_cpus
 from tests.invariants.test_bitexact import digests_per_cpu, run_as, spec_for
 from tests.looks_media import make_clip
@@ -93,3 +94,28 @@ def test_lut3d_on_planar_input_differs_between_cpus(clips: Path, tmp_path: Path)
 
     assert len(pictures("gbrp16le")) > 1
     assert len(pictures(LUT3D_INPUT)) == 1
+
+
+def test_a_look_with_burn_ins_is_bit_exact_for_every_source_codec(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    """The codec corpus (H.264, HEVC 10-bit 4:2:2, ProRes, DNxHR, MPEG-2, MJPEG full range, RGB
+    FFV1 and their audio) through a camera look with every burn-in."""
+    spec = spec_for([corpus[name] for name in CODECS], tmp_path / "out", "prores_proxy")
+    spec = JobSpec.model_validate(
+        {
+            **spec.canonical(),
+            "look": "arri_logc3_ei800_to_rec709",
+            "burn_ins": ["timecode", "clip_name", "reel", "frame_number"],
+        }
+    )
+    plan = validate_job(spec).plan
+    assert plan.bitexact
+    result = execute(spec)
+    assert result.status is Status.COMPLETED, result.failure
+    differing = {}
+    for clip, recorded in zip(plan.clips, result.clips, strict=True):
+        digests = digests_per_cpu(clip, tmp_path, machine=False)
+        if set(digests.values()) != {recorded.output_sha256}:
+            differing[Path(clip.source).name] = digests
+    assert differing == {}
