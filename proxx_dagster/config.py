@@ -15,7 +15,8 @@ from pydantic.fields import FieldInfo
 from proxx_exec import JobSpec
 
 # Dagster types per JobSpec field. `profile` is a name or a whole profile object, which Dagster's
-# config system cannot express as a union, so it is passed through for proxx_exec to validate.
+# config system cannot express as a union, so it is passed through for proxx_exec to validate;
+# so is `look`.
 _DAGSTER_TYPES: dict[str, Any] = {
     "spec_version": str,
     "job_id": str,
@@ -27,6 +28,8 @@ _DAGSTER_TYPES: dict[str, Any] = {
     "engine": str,
     "engine_sha256": Noneable(str),
     "retried_from": Noneable(str),
+    "look": AnyType,  # "none", a built-in look's name or {"cube": path}: a union, like profile
+    "burn_ins": Array(str),
 }
 
 
@@ -34,8 +37,9 @@ def _field(name: str, info: FieldInfo) -> Field:
     dagster_type = _DAGSTER_TYPES[name]
     if info.is_required():
         return Field(dagster_type, description=info.description)
+    default = list(info.default) if isinstance(info.default, tuple) else info.default
     return Field(
-        dagster_type, description=info.description, default_value=info.default, is_required=False
+        dagster_type, description=info.description, default_value=default, is_required=False
     )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    Array,
     DagsterInstance,
     DagsterRunStatus,
     DynamicOut,
@@ -77,6 +78,7 @@ from proxx_dagster.ops import proxx_resources, run_document
 from proxx_dagster.resources import ProxxAutomation
 from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec, Profile
+from proxx_exec.looks.builtin import BUILTIN_LOOKS
 from proxx_exec.sheets import write_card_contact_sheet
 
 UNFINISHED = [
@@ -153,6 +155,21 @@ def folder_config_schema() -> dict[str, Field]:
             default_value=timeout.default,
             is_required=False,
             description=timeout.description,
+        ),
+        "look": Field(
+            str,
+            default_value="none",
+            is_required=False,
+            description="What the picture becomes: none (as it is), a built-in look ("
+            + ", ".join(BUILTIN_LOOKS)
+            + "), or the absolute path of a .cube LUT of yours, e.g. /luts/show.cube.",
+        ),
+        "burn_ins": Field(
+            Array(str),
+            default_value=[],
+            is_required=False,
+            description="Text burnt into the picture, any of: timecode, clip_name, reel, "
+            "frame_number.",
         ),
     }
 
@@ -239,6 +256,8 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
             clip_timeout_s=config["clip_timeout_s"],
             clips_per_job=automation.clips_per_job,
             engine=automation.engine,
+            look=config["look"],
+            burn_ins=config["burn_ins"],
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None
