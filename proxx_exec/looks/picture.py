@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,11 +51,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@cache
-def _shipped_digest(path: Path) -> str:
-    return file_sha256(path)
-
-
 def resolve_look(look: str, cube: str | None) -> AppliedLook | None:
     """The look named by a JobSpec, its LUT checked; CubeProblem when it cannot be used.
     `look` is "none", a built-in name or "cube" (then `cube` is the user's file)."""
@@ -71,7 +65,7 @@ def resolve_look(look: str, cube: str | None) -> AppliedLook | None:
         return AppliedLook(look=USER_CUBE, lut=cube, lut_sha256=found.sha256, colour=REC709_TAGS)
     builtin = BUILTIN_LOOKS[look]
     try:
-        digest = _shipped_digest(builtin.path)
+        digest = file_sha256(builtin.path)
     except OSError as error:
         raise CubeProblem(
             f"the built-in look {look}'s LUT {builtin.path} cannot be read "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from proxx_dagster.folder_spec import build_folder_job
+from proxx_dagster.watch.folder_spec import build_folder_job
 from proxx_exec import Status
 from proxx_exec.looks.builtin import BUILTIN_LOOKS
 from tests.dagster.test_folders import card, launch, only_result

@@ -16,8 +16,8 @@ from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.looks.builtin import BUILTIN_LOOKS, LUT_SIZE
 from proxx_exec.looks.cube import read_cube
 from proxx_exec.looks.picture import FONT_FILE, FONT_SHA256, option_value
-from proxx_exec.posters import make_posters
 from proxx_exec.process import ENGINE_ENVIRONMENT
+from proxx_exec.tools.posters import make_posters
 from tests.conftest import SpecFactory
 from tests.helpers import REAL_ENGINE, listing, proxx, sha256
 from tests.looks_media import make_clip, named_clip
