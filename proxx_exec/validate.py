@@ -163,7 +163,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
             f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
-    if source.stat().st_size == 0:
+    size = source.stat().st_size
+    if size == 0:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} is empty (0 bytes)",
@@ -175,7 +176,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
-            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            f"just copied, the copy may be unfinished: it holds {size:,} bytes, so compare that "
+            "with the original's size, then wait for the copy to end or copy it again; "
             "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None

@@ -153,36 +153,47 @@ def test_profiles_fit_80_columns_without_breaking_a_name() -> None:
     assert "yuv422p10le" in shown and "pcm_s16le" in shown
 
 
-def _validate(tmp_path: Path, **fields: object) -> str:
-    """`proxx validate` on a JobSpec file a person wrote; its refusal as shown to them."""
+def _refused(tmp_path: Path, reason: Reason, **fields: object) -> str:
+    """A JobSpec a person wrote, refused both ways they meet it: `proxx validate` (what they
+    read) and the ExecutionResult a run records (a Dagster step's, a result file's): class
+    VALIDATION, `reason`, the same words. Returns the words as `proxx validate` shows them."""
+    raw = document(**fields)
     spec_file = tmp_path / "job.yaml"
-    spec_file.write_bytes(document(**fields))
+    spec_file.write_bytes(raw)
     refused = proxx("validate", spec_file)
     assert refused.returncode == 1, refused.stderr
     assert "Traceback" not in refused.stderr and "Errno" not in refused.stderr
+    assert refused.stderr.startswith(f"invalid VALIDATION {reason.value}\n"), refused.stderr
+    result = execute_document(raw)
+    failure = result.failure
+    assert failure is not None
+    assert (failure.failure_class, failure.reason) == (FailureClass.VALIDATION, reason)
+    assert failure.message in refused.stderr
     return refused.stderr
 
 
 def test_a_windows_path_is_called_one_and_shown_as_written(tmp_path: Path) -> None:
-    shown = _validate(tmp_path, sources=["D:\\Media\\Day1\\A001C001.mov"])
+    shown = _refused(tmp_path, Reason.SPEC_INVALID, sources=["D:\\Media\\Day1\\A001C001.mov"])
     assert (
         '`sources` item 1: "D:\\Media\\Day1\\A001C001.mov" is a Windows path, but proxx reads '
         "files by this machine's paths: give the path where this machine mounts that drive, "
         "starting with / (e.g. /mnt/<drive>/Media/Day1/A001C001.mov)"
     ) in shown
     assert "\\\\" not in shown and "not an absolute path" not in shown
-    share = _validate(tmp_path, output_dir="\\\\nas\\proxies\\Day1")
+    share = _refused(tmp_path, Reason.SPEC_INVALID, output_dir="\\\\nas\\proxies\\Day1")
     assert "mounts that share" in share and "/mnt/<share>/Day1" in share
-    relative = _validate(tmp_path, sources=["media/A001.mov"])
+    relative = _refused(tmp_path, Reason.SPEC_INVALID, sources=["media/A001.mov"])
     assert '"media/A001.mov" is a relative path: give the whole path, starting with /' in relative
 
 
 def test_a_folder_given_as_a_source_is_called_a_folder(tmp_path: Path) -> None:
     card = tmp_path / "A001"
     card.mkdir()
-    shown = _validate(tmp_path, sources=[str(card)], output_dir=str(tmp_path / "out"))
-    assert "SOURCE_UNREADABLE" in shown
+    shown = _refused(
+        tmp_path, Reason.SOURCE_UNREADABLE, sources=[str(card)], output_dir=str(tmp_path / "out")
+    )
     assert f"clip 1: source {card} is a folder, not a clip: list each clip file in it" in shown
+    assert "proxx_folder_job in Dagster takes a whole folder" in shown
     assert "permission" not in shown
 
 
@@ -190,21 +201,27 @@ def test_a_half_copied_clip_says_the_copy_may_be_unfinished(media: Media, tmp_pa
     half = tmp_path / "A001C001.mov"
     whole = media.standard.read_bytes()
     half.write_bytes(whole[: len(whole) // 2])  # the index (moov) comes last: not yet copied
-    shown = _validate(tmp_path, sources=[str(half)], output_dir=str(tmp_path / "out"))
-    assert "SOURCE_NOT_MEDIA" in shown
+    shown = _refused(
+        tmp_path, Reason.SOURCE_NOT_MEDIA, sources=[str(half)], output_dir=str(tmp_path / "out")
+    )
     assert (
         f"clip 1: source {half} does not open as media (FFmpeg: Invalid data found when "
-        "processing input). If it was just copied, the copy may be unfinished: wait for it to "
-        "end, or copy it again"
+        "processing input). If it was just copied, the copy may be unfinished: it holds "
+        f"{len(whole) // 2:,} bytes, so compare that with the original's size, then wait for "
+        "the copy to end or copy it again"
     ) in shown
     assert "1094995529" not in shown
 
 
-def test_a_profile_in_capitals_gets_its_name(media: Media, tmp_path: Path) -> None:
-    shown = _validate(
+@pytest.mark.parametrize("written", ["H264_HALF", "h264-half", "H264 Half", "h264_hallf"])
+def test_a_profile_in_capitals_or_misspelt_gets_its_name(
+    media: Media, tmp_path: Path, written: str
+) -> None:
+    shown = _refused(
         tmp_path,
+        Reason.PROFILE_UNKNOWN,
         sources=[str(media.standard)],
         output_dir=str(tmp_path / "out"),
-        profile="H264_HALF",
+        profile=written,
     )
-    assert "unknown profile 'H264_HALF'; did you mean h264_half? The built-in profiles" in shown
+    assert f"unknown profile {written!r}; did you mean h264_half? The built-in profiles" in shown
