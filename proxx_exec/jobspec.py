@@ -254,14 +254,18 @@ def decode_jobspec_text(raw: bytes) -> Any:
     """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
     if len(raw) > MAX_SPEC_BYTES:
         raise invalid(
-            Reason.SPEC_UNREADABLE, f"JobSpec is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}"
+            Reason.SPEC_UNREADABLE,
+            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the most a JobSpec may be: "
+            "it names clips by their paths, it does not hold them",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(
             Reason.SPEC_UNREADABLE,
-            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start})",
+            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start}). A JobSpec is a "
+            "JSON or YAML text file that names the clips; if this is a clip, give a JobSpec "
+            "that lists it instead (`proxx samples FOLDER` writes an example one)",
         ) from None
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -282,10 +286,18 @@ def load_jobspec(path: Path) -> JobSpec:
     try:
         raw = read_spec_file(path)
     except OSError as error:
-        raise invalid(
-            Reason.SPEC_UNREADABLE, f"cannot read JobSpec {path}: {error.strerror or error}"
-        ) from None
+        raise invalid(Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)) from None
     return load_jobspec_bytes(raw)
+
+
+def unreadable_spec_file(path: Path, error: OSError) -> str:
+    """Why the JobSpec file `path` could not be read, in words."""
+    if isinstance(error, IsADirectoryError):
+        return (
+            f"{path} is a folder, not a JobSpec file: give the JSON or YAML file that names "
+            "the clips (proxx_folder_job in Dagster takes a whole folder)"
+        )
+    return f"cannot read JobSpec {path}: {error.strerror or error}"
 
 
 def read_spec_file(path: Path) -> bytes:

@@ -225,3 +225,28 @@ def test_a_profile_in_capitals_or_misspelt_gets_its_name(
         profile=written,
     )
     assert f"unknown profile {written!r}; did you mean h264_half? The built-in profiles" in shown
+
+
+def test_a_file_that_is_no_jobspec_is_called_what_it_is(media: Media, tmp_path: Path) -> None:
+    """A clip, a folder or a huge file given where the JobSpec goes: `proxx validate` says
+    what it is, and `proxx run`'s result says the same (SPEC_UNREADABLE), no OS error text,
+    no false size, no `None` for the job_id it could not read."""
+    card = tmp_path / "A001"
+    card.mkdir()
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (20 << 20))
+    for given, words in (
+        (media.standard, "A JobSpec is a JSON or YAML text file that names the clips; if this "),
+        (card, f"{card} is a folder, not a JobSpec file: give the JSON or YAML file that names"),
+        (huge, "JobSpec is larger than 16 MiB, the most a JobSpec may be: it names clips by"),
+    ):
+        refused = proxx("validate", given)
+        assert refused.returncode == 1 and "invalid VALIDATION SPEC_UNREADABLE\n" in refused.stderr
+        assert words in refused.stderr, refused.stderr
+        ran = proxx("run", given)
+        assert ran.returncode == 1
+        assert "FAILED (no job_id read): VALIDATION SPEC_UNREADABLE" in ran.stderr
+        failure = json.loads(ran.stdout)["failure"]
+        assert failure["reason"] == "SPEC_UNREADABLE" and words in failure["message"]
+        for wrong in ("Is a directory", "bytes; the limit", "None", "Errno", "Traceback"):
+            assert wrong not in ran.stderr, ran.stderr
