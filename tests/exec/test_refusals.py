@@ -250,3 +250,16 @@ def test_a_file_that_is_no_jobspec_is_called_what_it_is(media: Media, tmp_path: 
         assert failure["reason"] == "SPEC_UNREADABLE" and words in failure["message"]
         for wrong in ("Is a directory", "bytes; the limit", "None", "Errno", "Traceback"):
             assert wrong not in ran.stderr, ran.stderr
+
+
+def test_a_jobspec_given_for_a_result_is_called_a_jobspec(tmp_path: Path) -> None:
+    """`proxx reproduce` on the JobSpec instead of its result: not 'the record was changed'."""
+    spec_file = tmp_path / "job.json"
+    spec_file.write_text(json.dumps(yaml.safe_load(document())))
+    refused = proxx("reproduce", spec_file)
+    assert refused.returncode == 3, refused.stderr
+    assert (
+        f"refused, nothing was run: {spec_file}: is a JobSpec, not a result: give the result a "
+        "run of it wrote (<output_dir>/<job_id>.proxx-result.json); `proxx run` runs a JobSpec"
+    ) in " ".join(refused.stderr.split())
+    assert "changed" not in refused.stderr
