@@ -80,10 +80,29 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def engine_path_problem(value: str) -> str | None:
+    """Why `value` cannot name an engine binary here, in words (None if it can: the pinned
+    engine's name, or an absolute path). A Windows program cannot run here wherever its drive
+    is mounted, so it is not sent to a mount."""
+    if value == DEFAULT_ENGINE:
+        return None
+    if _WINDOWS_PATH.match(value):
+        return (
+            f"{shown_path(value)} is a Windows path, and a Windows program cannot run here: "
+            "give the absolute path of an FFmpeg binary built for this machine"
+        )
+    return relative_path_problem(value)
+
+
 def _engine_name(value: str) -> str:
-    if value != DEFAULT_ENGINE:
-        _absolute_path(value)
-    return value
+    if value == DEFAULT_ENGINE:
+        return value
+    if _WINDOWS_PATH.match(value):
+        raise ValueError(
+            f"{engine_path_problem(value)}, or leave `engine` out for the pinned one "
+            f"({DEFAULT_ENGINE})"
+        )
+    return _absolute_path(value)
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]

@@ -263,3 +263,20 @@ def test_a_jobspec_given_for_a_result_is_called_a_jobspec(tmp_path: Path) -> Non
         "run of it wrote (<output_dir>/<job_id>.proxx-result.json); `proxx run` runs a JobSpec"
     ) in " ".join(refused.stderr.split())
     assert "changed" not in refused.stderr
+
+
+def test_a_windows_engine_is_not_sent_to_a_mount(media: Media, tmp_path: Path) -> None:
+    """A Windows FFmpeg cannot run here wherever its drive is mounted: the refusal says to name
+    this machine's binary or to leave the pinned engine."""
+    shown = _refused(
+        tmp_path,
+        Reason.SPEC_INVALID,
+        sources=[str(media.standard)],
+        engine="C:\\ffmpeg\\bin\\ffmpeg.exe",
+    )
+    assert (
+        '`engine`: "C:\\ffmpeg\\bin\\ffmpeg.exe" is a Windows path, and a Windows program cannot '
+        "run here: give the absolute path of an FFmpeg binary built for this machine, or leave "
+        "`engine` out for the pinned one (imageio-ffmpeg)"
+    ) in shown
+    assert "mounts" not in shown
