@@ -304,3 +304,21 @@ def test_a_windows_engine_setting_is_not_sent_to_a_mount(monkeypatch: pytest.Mon
         "built for this machine; or imageio-ffmpeg for the pinned engine"
     )
     assert "mounts" not in str(refused.value)
+
+
+def test_a_windows_proxy_root_is_sent_to_this_machines_mount(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy root is a folder, not a program: its Windows path gets the mount advice (the
+    engine's rule, a program that cannot run here, is not its rule)."""
+    monkeypatch.setenv("PROXX_PROXY_ROOT", "D:\\Proxies")
+    with pytest.raises(SettingsProblem) as refused:
+        ProxxAutomation.from_environment()
+    assert str(refused.value).startswith(
+        "PROXX_PROXY_ROOT='D:\\Proxies': \"D:\\Proxies\" is a Windows path, but proxx reads files "
+        "by this machine's paths: give the path where this machine mounts that drive"
+    )
+    assert "or unset it for a Proxy folder inside each card" in str(refused.value)
+    monkeypatch.setenv("PROXX_PROXY_ROOT", "imageio-ffmpeg")
+    with pytest.raises(SettingsProblem, match="is a relative path"):
+        ProxxAutomation.from_environment()
