@@ -274,7 +274,7 @@ def decode_jobspec_text(raw: bytes) -> Any:
     if len(raw) > MAX_SPEC_BYTES:
         raise invalid(
             Reason.SPEC_UNREADABLE,
-            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the most a JobSpec may be: "
+            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the limit for a JobSpec: "
             "it names clips by their paths, it does not hold them",
         )
     try:

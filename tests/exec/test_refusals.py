@@ -238,7 +238,7 @@ def test_a_file_that_is_no_jobspec_is_called_what_it_is(media: Media, tmp_path: 
     for given, words in (
         (media.standard, "A JobSpec is a JSON or YAML text file that names the clips; if this "),
         (card, f"{card} is a folder, not a JobSpec file: give the JSON or YAML file that names"),
-        (huge, "JobSpec is larger than 16 MiB, the most a JobSpec may be: it names clips by"),
+        (huge, "JobSpec is larger than 16 MiB, the limit for a JobSpec: it names clips by their"),
     ):
         refused = proxx("validate", given)
         assert refused.returncode == 1 and "invalid VALIDATION SPEC_UNREADABLE\n" in refused.stderr
