@@ -519,6 +519,31 @@ def profiles(
 
 
 @app.command()
+def looks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the looks as JSON.")] = False,
+) -> None:
+    """List the built-in looks: what each expects, its shipped LUT and the LUT's SHA-256."""
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
+    from proxx_exec.looks.builtin import BUILTIN_LOOKS  # noqa: PLC0415
+
+    rows = [
+        {"name": name, "expects": look.description, "lut": str(look.path), "sha256": look.sha256}
+        for name, look in BUILTIN_LOOKS.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title='built-in looks (JobSpec `look`; or "none", or {"cube": "/path.cube"})')
+    table.add_column("look", no_wrap=True, style="bold")
+    table.add_column("expects")
+    table.add_column("LUT SHA-256", no_wrap=True)
+    for row in rows:
+        table.add_row(row["name"], row["expects"], row["sha256"][:16] + "…")
+    Console(emoji=False, highlight=False).print(table)
+
+
+@app.command()
 def samples(
     folder: Annotated[
         Path, typer.Argument(help="Folder for the clips (made if missing).", file_okay=False)

@@ -24,8 +24,9 @@ from pydantic import (
 from proxx_exec.canonical import fingerprint
 from proxx_exec.display import visible
 from proxx_exec.failures import Reason, invalid
+from proxx_exec.looks.builtin import BUILTIN_LOOKS
 from proxx_exec.profiles import Profile
-from proxx_exec.refusals import describe, place_in_words
+from proxx_exec.refusals import closest, describe, place_in_words
 
 DEFAULT_ENGINE = "imageio-ffmpeg"
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -139,6 +140,41 @@ def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
     return None
 
 
+def _look_name(value: str) -> str:
+    if value == "none" or value in BUILTIN_LOOKS:
+        return value
+    guess = closest(value, BUILTIN_LOOKS)
+    raise ValueError(
+        f"unknown look {value!r}"
+        + (f"; did you mean {guess}?" if guess else ".")
+        + ' A look is "none", a built-in look ('
+        + ", ".join(BUILTIN_LOOKS)
+        + ') or {"cube": "/absolute/path/to/a.cube"}'
+    )
+
+
+class CubeLook(BaseModel):
+    """A look of the user's: a .cube 3D LUT from the source's picture to Rec.709."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cube: AbsolutePath = Field(
+        description="Absolute path of a .cube 3D LUT that takes the source's full-range R'G'B' "
+        "to Rec.709 (BT.1886); the proxy is tagged BT.709. Read and checked at validation; its "
+        "SHA-256 is recorded in the plan and the result."
+    )
+
+
+BurnIn = Literal["timecode", "clip_name", "reel", "frame_number"]
+
+
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"each burn-in may be named once; repeated: {', '.join(repeated)}")
+    return items
+
+
 def is_text(value: str) -> bool:
     """Unicode text that can be written as UTF-8 (no lone surrogate)."""
     try:
@@ -206,6 +242,23 @@ class JobSpec(BaseModel):
         default=None,
         pattern=JOB_ID_PATTERN,
         description="job_id of the failed job this job re-runs explicitly, for the audit trail.",
+    )
+    # Left out of the canonical form when unset, so JobSpecs without a look or burn-ins keep
+    # their fingerprints, commands and results.
+    look: Annotated[str, AfterValidator(_look_name)] | CubeLook = Field(
+        default="none",
+        exclude_if=lambda value: value == "none",
+        description='What the picture becomes: "none" (the source\'s picture, as it is), a '
+        "built-in look by name (a camera log curve and gamut, or an HLG/PQ picture, to "
+        'Rec.709; `proxx looks` lists them) or {"cube": "/path/to/a.cube"}. A look gives a '
+        "Rec.709 picture, tagged BT.709.",
+    )
+    burn_ins: Annotated[tuple[BurnIn, ...], AfterValidator(_unique)] = Field(
+        default=(),
+        exclude_if=lambda value: value == (),
+        description="Text burnt into the picture, any of: timecode (the source's, running; "
+        "drop-frame when the source's is), clip_name (top left), reel (top right), "
+        "frame_number (bottom right, from 0). Drawn with the font shipped in proxx.",
     )
 
     @model_validator(mode="before")

@@ -428,6 +428,9 @@ def _clip_result(clip: ClipPlan, outcomes: list[ClipOutcome], job_failed: bool) 
         expected=clip.expected,
         decisions=clip.decisions,
         cpu_dependent=clip.cpu_dependent,
+        look=clip.look,
+        burn_ins=clip.burn_ins,
+        look_check_argv=None if clip.look_check_argv is None else list(clip.look_check_argv),
     )
 
 

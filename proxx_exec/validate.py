@@ -8,7 +8,9 @@ from pathlib import Path
 
 from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
-from proxx_exec.jobspec import JobSpec
+from proxx_exec.jobspec import CubeLook, JobSpec
+from proxx_exec.looks.cube import CubeProblem
+from proxx_exec.looks.picture import USER_CUBE, AppliedLook, resolve_look
 from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
@@ -83,8 +85,9 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
     profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine, spec.engine_sha256)
     _check_sources_exist(spec)
+    look = _look(spec)
     shapes = tuple(
-        decide(profile, _probe_source(index, path), index, path)
+        decide(profile, _probe_source(index, path), index, path, look=look, burn_ins=spec.burn_ins)
         for index, path in enumerate(spec.sources)
     )
     names = tuple(
@@ -94,6 +97,16 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
         for index, source in enumerate(spec.sources)
     )
     return Reading(spec, profile, engine, binary, prober_identity(), shapes, names)
+
+
+def _look(spec: JobSpec) -> AppliedLook | None:
+    """The JobSpec's look, its LUT read and checked (LOOK_INVALID with the line that is
+    wrong)."""
+    cube = spec.look.cube if isinstance(spec.look, CubeLook) else None
+    try:
+        return resolve_look(USER_CUBE if cube else str(spec.look), cube)
+    except CubeProblem as problem:
+        raise invalid(Reason.LOOK_INVALID, str(problem)) from None
 
 
 def _check_output_dir(spec: JobSpec) -> None:
