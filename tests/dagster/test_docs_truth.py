@@ -65,6 +65,7 @@ MAY_REPLACE = {
     ("proxx_exec/files.py", "replace"): "replace_file: the night report, replaced whole (README)",
     ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
     ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
+    ("proxx_exec/looks/bake.py", "write_text"): "a developer's one-time bake of the shipped LUTs",
 }
 
 
