@@ -10,7 +10,7 @@ from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
 from proxx_exec.jobspec import CubeLook, JobSpec
 from proxx_exec.looks.cube import CubeProblem
-from proxx_exec.looks.picture import USER_CUBE, AppliedLook, resolve_look
+from proxx_exec.looks.picture import USER_CUBE, AppliedLook, check_shipped_font, resolve_look
 from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
@@ -101,9 +101,11 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
 
 def _look(spec: JobSpec) -> AppliedLook | None:
     """The JobSpec's look, its LUT read and checked (LOOK_INVALID with the line that is
-    wrong)."""
+    wrong), and the burn-ins' font checked against the shipped one."""
     cube = spec.look.cube if isinstance(spec.look, CubeLook) else None
     try:
+        if spec.burn_ins:
+            check_shipped_font()
         return resolve_look(USER_CUBE if cube else str(spec.look), cube)
     except CubeProblem as problem:
         raise invalid(Reason.LOOK_INVALID, str(problem)) from None
