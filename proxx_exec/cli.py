@@ -301,7 +301,8 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     else:
         failure = outcome.failure
         err.print(
-            f"[bold red]FAILED[/] {rich_text(outcome.job_id)}: {failure.failure_class.value} "
+            f"[bold red]FAILED[/] {rich_text(outcome.job_id or '(no job_id read)')}: "
+            f"{failure.failure_class.value} "
             f"{failure.reason.value}"
         )
         err.print(visible(failure.message, keep_line_breaks=True), markup=False)

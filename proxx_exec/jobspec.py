@@ -81,10 +81,29 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def engine_path_problem(value: str) -> str | None:
+    """Why `value` cannot name an engine binary here, in words (None if it can: the pinned
+    engine's name, or an absolute path). A Windows program cannot run here wherever its drive
+    is mounted, so it is not sent to a mount."""
+    if value == DEFAULT_ENGINE:
+        return None
+    if _WINDOWS_PATH.match(value):
+        return (
+            f"{shown_path(value)} is a Windows path, and a Windows program cannot run here: "
+            "give the absolute path of an FFmpeg binary built for this machine"
+        )
+    return relative_path_problem(value)
+
+
 def _engine_name(value: str) -> str:
-    if value != DEFAULT_ENGINE:
-        _absolute_path(value)
-    return value
+    if value == DEFAULT_ENGINE:
+        return value
+    if _WINDOWS_PATH.match(value):
+        raise ValueError(
+            f"{engine_path_problem(value)}, or leave `engine` out for the pinned one "
+            f"({DEFAULT_ENGINE})"
+        )
+    return _absolute_path(value)
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
@@ -319,14 +338,18 @@ def decode_jobspec_text(raw: bytes) -> Any:
     """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
     if len(raw) > MAX_SPEC_BYTES:
         raise invalid(
-            Reason.SPEC_UNREADABLE, f"JobSpec is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}"
+            Reason.SPEC_UNREADABLE,
+            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the limit for a JobSpec: "
+            "it names clips by their paths, it does not hold them",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(
             Reason.SPEC_UNREADABLE,
-            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start})",
+            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start}). A JobSpec is a "
+            "JSON or YAML text file that names the clips; if this is a clip, give a JobSpec "
+            "that lists it instead (`proxx samples FOLDER` writes an example one)",
         ) from None
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -347,10 +370,18 @@ def load_jobspec(path: Path) -> JobSpec:
     try:
         raw = read_spec_file(path)
     except OSError as error:
-        raise invalid(
-            Reason.SPEC_UNREADABLE, f"cannot read JobSpec {path}: {error.strerror or error}"
-        ) from None
+        raise invalid(Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)) from None
     return load_jobspec_bytes(raw)
+
+
+def unreadable_spec_file(path: Path, error: OSError) -> str:
+    """Why the JobSpec file `path` could not be read, in words."""
+    if isinstance(error, IsADirectoryError):
+        return (
+            f"{path} is a folder, not a JobSpec file: give the JSON or YAML file that names "
+            "the clips (proxx_folder_job in Dagster takes a whole folder)"
+        )
+    return f"cannot read JobSpec {path}: {error.strerror or error}"
 
 
 def read_spec_file(path: Path) -> bytes:

@@ -11,7 +11,7 @@ from proxx_exec.failures import Reason, clip_label, invalid
 from proxx_exec.handoff.cards import check_source_mhl
 from proxx_exec.jobspec import CubeLook, JobSpec
 from proxx_exec.looks.cube import CubeProblem
-from proxx_exec.looks.picture import USER_CUBE, AppliedLook, resolve_look
+from proxx_exec.looks.picture import USER_CUBE, AppliedLook, check_shipped_font, resolve_look
 from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
@@ -104,9 +104,11 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
 
 def _look(spec: JobSpec) -> AppliedLook | None:
     """The JobSpec's look, its LUT read and checked (LOOK_INVALID with the line that is
-    wrong)."""
+    wrong), and the burn-ins' font checked against the shipped one."""
     cube = spec.look.cube if isinstance(spec.look, CubeLook) else None
     try:
+        if spec.burn_ins:
+            check_shipped_font()
         return resolve_look(USER_CUBE if cube else str(spec.look), cube)
     except CubeProblem as problem:
         raise invalid(Reason.LOOK_INVALID, str(problem)) from None
@@ -179,7 +181,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
             f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
-    if source.stat().st_size == 0:
+    size = source.stat().st_size
+    if size == 0:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} is empty (0 bytes)",
@@ -191,7 +194,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
-            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            f"just copied, the copy may be unfinished: it holds {size:,} bytes, so compare that "
+            "with the original's size, then wait for the copy to end or copy it again; "
             "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None

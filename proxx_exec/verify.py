@@ -13,6 +13,7 @@ from typing import Any
 
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
+from proxx_exec.looks import shipped_file
 from proxx_exec.looks.picture import file_sha256
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
 from proxx_exec.plan import ClipPlan, look_thumbnails
@@ -176,7 +177,7 @@ def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
     assert clip.look_check_argv is not None and clip.look is not None
     expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
     try:
-        lut_now = file_sha256(Path(clip.look.lut))
+        lut_now = file_sha256(shipped_file(clip.look.lut))
     except OSError as error:
         lut_now = f"unreadable ({error.strerror or error})"
     if lut_now != clip.look.lut_sha256:

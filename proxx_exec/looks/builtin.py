@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-LUT_DIR = Path(__file__).resolve().parent / "luts"
+from proxx_exec.looks import PICTURE_DATA
+
+LUT_DIR = PICTURE_DATA / "luts"
 LUT_SIZE = 33
 OCIO_VERSION = "2.6.0"
 OCIO_CONFIG = "studio-config-v5.0.0_aces-v2.1_ocio-v2.6"
@@ -24,6 +26,11 @@ class BuiltinLook:
     description: str  # what the LUT expects and does, in words
     ocio_source: str  # the OCIO colour space (or HDR display|view) the bake starts from
     hdr_transfer: str | None = None  # the transfer tag an HDR look's source must carry
+
+    @property
+    def name(self) -> str:
+        """How the plan names the LUT: relative to the engine's working folder (PICTURE_DATA)."""
+        return f"luts/{self.file}"
 
     @property
     def path(self) -> Path:

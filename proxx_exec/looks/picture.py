@@ -4,7 +4,8 @@ result record of them (the LUT's and the font's SHA-256).
 Bit-exactness (see `bitexact.LUT3D_INPUT`): the LUT is applied by `lut3d` to PACKED 16-bit RGB,
 which FFmpeg computes with its plain C code on every CPU; the conversions into and out of it
 are swscale's with the bit-exact flags. Burn-ins are drawn by `drawtext` with the font shipped
-in this package, named by absolute path (never looked up through fontconfig).
+in this package (never looked up through fontconfig). Shipped files are named relative to the
+engine's working folder, `PICTURE_DATA`, so the commands do not depend on where proxx is installed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxx_exec.looks import PICTURE_DATA
 from proxx_exec.looks.builtin import BUILTIN_LOOKS, REC709_TAGS
 from proxx_exec.looks.cube import CubeProblem, read_cube
 
-FONT_FILE = Path(__file__).resolve().parent / "fonts" / "DejaVuSansMono.ttf"
+FONT_NAME = "fonts/DejaVuSansMono.ttf"  # relative to the engine's working folder
+FONT_FILE = PICTURE_DATA / FONT_NAME
 FONT_SHA256 = "0f5db4f1749979d961019838b160bec74abdf7f9eca69553fe1aa856bbff49a4"
 USER_CUBE = "cube"
 
@@ -31,7 +34,10 @@ class AppliedLook(BaseModel):
     model_config = _FROZEN
 
     look: str = Field(description="A built-in look's name, or \"cube\" for the user's LUT.")
-    lut: str = Field(description="The .cube file applied (absolute path).")
+    lut: str = Field(
+        description="The .cube file applied: the user's absolute path, or a shipped LUT's name "
+        "relative to the engine's working folder (the package's picture data)."
+    )
     lut_sha256: str = Field(description="SHA-256 of the .cube file's bytes, read at validation.")
     colour: tuple[str, str, str] = Field(description="Primaries, transfer, matrix it gives.")
 
@@ -42,7 +48,9 @@ class AppliedBurnIns(BaseModel):
     model_config = _FROZEN
 
     items: tuple[str, ...]
-    font: str = Field(description="The font file drawn with (absolute path, in the package).")
+    font: str = Field(
+        description="The font file drawn with, relative to the engine's working folder."
+    )
     font_sha256: str
     font_size: int = Field(description="Pixels, chosen from the proxy's height.")
 
@@ -76,7 +84,24 @@ def resolve_look(look: str, cube: str | None) -> AppliedLook | None:
             f"the built-in look {look}'s LUT {builtin.path} is not the shipped file (SHA-256 "
             f"{digest[:16]}…, shipped {builtin.sha256[:16]}…): reinstall proxx"
         )
-    return AppliedLook(look=look, lut=str(builtin.path), lut_sha256=digest, colour=REC709_TAGS)
+    return AppliedLook(look=look, lut=builtin.name, lut_sha256=digest, colour=REC709_TAGS)
+
+
+def check_shipped_font() -> None:
+    """The burn-ins' font is the shipped file, whose SHA-256 the plan records; CubeProblem
+    (the picture data is not what was shipped) otherwise."""
+    try:
+        digest = file_sha256(FONT_FILE)
+    except OSError as error:
+        raise CubeProblem(
+            f"the burn-in font {FONT_FILE} cannot be read ({error.strerror or error}): "
+            "reinstall proxx"
+        ) from None
+    if digest != FONT_SHA256:
+        raise CubeProblem(
+            f"the burn-in font {FONT_FILE} is not the shipped file (SHA-256 {digest[:16]}…, "
+            f"shipped {FONT_SHA256[:16]}…): reinstall proxx"
+        )
 
 
 # --- filter-graph text -------------------------------------------------------------------------
@@ -124,7 +149,7 @@ def burn_in_filters(items: tuple[str, ...], facts: BurnInFacts) -> tuple[str, ..
     size = font_size(facts.height)
     margin = size // 2
     common = (
-        f"fontfile={option_value(str(FONT_FILE))}:fontsize={size}:fontcolor=white"
+        f"fontfile={option_value(FONT_NAME)}:fontsize={size}:fontcolor=white"
         f":box=1:boxcolor=black@0.6:boxborderw={max(2, size // 5)}"
     )
     top, bottom = f"y={margin}", f"y=h-th-{margin}"
@@ -148,7 +173,7 @@ def burn_in_filters(items: tuple[str, ...], facts: BurnInFacts) -> tuple[str, ..
 
 def applied_burn_ins(items: tuple[str, ...], height: int) -> AppliedBurnIns:
     return AppliedBurnIns(
-        items=items, font=str(FONT_FILE), font_sha256=FONT_SHA256, font_size=font_size(height)
+        items=items, font=FONT_NAME, font_sha256=FONT_SHA256, font_size=font_size(height)
     )
 
 

@@ -13,9 +13,10 @@ import pytest
 
 from proxx_exec import ExecutionResult, JobSpec, Status, execute, validate_job
 from proxx_exec.failures import FailureClass, JobFailure, Reason
+from proxx_exec.looks import PICTURE_DATA
 from proxx_exec.looks.builtin import BUILTIN_LOOKS, LUT_SIZE
 from proxx_exec.looks.cube import read_cube
-from proxx_exec.looks.picture import FONT_FILE, FONT_SHA256, option_value
+from proxx_exec.looks.picture import FONT_FILE, FONT_NAME, FONT_SHA256, option_value
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.tools.posters import make_posters
 from tests.conftest import SpecFactory
@@ -137,6 +138,40 @@ def test_no_look_and_no_burn_ins_keep_todays_jobspec_and_commands(
     assert graph.startswith("scale=") and "lut3d" not in graph and "drawtext" not in graph
     assert "look" not in clip.model_dump(mode="json")
     assert not any(d.property in {"look", "burn-ins"} for d in clip.decisions)
+
+
+def test_commands_with_a_builtin_look_and_burn_ins_do_not_name_the_install_folder(
+    clips: Path, make_spec: SpecFactory
+) -> None:
+    """The shipped LUT and font are named relative to the engine's working folder, so proxx
+    installed elsewhere (another host, another venv) plans the same commands."""
+    spec = make_spec(
+        [make_clip(clips, LOG)],
+        look="sony_slog3_sgamut3cine_to_rec709",
+        burn_ins=["timecode", "clip_name"],
+    )
+    (clip,) = validate_job(spec).plan.clips
+    package = str(PICTURE_DATA.parent.parent)
+    assert not [arg for arg in clip.argv if package in arg], clip.argv
+    graph = clip.argv[clip.argv.index("-filter:v") + 1]
+    assert "lut3d=file=luts/sony_slog3_sgamut3cine_to_rec709.cube" in graph
+    assert "fontfile=fonts/DejaVuSansMono.ttf" in graph
+    assert (PICTURE_DATA / "luts/sony_slog3_sgamut3cine_to_rec709.cube").is_file()
+
+
+def test_a_font_that_is_not_the_shipped_one_is_refused(
+    clips: Path, make_spec: SpecFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """drawtext quietly draws with a fontconfig font when its font file cannot be loaded, so
+    the shipped font is checked at validation, as the plan records its SHA-256."""
+    monkeypatch.setattr("proxx_exec.looks.picture.FONT_SHA256", "0" * 64)
+    spec = make_spec([make_clip(clips, LOG)], burn_ins=["clip_name"])
+    with pytest.raises(JobFailure) as refused:
+        validate_job(spec)
+    assert refused.value.reason is Reason.LOOK_INVALID
+    assert "is not the shipped file" in refused.value.message
+    assert "reinstall proxx" in refused.value.message
+    validate_job(make_spec([make_clip(clips, LOG)]))  # no burn-ins: the font is not needed
 
 
 def test_a_users_cube_look_is_applied_recorded_and_tagged(
@@ -324,7 +359,12 @@ def test_a_clip_name_is_burnt_in_as_written(
     argv[graph] = argv[graph].replace(escaped, f"textfile={text_file}:expansion=none")
     argv[-1] = f"file:{tmp_path / 'reference.mov'}"
     subprocess.run(
-        argv, executable=REAL_ENGINE, env=ENGINE_ENVIRONMENT, check=True, capture_output=True
+        argv,
+        executable=REAL_ENGINE,
+        env=ENGINE_ENVIRONMENT,
+        cwd=PICTURE_DATA,  # where the engine finds the font the plan names
+        check=True,
+        capture_output=True,
     )
     assert sha256(tmp_path / "reference.mov") == clip.output_sha256
     (tmp_path / "plain").mkdir()
@@ -344,7 +384,7 @@ def test_burn_ins_record_the_font_and_a_size_from_the_proxy(
     (clip,) = result.clips
     assert clip.burn_ins is not None
     assert clip.burn_ins.items == tuple(items)
-    assert (clip.burn_ins.font, clip.burn_ins.font_sha256) == (str(FONT_FILE), FONT_SHA256)
+    assert (clip.burn_ins.font, clip.burn_ins.font_sha256) == (FONT_NAME, FONT_SHA256)
     assert clip.burn_ins.font_size == 10  # 180 / 2 = 90 lines high: the 10-pixel minimum
     graph = clip.argv[clip.argv.index("-filter:v") + 1]
     assert graph.count("drawtext=") == 4
