@@ -215,7 +215,8 @@ def test_the_field_table_gives_each_default_and_bound() -> None:
             assert default.strip() == "", name
         else:
             value = list(info.default) if isinstance(info.default, tuple) else info.default
-            written = json.dumps(value) if isinstance(value, list) else str(value)  # as in YAML
+            # as a JobSpec writes it: lists and booleans in JSON (YAML reads them alike)
+            written = json.dumps(value) if isinstance(value, list | bool) else str(value)
             assert default.strip() in shown.get(info.default, (f"`{written}`",)), name
     schema = JobSpec.model_json_schema()["properties"]
     sources = schema["sources"]
