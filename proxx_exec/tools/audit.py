@@ -33,6 +33,9 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _LENIENT = ConfigDict(frozen=True, extra="ignore")
 
 
+SEALED_SINCE = (0, 3)  # the first proxx release that seals each COMPLETED job's folder
+
+
 def _file_system_path(value: str) -> str:
     # A NUL byte cannot be in a path: the file system calls would raise instead of answering.
     if "\x00" in value:
@@ -67,6 +70,7 @@ class RecordedResult(BaseModel):
 
     job_id: str | None = None
     status: str
+    proxx_version: str | None = None
     spec: RecordedSpec | None = None
     clips: list[RecordedClip] = []
     digest: str
@@ -400,10 +404,23 @@ def _audit_one(
     )
 
 
+def _sealed_by_its_version(recorded: RecordedResult) -> bool:
+    """Whether the proxx that wrote the result sealed its jobs (0.3 and later): an older
+    result has no seal to find, and its folder is audited as before."""
+    try:
+        major, minor = (int(part) for part in (recorded.proxx_version or "").split(".")[:2])
+    except ValueError:
+        return True  # an unreadable version: expect the seal rather than skip a check
+    return (major, minor) >= SEALED_SINCE
+
+
 def _check_seal(result_file: Path, recorded: RecordedResult) -> JobSealCheck | None:
-    """A COMPLETED job's seal, when its result file sits in its output folder."""
+    """A COMPLETED job's seal, when its result file sits in its output folder and the proxx
+    that wrote it sealed jobs."""
     folder = recorded.output_dir
     if recorded.status != "COMPLETED" or folder is None or result_file.parent != Path(folder):
+        return None
+    if not _sealed_by_its_version(recorded):
         return None
     return check_job_seal(Path(folder), result_file)
 

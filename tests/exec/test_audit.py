@@ -121,6 +121,22 @@ def test_the_asc_mhl_seal_is_verified_and_its_loss_named(result_file: Path, out_
     assert "ASC MHL: " in readable.stdout and "never sealed" in readable.stdout
 
 
+def test_a_result_of_a_proxx_before_sealing_is_not_asked_for_a_seal(
+    result_file: Path, out_dir: Path
+) -> None:
+    """proxx 0.2 sealed nothing: its COMPLETED jobs audit intact without an ascmhl/ history,
+    while a 0.3 result without one is named unsealed."""
+    shutil.rmtree(out_dir / "ascmhl")
+    document = json.loads(result_file.read_text())
+    for version, intact in (("0.2.0", True), ("0.3.0", False)):
+        document["proxx_version"] = version
+        result_file.write_text(json.dumps(reseal(document)))
+        code, report = audit_json(result_file)
+        [job] = report["results"]
+        assert (code == 0, job["intact"]) == (intact, intact), (version, job)
+        assert (job["mhl"] is None) == intact
+
+
 def test_a_tampered_result_is_found(result_file: Path) -> None:
     document = json.loads(result_file.read_text())
     recorded = document["digest"]
