@@ -21,6 +21,7 @@ files.
 
 from __future__ import annotations
 
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from fractions import Fraction
@@ -29,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import opentimelineio as otio
 from pydantic import BaseModel, ConfigDict, Field
 
+from proxx_exec.display import visible
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import clip_label
 from proxx_exec.files import write_new_file
@@ -62,6 +64,18 @@ class EditorialProblem(ValueError):
     """A job's clips cannot be said in one of the formats; the message says why."""
 
 
+def _plain(label: str, what: str, text: str) -> str:
+    """`text` as one field of an ALE row or an FCPXML attribute: control characters (a tab or
+    line break splits an ALE's columns or rows; XML 1.0 forbids most of the others) and lone
+    surrogates have no place in either, so such a clip is said, never written garbled."""
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in text):
+        raise EditorialProblem(
+            f"{label}: its {what} '{visible(text)}' holds a control character, which an ALE "
+            "or FCPXML field cannot carry"
+        )
+    return text
+
+
 class Shot:
     """One committed clip as editorial sees it."""
 
@@ -84,10 +98,9 @@ class Shot:
         start = otio.opentime.from_timecode(self.timecode, exact)
         self.start_frame = round(start.value)
         self.frames = expected.frame_count
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.clip.source).stem
+        label = clip_label(clip.index)
+        self.name = _plain(label, "name", PurePosixPath(clip.source).stem)
+        self.reel = _plain(label, "reel name", expected.reel_name or "")
 
     @property
     def proxy(self) -> str:
@@ -143,7 +156,7 @@ def ale_text(job_id: str, clips: list[Shot]) -> str:
             target_url=PurePosixPath(shot.proxy).name
         )
         clip.metadata["ALE"] = {
-            "Tape": shot.expected.reel_name or "",
+            "Tape": shot.reel,
             "FPS": shot.nominal_rate,
             "Tracks": shot.tracks(),
         }
@@ -215,8 +228,8 @@ def fcpxml_text(job_id: str, clips: list[Shot]) -> str:
             tcFormat="DF" if shot.drop_frame else "NDF",
         )
         metadata = ET.SubElement(asset_clip, "metadata")
-        if expected.reel_name:
-            ET.SubElement(metadata, "md", key=REEL_KEY, value=expected.reel_name)
+        if shot.reel:
+            ET.SubElement(metadata, "md", key=REEL_KEY, value=shot.reel)
         layout = " + ".join(
             f"{audio.channels}ch {audio.layout or 'unstated'}" for audio in expected.audio
         )

@@ -104,3 +104,31 @@ def test_drop_frame_2997_timecode_survives_both_files(
     assert timecode(otio.opentime.RationalTime(int(frames), 30000 / 1001), True) == "01:00:00;00"
     reel = asset_clip.find(f"./metadata/md[@key='{REEL_KEY}']")
     assert reel is not None and reel.get("value") == "B042"
+
+
+def test_xml_special_characters_in_names_and_reels_are_read_back_as_written(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    source = media.clip("A&<b]]>.mov", SampleClip(duration_s=1, reel_name="R&<]]>'\"Z"))
+    handed = hand_off(execute(make_spec([source], job_id="special")))
+    assert handed is not None and handed.problems == [], handed
+    [clip] = read_ale(out_dir / "special.proxx.ale").values()
+    assert (clip.name, clip.metadata["ALE"]["Tape"]) == ("A&<b]]>", "R&<]]>'\"Z")
+    root = ET.parse(out_dir / "special.proxx.fcpxml").getroot()
+    [asset_clip] = root.findall("./event/asset-clip")
+    assert asset_clip.get("name") == "A&<b]]>"
+    assert asset_clip.find(f"./metadata/md[@key='{REEL_KEY}']").get("value") == "R&<]]>'\"Z"  # type: ignore[union-attr]
+
+
+def test_a_reel_with_control_characters_is_said_and_no_garbled_file_is_written(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """A tab or line break would split an ALE's columns and rows; XML 1.0 forbids \\x01."""
+    source = media.clip("A001C009.mov", SampleClip(duration_s=1, reel_name="A0\x01\t1\nX"))
+    handed = hand_off(execute(make_spec([source], job_id="garbled")))
+    assert handed is not None
+    [problem] = handed.problems
+    assert "clip 1: its reel name 'A0\\x01\\t1\\nX' holds a control character" in problem
+    assert not (out_dir / "garbled.proxx.ale").exists()
+    assert not (out_dir / "garbled.proxx.fcpxml").exists()
+    assert handed.seal.problem is None and handed.seal.generation  # the proxies still sealed
