@@ -95,7 +95,13 @@ class Shot:
         self.exact_rate: float = exact
         self.timecode = expected.timecode or NO_TIMECODE
         self.drop_frame = ";" in self.timecode
-        start = otio.opentime.from_timecode(self.timecode, exact)
+        try:
+            start = otio.opentime.from_timecode(self.timecode, exact)
+        except ValueError as error:  # OpenTimelineIO's words: DF at a non-DF rate, frames beyond
+            raise EditorialProblem(
+                f"{clip_label(clip.index)}: its timecode {self.timecode} does not fit "
+                f"{self.rate} fps ({error})"
+            ) from None
         self.start_frame = round(start.value)
         self.frames = expected.frame_count
         label = clip_label(clip.index)

@@ -44,11 +44,14 @@ class HandOff(BaseModel):
     job_id: str
     editorial: Editorial
     seal: Seal
+    posters_problem: str | None = None
 
     @property
     def problems(self) -> list[str]:
         """Everything that went wrong, in plain words (empty: handed off whole)."""
         found = list(self.editorial.problems)
+        if self.posters_problem is not None:
+            found.append(self.posters_problem)
         if self.seal.problem is not None:
             found.append(f"ASC MHL seal of {self.seal.folder}: {self.seal.problem}")
         return found
@@ -105,9 +108,24 @@ def hand_off(result: ExecutionResult, posters: PosterMaker | None = None) -> Han
     trouble: HandOff.problems says what went wrong."""
     if not result.completed or result.spec is None or result.job_id is None:
         return None
-    editorial = write_editorial(result)
+    # Each step is kept from the next: a bug in one must neither change the job's verdict nor
+    # leave the proxies unsealed.
+    try:
+        editorial = write_editorial(result)
+    except Exception as error:
+        log.exception("job %s: the editorial files failed", result.job_id)
+        editorial = Editorial(
+            ale=None,
+            fcpxml=None,
+            problems=(f"no ALE, no FCPXML: {type(error).__name__}: {error}",),
+        )
+    posters_problem = None
     if posters is not None:
-        posters(result)
+        try:
+            posters(result)
+        except Exception as error:
+            log.exception("job %s: the posters failed", result.job_id)
+            posters_problem = f"posters failed: {type(error).__name__}: {error}"
     try:
         seal = seal_job(result)
     except Exception as error:  # a bug in the seal must not change the job's verdict
@@ -118,4 +136,6 @@ def hand_off(result: ExecutionResult, posters: PosterMaker | None = None) -> Han
             files=(),
             problem=f"{type(error).__name__}: {error}",
         )
-    return HandOff(job_id=result.job_id, editorial=editorial, seal=seal)
+    return HandOff(
+        job_id=result.job_id, editorial=editorial, seal=seal, posters_problem=posters_problem
+    )

@@ -132,3 +132,38 @@ def test_a_reel_with_control_characters_is_said_and_no_garbled_file_is_written(
     assert not (out_dir / "garbled.proxx.ale").exists()
     assert not (out_dir / "garbled.proxx.fcpxml").exists()
     assert handed.seal.problem is None and handed.seal.generation  # the proxies still sealed
+
+
+def test_a_timecode_that_does_not_fit_the_rate_is_said_and_the_proxies_are_still_sealed(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """A card whose timecode track runs at another rate than its video (frames beyond the
+    video's rate, or drop-frame at 25 fps): OpenTimelineIO refuses it with a ValueError, which
+    must become a hand-off problem, never a traceback that skips the seal."""
+    for job_id, timecode in (("offrate", "01:00:00:30"), ("dfat25", "01:00:00;00")):
+        result = execute(make_spec([media.clip(f"{job_id}.mov")], job_id=job_id))
+        clip = result.clips[0]
+        assert clip.expected is not None
+        expected = clip.expected.model_copy(update={"timecode": timecode})
+        odd = result.model_copy(update={"clips": (clip.model_copy(update={"expected": expected}),)})
+        handed = hand_off(odd)
+        assert handed is not None
+        [problem] = handed.problems
+        assert f"clip 1: its timecode {timecode} does not fit 25 fps" in problem, problem
+        assert handed.seal.problem is None and handed.seal.generation
+
+
+def test_posters_that_raise_are_said_and_the_proxies_are_still_sealed(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """`proxx run --posters` hands its poster maker to hand_off unguarded: a disk that fills
+    while the contact sheet is written must not turn a COMPLETED run into a traceback."""
+    result = execute(make_spec([media.clip("A001C012.mov")], job_id="fullposters"))
+
+    def posters(_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    handed = hand_off(result, posters)  # type: ignore[arg-type]
+    assert handed is not None
+    assert handed.problems == ["posters failed: OSError: [Errno 28] No space left on device"]
+    assert handed.seal.problem is None and handed.seal.generation
