@@ -11,7 +11,11 @@ A seal is a new generation of the output folder's history listing one COMPLETED 
 (`create --single_file` semantics: files of other jobs keep the generations they have). Jobs
 of one card write into one folder side by side, and the library numbers generations by reading
 the history first, so a seal holds an exclusive lock (`flock`) on the folder while it reads the
-history and writes its generation.
+history and writes its generation and the chain file; a reader (`check_job_seal`, the audit)
+holds a shared one, so it never sees a generation the chain does not list yet. The library
+rewrites `ascmhl_chain.xml` in place (truncated, then written): here it writes a temporary file
+beside it that replaces the chain whole, so a full disk or a crash mid-write leaves the chain
+as it was, never half a chain that makes every earlier seal unreadable.
 """
 
 from __future__ import annotations
@@ -112,10 +116,10 @@ def _quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
+def _folder_lock(folder: Path, shared: bool = False) -> Iterator[None]:
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        fcntl.flock(descriptor, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
@@ -134,6 +138,27 @@ def _load(root: Path) -> MHLHistory:
         raise MhlProblem(f"the ASC MHL history has no chain file: {error.message}") from None
     except (OSError, ValueError, SyntaxError) as error:  # lxml's XMLSyntaxError is one
         raise MhlProblem(f"the ASC MHL history cannot be read: {error}") from None
+
+
+@contextlib.contextmanager
+def _chains_replaced_whole(history: MHLHistory) -> Iterator[None]:
+    """While the library commits a generation, each history's chain file is written to a
+    temporary file, which then replaces the chain in one rename (only once the commit
+    succeeded; on failure the temporary file is removed and the chain is untouched)."""
+    chains = [each.chain for each in MHLHistory.walk_child_histories(history)]
+    real = [Path(chain.file_path) for chain in chains]
+    temporary = [path.with_name(f".{path.name}.tmp") for path in real]
+    for chain, path in zip(chains, temporary, strict=True):
+        chain.file_path = str(path)
+    try:
+        yield
+        for path, written in zip(real, temporary, strict=True):
+            if written.exists():
+                written.replace(path)
+    finally:
+        for chain, path, written in zip(chains, real, temporary, strict=True):
+            written.unlink(missing_ok=True)
+            chain.file_path = str(path)
 
 
 def seal_files(folder: Path, files: Sequence[Path], creator: Creator) -> Seal:
@@ -160,7 +185,8 @@ def seal_files(folder: Path, files: Sequence[Path], creator: Creator) -> Seal:
                         differing.append(path)
                 process = MHLProcessInfo()
                 process.process = MHLProcess("in-place")
-                session.commit(creator.info(), process)
+                with _chains_replaced_whole(history):
+                    session.commit(creator.info(), process)
             generation = history.hash_lists[-1].file_path
     except MhlProblem as problem:
         return failed(str(problem))
@@ -273,9 +299,12 @@ def check_job_seal(folder: Path, result_file: Path) -> JobSealCheck:
     if not (folder / MHL_FOLDER).is_dir():
         return problem(f"{folder} has no {MHL_FOLDER}/ history: the job was never sealed")
     try:
-        history = _load(folder)
+        with _folder_lock(folder, shared=True):  # a seal being written is waited for
+            history = _load(folder)
     except MhlProblem as error:
         return problem(str(error))
+    except OSError as error:
+        return problem(f"the ASC MHL history of {folder} cannot be read: {error}")
     relative = os.path.relpath(result_file, folder)
     for hash_list in history.hash_lists:
         if hash_list.find_media_hash_for_path(relative) is None:

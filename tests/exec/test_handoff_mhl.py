@@ -6,7 +6,9 @@ by `ascmhl verify` and named by the seal check."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -184,3 +186,49 @@ def test_a_card_without_an_mhl_is_refused_when_one_is_asked_for(
     assert result.failure is not None
     assert result.failure.reason.value == "SOURCE_MHL_MISSING"
     assert "no ascmhl/ history" in result.failure.message
+
+
+def test_the_chain_file_is_replaced_whole_never_rewritten_in_place(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """A reader that opened the chain before a seal reads the whole chain it opened: the library
+    truncates and rewrites ascmhl_chain.xml in place, where a full disk or a crash mid-write
+    would leave half a chain and every earlier seal unreadable."""
+    first = execute(make_spec([media.clip("C001C001.mov")], job_id="first"))
+    assert hand_off(first) is not None
+    chain = out_dir / "ascmhl" / "ascmhl_chain.xml"
+    before = chain.read_bytes()
+    with chain.open("rb") as opened:
+        second = execute(make_spec([media.clip("C001C002.mov")], job_id="second"))
+        handed = hand_off(second)
+        assert handed is not None and handed.seal.problem is None, handed
+        assert opened.read() == before  # the old chain, whole
+    assert len(sealed_paths(out_dir)) == 2
+    assert sorted(p.name for p in (out_dir / "ascmhl").iterdir() if p.name.startswith(".")) == []
+    verified = ascmhl("verify", out_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_seal_check_waits_for_a_seal_being_written(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """The audit reads a history under a shared lock: while a seal holds the folder's exclusive
+    lock (a generation written, the chain not yet), the check waits rather than read between."""
+    result = execute(make_spec([media.clip("C002C001.mov")], job_id="locked"))
+    assert hand_off(result) is not None
+    result_file = out_dir / "locked.proxx-result.json"
+    descriptor = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    checks: list[object] = []
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # as a seal in another process holds it
+        reader = threading.Thread(
+            target=lambda: checks.append(check_job_seal(out_dir, result_file))
+        )
+        reader.start()
+        reader.join(timeout=1.0)
+        assert reader.is_alive() and checks == []  # waiting for the lock
+    finally:
+        os.close(descriptor)
+    reader.join(timeout=30)
+    [check] = checks
+    assert check.intact, check  # type: ignore[attr-defined]
