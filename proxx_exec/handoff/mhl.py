@@ -79,13 +79,17 @@ class Difference(BaseModel):
     model_config = _FROZEN
 
     path: str
-    what: str = Field(description="'missing', or 'changed' (another hash).")
+    what: str = Field(description="'missing', 'unreadable' or 'changed' (another hash).")
     recorded: str = Field(description="The recorded hash, as '<format>:<hash>'.")
-    found: str | None = Field(description="The hash found now; None when missing.")
+    found: str | None = Field(
+        description="The hash found now; None when missing; why, when unreadable."
+    )
 
     def in_words(self) -> str:
         if self.what == "missing":
             return f"{self.path}: missing (the MHL records {self.recorded})"
+        if self.what == "unreadable":
+            return f"{self.path}: unreadable ({self.found}; the MHL records {self.recorded})"
         return f"{self.path}: changed (the MHL records {self.recorded}, found {self.found})"
 
 
@@ -228,6 +232,10 @@ def differences(recorded: dict[str, tuple[str, str]], paths: Sequence[str]) -> l
             actual = hash_file(path, hash_format)
         except FileNotFoundError:
             found.append(Difference(path=path, what="missing", recorded=shown, found=None))
+            continue
+        except OSError as error:  # a folder where the file was, no permission, an I/O error
+            why = error.strerror or str(error)
+            found.append(Difference(path=path, what="unreadable", recorded=shown, found=why))
             continue
         if actual != expected:
             now = f"{hash_format}:{actual}"

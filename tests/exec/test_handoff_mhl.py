@@ -232,3 +232,48 @@ def test_the_seal_check_waits_for_a_seal_being_written(
     reader.join(timeout=30)
     [check] = checks
     assert check.intact, check  # type: ignore[attr-defined]
+
+
+def test_a_card_file_that_cannot_be_read_is_named_in_the_refusal_not_an_internal_error(
+    media: Media, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """A recorded file that is now a folder (or unreadable: permissions, an I/O error) is a
+    difference the refusal names, never an unexpected error."""
+    card = tmp_path / "A001"
+    sources = offloaded_card(media, card)
+    (card / "A001.xml").unlink()
+    (card / "A001.xml").mkdir()
+    result = execute(make_spec(sources, job_id="unreadable", verify_source_mhl=True))
+    assert result.failure is not None
+    assert result.failure.reason.value == "SOURCE_MHL_MISMATCH", result.failure.message
+    assert f"{card / 'A001.xml'}: unreadable (Is a directory; the MHL records" in (
+        result.failure.message
+    )
+
+
+def test_cards_offloaded_with_other_hash_formats_are_verified(
+    media: Media, make_spec: SpecFactory, tmp_path: Path, out_dir: Path
+) -> None:
+    """Offload tools seal with md5, xxh64, sha1 or c4 as well as xxh128: each verifies, and a
+    changed clip is found in each."""
+    for index, hash_format in enumerate(("md5", "xxh64", "sha1", "c4")):
+        card = tmp_path / hash_format / "CLIPS"
+        card.mkdir(parents=True)
+        sources = [card / "A001C001.mov"]
+        sources[0].write_bytes(media.clip("A001C001.mov").read_bytes())
+        program = str(Path(sys.executable).parent / "ascmhl")
+        created = proxx("create", card.parent, "-h", hash_format, program=program, **NO_INTERNET)
+        assert created.returncode == 0, created.stdout + created.stderr
+        checked = execute(
+            make_spec(
+                sources,
+                job_id=f"card{index}",
+                verify_source_mhl=True,
+                output_dir=str(out_dir / hash_format),
+            )
+        )
+        assert checked.completed, checked.failure
+        sources[0].write_bytes(sources[0].read_bytes() + b"\0")
+        refused = execute(make_spec(sources, job_id=f"changed{index}", verify_source_mhl=True))
+        assert refused.failure is not None
+        assert f"{sources[0]}: changed (the MHL records {hash_format}:" in refused.failure.message
