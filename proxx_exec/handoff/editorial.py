@@ -8,7 +8,7 @@ and frame count, its audio streams and channels.
 ALE: through OpenTimelineIO's ALE adapter (`otio-ale-adapter`), which serves: one FPS per file,
 Start/End/Duration as timecodes. Two limits of the format and the adapter are said, not hidden:
 an ALE holds one frame rate (a job mixing rates gets no ALE), and the adapter writes every
-29.97 timecode as drop-frame (a 29.97 non-drop-frame clip gets no ALE).
+29.97 and 59.94 timecode as drop-frame (such a clip with non-drop-frame timecode gets no ALE).
 
 FCPXML: written here with the standard library's ElementTree, not through
 `otio-fcpx-xml-adapter` 1.0.0, which cannot serve: its writer looks a format's frameDuration up
@@ -48,6 +48,10 @@ _NOMINAL = {
     Fraction(30000, 1001): "29.97",
     Fraction(60000, 1001): "59.94",
 }
+
+
+# The rates whose every timecode the ALE adapter writes as drop-frame.
+_DROP_FRAME_RATES = frozenset({Fraction(30000, 1001), Fraction(60000, 1001)})
 
 
 class Editorial(BaseModel):
@@ -142,11 +146,12 @@ def ale_text(job_id: str, clips: list[Shot]) -> str:
         raise EditorialProblem(
             f"the clips have {len(rates)} frame rates ({', '.join(rates)}); an ALE holds one"
         )
-    if any(shot.rate == Fraction(30000, 1001) and not shot.drop_frame for shot in clips):
-        raise EditorialProblem(
-            "a 29.97 clip has non-drop-frame timecode, which the ALE adapter would write as "
-            "drop-frame"
-        )
+    for shot in clips:
+        if shot.rate in _DROP_FRAME_RATES and not shot.drop_frame:
+            raise EditorialProblem(
+                f"a {shot.nominal_rate} clip has non-drop-frame timecode, which the ALE adapter "
+                "would write as drop-frame"
+            )
     # The adapter writes a timecode at the FPS it is given: the times are made at that rate.
     fps = float(Fraction(rates[0]))
     collection = otio.schema.SerializableCollection(name=job_id)

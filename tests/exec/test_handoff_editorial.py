@@ -167,3 +167,29 @@ def test_posters_that_raise_are_said_and_the_proxies_are_still_sealed(
     assert handed is not None
     assert handed.problems == ["posters failed: OSError: [Errno 28] No space left on device"]
     assert handed.seal.problem is None and handed.seal.generation
+
+
+def test_ntsc_rates_read_back_at_their_timecode_or_are_said(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """23.976 and 59.94 drop-frame read back as the source's timecode; a 59.94 non-drop-frame
+    clip gets no ALE (the adapter would write 01:00:00:00 as 01:00:03;36), its FCPXML stands."""
+    cases = (
+        ("r23976", "24000/1001", "01:00:00:00", None),
+        ("r5994df", "60000/1001", "01:00:00;00", None),
+        ("r5994ndf", "60000/1001", "01:00:00:00", "a 59.94 clip has non-drop-frame timecode"),
+    )
+    for job_id, rate, start, problem in cases:
+        source = media.clip(f"{job_id}.mov", SampleClip(duration_s=1, rate=rate, timecode=start))
+        folder = out_dir / job_id
+        handed = hand_off(execute(make_spec([source], job_id=job_id, output_dir=str(folder))))
+        assert handed is not None
+        assert (folder / f"{job_id}.proxx.fcpxml").is_file()
+        if problem is not None:
+            [said] = handed.problems
+            assert problem in said
+            assert not (folder / f"{job_id}.proxx.ale").exists()
+            continue
+        assert handed.problems == [], handed
+        [clip] = read_ale(folder / f"{job_id}.proxx.ale").values()
+        assert timecode(clip.source_range.start_time, ";" in start) == start
