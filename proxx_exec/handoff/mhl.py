@@ -21,10 +21,12 @@ as it was, never half a chain that makes every earlier seal unreadable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import io
 import os
 import platform
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,8 +209,10 @@ def seal_files(folder: Path, files: Sequence[Path], creator: Creator) -> Seal:
 
 def _recorded(history: MHLHistory) -> dict[str, tuple[str, str]]:
     """Every file an MHL history and its child histories record, by absolute path: the format
-    and hash of its original entry."""
+    and hash of its original entry. MhlProblem when an entry points outside its history's
+    folder (an absolute path, or `..`): an MHL handed to proxx never makes it read elsewhere."""
     recorded: dict[str, tuple[str, str]] = {}
+    top = os.path.normpath(history.get_root_path())
     for each in MHLHistory.walk_child_histories(history):
         root = each.get_root_path()
         for hash_list in each.hash_lists:
@@ -218,6 +222,10 @@ def _recorded(history: MHLHistory) -> dict[str, tuple[str, str]]:
                 entry = each.find_original_hash_entry_for_path(media_hash.path)
                 if entry is not None:
                     path = os.path.normpath(Path(root) / media_hash.path)
+                    if os.path.commonpath([top, path]) != top:
+                        raise MhlProblem(
+                            f"its MHL records {media_hash.path!r}, which is outside {top}"
+                        )
                     recorded.setdefault(path, (entry.hash_format, entry.hash_string))
     return recorded
 
@@ -229,6 +237,8 @@ def differences(recorded: dict[str, tuple[str, str]], paths: Sequence[str]) -> l
         hash_format, expected = recorded[path]
         shown = f"{hash_format}:{expected}"
         try:
+            if not stat.S_ISREG(Path(path).stat().st_mode):  # a FIFO or device would never end
+                raise OSError(errno.EINVAL, "not a regular file")
             actual = hash_file(path, hash_format)
         except FileNotFoundError:
             found.append(Difference(path=path, what="missing", recorded=shown, found=None))
@@ -317,7 +327,10 @@ def check_job_seal(folder: Path, result_file: Path) -> JobSealCheck:
     for hash_list in history.hash_lists:
         if hash_list.find_media_hash_for_path(relative) is None:
             continue
-        recorded = _recorded(history)
+        try:
+            recorded = _recorded(history)
+        except MhlProblem as error:
+            return problem(str(error))
         paths = [
             os.path.normpath(folder / media_hash.path)
             for media_hash in hash_list.media_hashes

@@ -9,10 +9,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sys
 import threading
 from pathlib import Path
 
+from ascmhl.hasher import hash_file
 from ascmhl.history import MHLHistory
 
 from proxx_exec import __version__, execute
@@ -277,3 +279,45 @@ def test_cards_offloaded_with_other_hash_formats_are_verified(
         refused = execute(make_spec(sources, job_id=f"changed{index}", verify_source_mhl=True))
         assert refused.failure is not None
         assert f"{sources[0]}: changed (the MHL records {hash_format}:" in refused.failure.message
+
+
+def reseal_generation(card: Path, body: str) -> None:
+    """The card's generation replaced by `body`, and the chain's hash of it made to match: an
+    MHL consistent in itself, as another tool (or a hand) could leave it."""
+    generation = next((card / "ascmhl").glob("*.mhl"))
+    generation.write_text(body)
+    chain = card / "ascmhl" / "ascmhl_chain.xml"
+    text = chain.read_text()
+    found = re.search(r"<(c4|xxh128|md5|sha1|xxh64)>([^<]*)<", text)
+    assert found is not None
+    hash_format = found.group(1)
+    fresh = f"<{hash_format}>{hash_file(str(generation), hash_format)}<"
+    chain.write_text(text.replace(found.group(0), fresh))
+
+
+def test_a_card_mhl_pointing_outside_the_card_is_refused_and_nothing_there_is_read(
+    media: Media, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """An MHL entry `../../x` or `/x` would have proxx hash any file of the machine (a FIFO or
+    /dev/zero: for ever); a FIFO on the card itself is named, never read."""
+    outside = tmp_path / "outside"
+    os.mkfifo(outside)  # reading it would block the validation for ever
+    for name, path in (("rel", "../outside"), ("abs", str(outside))):
+        card = tmp_path / name
+        sources = offloaded_card(media, card)
+        reseal_generation(
+            card,
+            '<hashlist xmlns="urn:ASC:MHL:v2.0" version="2.0"><hashes><hash>'
+            f'<path>{path}</path><md5 action="original">00</md5></hash></hashes></hashlist>',
+        )
+        result = execute(make_spec(sources, job_id=name, verify_source_mhl=True))
+        assert result.failure is not None
+        assert result.failure.reason.value == "SOURCE_MHL_MISMATCH"
+        assert f"its MHL records '{path}', which is outside {card}" in result.failure.message
+    card = tmp_path / "fifo"
+    sources = offloaded_card(media, card)
+    (card / "A001.xml").unlink()
+    os.mkfifo(card / "A001.xml")
+    result = execute(make_spec(sources, job_id="fifo", verify_source_mhl=True))
+    assert result.failure is not None
+    assert f"{card / 'A001.xml'}: unreadable (not a regular file;" in result.failure.message
