@@ -248,7 +248,7 @@ def test_a_card_file_that_cannot_be_read_is_named_in_the_refusal_not_an_internal
     result = execute(make_spec(sources, job_id="unreadable", verify_source_mhl=True))
     assert result.failure is not None
     assert result.failure.reason.value == "SOURCE_MHL_MISMATCH", result.failure.message
-    assert f"{card / 'A001.xml'}: unreadable (Is a directory; the MHL records" in (
+    assert f"{card / 'A001.xml'}: unreadable (not a regular file; the MHL records" in (
         result.failure.message
     )
 
