@@ -147,10 +147,29 @@ def _load(root: Path) -> MHLHistory:
 
 
 @contextlib.contextmanager
-def _chains_replaced_whole(history: MHLHistory) -> Iterator[None]:
+def _committed_whole(history: MHLHistory) -> Iterator[None]:
     """While the library commits a generation, each history's chain file is written to a
-    temporary file, which then replaces the chain in one rename (only once the commit
-    succeeded; on failure the temporary file is removed and the chain is untouched)."""
+    temporary file, which then replaces the chain in one rename, once the commit succeeded.
+    On failure the temporary files and any generation file the commit wrote (perhaps half of
+    one: the library reads every file of ascmhl/, so half a generation would make the folder's
+    history unreadable for every later seal and audit) are removed: the history is as it was."""
+    folders = [Path(each.asc_mhl_path) for each in MHLHistory.walk_child_histories(history)]
+    before = {folder: set(folder.iterdir()) if folder.is_dir() else set() for folder in folders}
+    try:
+        with _chains_replaced_whole(history):
+            yield
+    except BaseException:
+        for folder, existing in before.items():
+            if folder.is_dir():
+                for written in set(folder.iterdir()) - existing:
+                    written.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _chains_replaced_whole(history: MHLHistory) -> Iterator[None]:
+    """Each history's chain file written to a temporary file beside it, which replaces the
+    chain in one rename once the commit succeeded (removed on failure)."""
     chains = [each.chain for each in MHLHistory.walk_child_histories(history)]
     real = [Path(chain.file_path) for chain in chains]
     temporary = [path.with_name(f".{path.name}.tmp") for path in real]
@@ -191,7 +210,7 @@ def seal_files(folder: Path, files: Sequence[Path], creator: Creator) -> Seal:
                         differing.append(path)
                 process = MHLProcessInfo()
                 process.process = MHLProcess("in-place")
-                with _chains_replaced_whole(history):
+                with _committed_whole(history):
                     session.commit(creator.info(), process)
             generation = history.hash_lists[-1].file_path
     except MhlProblem as problem:

@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import re
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -321,3 +322,45 @@ def test_a_card_mhl_pointing_outside_the_card_is_refused_and_nothing_there_is_re
     result = execute(make_spec(sources, job_id="fifo", verify_source_mhl=True))
     assert result.failure is not None
     assert f"{card / 'A001.xml'}: unreadable (not a regular file;" in result.failure.message
+
+
+HALF_WRITTEN_SEAL = """
+import resource, signal, sys
+from proxx_exec.handoff.job import seal_job
+from proxx_exec.result import ExecutionResult
+result = ExecutionResult.from_json(open(sys.argv[1]).read())
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+print(seal_job(result).problem)
+"""
+
+
+def test_a_seal_cut_short_by_a_full_disk_leaves_the_history_as_it_was(
+    media: Media, out_dir: Path, make_spec: SpecFactory
+) -> None:
+    """A generation (or chain) write that fails halfway (a full disk; here a file size limit)
+    must not leave half a generation in ascmhl/: the library reads every file there, so every
+    later seal and audit of the folder would fail. The next seal works and the folder
+    verifies."""
+    first = execute(make_spec([media.clip("D001C001.mov")], job_id="before"))
+    assert hand_off(first) is not None
+    history = sorted(p.name for p in (out_dir / "ascmhl").iterdir())
+    cut = execute(make_spec([media.clip("D001C002.mov")], job_id="cut"))
+    result_file = out_dir / "cut.proxx-result.json"
+    for limit in (300, 1500):  # cut in the generation; in the chain
+        ran = subprocess.run(
+            [sys.executable, "-c", HALF_WRITTEN_SEAL, str(result_file), str(limit)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert "could not be written" in ran.stdout and "File too large" in ran.stdout, (
+            ran.stdout + ran.stderr
+        )
+        assert sorted(p.name for p in (out_dir / "ascmhl").iterdir()) == history
+        assert check_job_seal(out_dir, out_dir / "before.proxx-result.json").intact
+    handed = hand_off(cut)
+    assert handed is not None and handed.seal.problem is None, handed
+    verified = ascmhl("verify", out_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
