@@ -264,6 +264,19 @@ def test_a_look_that_leaves_the_picture_as_it_was_fails_verification(
     assert [name for name in listing(out_dir) if not name.endswith(".json")] == []
 
 
+def test_a_look_over_a_clip_that_opens_on_black_is_verified(
+    clips: Path, make_spec: SpecFactory
+) -> None:
+    """A camera look maps black to black: a clip whose first frame is black (a slate, a
+    fade-in) must not be taken for one whose LUT changes nothing."""
+    source = make_clip(clips, "A001C004_black_first.mov")
+    result = completed(
+        make_spec([source], look="sony_slog3_sgamut3cine_to_rec709", profile="prores_proxy")
+    )
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert applied.passed, applied
+
+
 def test_a_lut_changed_while_the_job_ran_fails_verification(
     clips: Path, make_spec: SpecFactory, tmp_path: Path
 ) -> None:
