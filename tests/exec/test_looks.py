@@ -87,6 +87,24 @@ def test_the_shipped_luts_and_font_are_the_recorded_files() -> None:
         ("# only a comment\n", "no LUT_3D_SIZE line"),
         (negative_cube() + "0 0 0\n", "line 13: more rows than LUT_3D_SIZE 2 allows"),
         ("LUT_3D_SIZE 2\n\xe9\n", "line 2: not plain ASCII text"),
+        # Read otherwise by FFmpeg's lut3d (vf_lut3d.c parse_cube), so refused:
+        (negative_cube(8).replace("SIZE 8", "SIZE 010"), "line 3: LUT_3D_SIZE needs one whole"),
+        ("DOMAIN_MAX 2 2 2\n" + negative_cube(), "line 1: DOMAIN_MAX before LUT_3D_SIZE"),
+        (
+            negative_cube().replace("SIZE 2\n", "SIZE 2\nDOMAIN_MIN -1 -1 -1\n"),
+            "DOMAIN_MIN (-1.0, -1.0, -1.0) and DOMAIN_MAX (1.0, 1.0, 1.0): FFmpeg reads",
+        ),
+        (
+            negative_cube().replace("SIZE 2\n", "SIZE 2\nDOMAIN_MAX 0.5 0.5 0.5\n"),
+            "DOMAIN_MIN (0.0, 0.0, 0.0) and DOMAIN_MAX (0.5, 0.5, 0.5): FFmpeg reads",
+        ),
+        (negative_cube().replace("1.000000 1.000000 1.000000", "1_0 1 1"), "line 5: '1_0' is"),
+        (" " + negative_cube().split("\n", 2)[2], "line 1: LUT_3D_SIZE does not start the line"),
+        (negative_cube().replace("# a comment", "#" + "x" * 510), "line 2: longer than 510"),
+        (negative_cube().replace("\n0.000000 1.000000", "\f0.000000 1.000000", 1), "line 5: a row"),
+        (negative_cube().replace("SIZE 2\n", "SIZE 2\nLUT_3D_SIZE 3\n"), "line 4: a second"),
+        (negative_cube().replace("# a comment", "# a\x00comment"), "line 2: a control character"),
+        (negative_cube().replace("\n", "\r"), "line 1: a carriage return inside the line"),
     ],
 )
 def test_a_broken_lut_is_refused_at_validation_naming_the_line(
