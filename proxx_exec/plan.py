@@ -6,6 +6,8 @@ What each clip's proxy must be is decided in `shape`; this module writes it as F
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec import bitexact
@@ -70,7 +72,7 @@ class ClipPlan(BaseModel):
         default=None,
         exclude_if=lambda value: value is None,
         description="With a look: writes a 64x36 test pattern as 16-bit RGB without the look "
-        "and through the look's LUT, beside the staged output; verification's `look_applied` "
+        "and through the look's LUT, in the staging folder; verification's `look_applied` "
         "compares them.",
     )
 
@@ -166,15 +168,18 @@ def decode_argv(staged: str) -> tuple[str, ...]:
 LOOK_PATTERN = "testsrc2=size=64x36:rate=1"
 
 
-def look_thumbnails(staged: str) -> tuple[str, str]:
-    """Where the look check writes the pattern without and with the look (16-bit RGB)."""
-    return staged + ".unlooked.rgb48", staged + ".looked.rgb48"
+def look_thumbnails(staged: str, index: int) -> tuple[str, str]:
+    """Where the look check writes the pattern without and with the look (16-bit RGB): in the
+    staging folder, named by the clip's index (a name made from the clip's, with a suffix,
+    could pass the file system's 255-byte limit)."""
+    stem = f"{PurePosixPath(staged).parent}/look-check-{index}"
+    return f"{stem}.unlooked.rgb48", f"{stem}.looked.rgb48"
 
 
-def look_check_argv(look: AppliedLook, staged: str) -> tuple[str, ...]:
+def look_check_argv(look: AppliedLook, staged: str, index: int) -> tuple[str, ...]:
     """One run: the test pattern as the packed 16-bit RGB the look is applied to, written as it
     is and through the plan's LUT (the same `lut3d` filter as the encode)."""
-    unlooked, looked = look_thumbnails(staged)
+    unlooked, looked = look_thumbnails(staged, index)
     graph = (
         f"{LOOK_PATTERN},format={bitexact.LUT3D_INPUT},split[unlooked][pattern];"
         f"[pattern]{','.join(look_filters(look))}[looked]"
@@ -210,7 +215,7 @@ def plan_clip(
         cpu_dependent=shape.cpu_dependent,
         look=shape.look,
         burn_ins=shape.burn_ins,
-        look_check_argv=None if shape.look is None else look_check_argv(shape.look, staged),
+        look_check_argv=None if shape.look is None else look_check_argv(shape.look, staged, index),
     )
 
 

@@ -191,7 +191,7 @@ def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
             f"at validation {clip.look.lut_sha256}",
         )
     outcome = run_engine(binary, clip.look_check_argv, timeout_s)
-    paths = [Path(p) for p in look_thumbnails(clip.staged_output)]
+    paths = [Path(p) for p in look_thumbnails(clip.staged_output, clip.index)]
     problem: str | None
     try:
         unlooked, looked = (p.read_bytes() for p in paths)

@@ -295,6 +295,17 @@ def test_a_look_over_a_clip_that_opens_on_black_is_verified(
     assert applied.passed, applied
 
 
+def test_a_look_over_a_clip_with_a_long_name_is_verified(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """A clip's name may take nearly all of the file system's 255 bytes: the look check's
+    files must not be named from it."""
+    source = named_clip(tmp_path, make_clip(clips, LOG), "L" * 245 + ".mov")
+    result = completed(make_spec([source], look="sony_slog3_sgamut3cine_to_rec709"))
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert applied.passed, applied
+
+
 def test_a_lut_changed_while_the_job_ran_fails_verification(
     clips: Path, make_spec: SpecFactory, tmp_path: Path
 ) -> None:
