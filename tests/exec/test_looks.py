@@ -18,6 +18,7 @@ from proxx_exec.looks.builtin import BUILTIN_LOOKS, LUT_SIZE
 from proxx_exec.looks.cube import read_cube
 from proxx_exec.looks.picture import FONT_FILE, FONT_NAME, FONT_SHA256, option_value
 from proxx_exec.process import ENGINE_ENVIRONMENT
+from proxx_exec.run import ClipProgress
 from proxx_exec.tools.posters import make_posters
 from tests.conftest import SpecFactory
 from tests.helpers import REAL_ENGINE, listing, proxx, sha256
@@ -321,6 +322,27 @@ def test_a_lut_changed_while_the_job_ran_fails_verification(
     assert result.failure is not None and result.failure.reason is Reason.LOOK_NOT_APPLIED
     applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
     assert f"the LUT {cube} changed during the job" in str(applied.actual)
+
+
+def test_a_lut_removed_before_a_clips_turn_fails_that_clip_naming_it(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """Removed once clip 1 is done, the LUT is missed by clip 2's engine: the job fails
+    EXECUTION LOOK_LUT_CHANGED naming the LUT, not an engine exit status."""
+    cube = tmp_path / "negative.cube"
+    cube.write_text(negative_cube())
+    first = make_clip(clips, LOG)
+    spec = make_spec([first, named_clip(tmp_path, first, "second.mov")], look={"cube": str(cube)})
+
+    def remove_the_lut(progress: ClipProgress) -> None:
+        if progress.index == 0 and progress.phase == "done":
+            cube.unlink(missing_ok=True)
+
+    result = execute(spec, on_progress=remove_the_lut)
+    assert result.failure is not None
+    assert result.failure.failure_class is FailureClass.EXECUTION
+    assert result.failure.reason is Reason.LOOK_LUT_CHANGED
+    assert result.failure.message.startswith(f"clip 2: the look's LUT {cube} changed after")
 
 
 def test_a_looked_job_reproduces(clips: Path, make_spec: SpecFactory, out_dir: Path) -> None:
