@@ -81,10 +81,29 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def engine_path_problem(value: str) -> str | None:
+    """Why `value` cannot name an engine binary here, in words (None if it can: the pinned
+    engine's name, or an absolute path). A Windows program cannot run here wherever its drive
+    is mounted, so it is not sent to a mount."""
+    if value == DEFAULT_ENGINE:
+        return None
+    if _WINDOWS_PATH.match(value):
+        return (
+            f"{shown_path(value)} is a Windows path, and a Windows program cannot run here: "
+            "give the absolute path of an FFmpeg binary built for this machine"
+        )
+    return relative_path_problem(value)
+
+
 def _engine_name(value: str) -> str:
-    if value != DEFAULT_ENGINE:
-        _absolute_path(value)
-    return value
+    if value == DEFAULT_ENGINE:
+        return value
+    if _WINDOWS_PATH.match(value):
+        raise ValueError(
+            f"{engine_path_problem(value)}, or leave `engine` out for the pinned one "
+            f"({DEFAULT_ENGINE})"
+        )
+    return _absolute_path(value)
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
@@ -219,6 +238,18 @@ class JobSpec(BaseModel):
         "digits, as `sha256sum` prints it). When set, a machine whose engine has another "
         "SHA-256 refuses the job (ENGINE_MISMATCH) instead of running another engine.",
     )
+    verify_source_mhl: bool = Field(
+        default=False,
+        # Left out of the canonical form when off, so JobSpecs without it keep their
+        # fingerprints and results.
+        exclude_if=lambda value: value is False,
+        description="Before any source is read for the job, verify the ASC MHL of the camera "
+        "card each source comes from (the ascmhl/ history at or above it, written at offload): "
+        "every file it records is hashed once more and compared. A card whose MHL is missing "
+        "or does not verify, or that does not list a source, refuses the job "
+        "(SOURCE_MHL_MISSING, SOURCE_MHL_MISMATCH) naming the files. Off by default: it reads "
+        "the whole card once more.",
+    )
     retried_from: str | None = Field(
         default=None,
         pattern=JOB_ID_PATTERN,
@@ -307,14 +338,18 @@ def decode_jobspec_text(raw: bytes) -> Any:
     """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
     if len(raw) > MAX_SPEC_BYTES:
         raise invalid(
-            Reason.SPEC_UNREADABLE, f"JobSpec is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}"
+            Reason.SPEC_UNREADABLE,
+            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the limit for a JobSpec: "
+            "it names clips by their paths, it does not hold them",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(
             Reason.SPEC_UNREADABLE,
-            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start})",
+            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start}). A JobSpec is a "
+            "JSON or YAML text file that names the clips; if this is a clip, give a JobSpec "
+            "that lists it instead (`proxx samples FOLDER` writes an example one)",
         ) from None
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -335,10 +370,18 @@ def load_jobspec(path: Path) -> JobSpec:
     try:
         raw = read_spec_file(path)
     except OSError as error:
-        raise invalid(
-            Reason.SPEC_UNREADABLE, f"cannot read JobSpec {path}: {error.strerror or error}"
-        ) from None
+        raise invalid(Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)) from None
     return load_jobspec_bytes(raw)
+
+
+def unreadable_spec_file(path: Path, error: OSError) -> str:
+    """Why the JobSpec file `path` could not be read, in words."""
+    if isinstance(error, IsADirectoryError):
+        return (
+            f"{path} is a folder, not a JobSpec file: give the JSON or YAML file that names "
+            "the clips (proxx_folder_job in Dagster takes a whole folder)"
+        )
+    return f"cannot read JobSpec {path}: {error.strerror or error}"
 
 
 def read_spec_file(path: Path) -> bytes:

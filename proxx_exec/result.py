@@ -268,4 +268,9 @@ def read_result_document(path: Path) -> dict[str, Any]:
         raise ValueError(f"is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise ValueError("not a proxx result: the file does not hold a JSON object")
+    if "spec_version" in document and "result_version" not in document:
+        raise ValueError(
+            "is a JobSpec, not a result: give the result a run of it wrote "
+            "(<output_dir>/<job_id>.proxx-result.json); `proxx run` runs a JobSpec"
+        )
     return document

@@ -29,9 +29,8 @@ from proxx_exec.commit import (
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
-from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
-from proxx_exec.looks import shipped_file
-from proxx_exec.looks.picture import file_sha256
+from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file, unreadable_spec_file
+from proxx_exec.looks.picture import lut_sha256_now
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
 from proxx_exec.result import (
@@ -209,9 +208,7 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
         raw = read_spec_file(path)
     except OSError as error:
         failure = JobFailure(
-            FailureClass.VALIDATION,
-            Reason.SPEC_UNREADABLE,
-            f"cannot read JobSpec {path}: {error.strerror or error}",
+            FailureClass.VALIDATION, Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)
         )
         return _unparsed_failure(str(path).encode(), failure, watch)
     except Exception as error:
@@ -366,10 +363,7 @@ def _check_inputs(staging: Staging, clip: ClipPlan) -> None:
             clip_index=clip.index,
         )
     if clip.look is not None:
-        try:
-            digest = file_sha256(shipped_file(clip.look.lut))
-        except OSError as error:
-            digest = f"unreadable ({error.strerror or error})"
+        digest = lut_sha256_now(clip.look)
         if digest != clip.look.lut_sha256:
             raise JobFailure(
                 FailureClass.EXECUTION,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
+from proxx_exec.handoff.cards import check_source_mhl
 from proxx_exec.jobspec import CubeLook, JobSpec
 from proxx_exec.looks.cube import CubeProblem
 from proxx_exec.looks.picture import USER_CUBE, AppliedLook, check_shipped_font, resolve_look
@@ -85,6 +86,8 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
     profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine, spec.engine_sha256)
     _check_sources_exist(spec)
+    if spec.verify_source_mhl:
+        check_source_mhl(spec.sources)
     look = _look(spec)
     shapes = tuple(
         decide(profile, _probe_source(index, path), index, path, look=look, burn_ins=spec.burn_ins)
@@ -178,7 +181,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
             f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
-    if source.stat().st_size == 0:
+    size = source.stat().st_size
+    if size == 0:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} is empty (0 bytes)",
@@ -190,7 +194,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
-            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            f"just copied, the copy may be unfinished: it holds {size:,} bytes, so compare that "
+            "with the original's size, then wait for the copy to end or copy it again; "
             "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None

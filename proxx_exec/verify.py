@@ -13,8 +13,7 @@ from typing import Any
 
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
-from proxx_exec.looks import shipped_file
-from proxx_exec.looks.picture import file_sha256
+from proxx_exec.looks.picture import lut_sha256_now
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
 from proxx_exec.plan import ClipPlan, look_thumbnails
 from proxx_exec.process import run_engine
@@ -177,10 +176,7 @@ def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
     mean sample difference, against LOOK_CHANGE_MIN."""
     assert clip.look_check_argv is not None and clip.look is not None
     expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
-    try:
-        lut_now = file_sha256(shipped_file(clip.look.lut))
-    except OSError as error:
-        lut_now = f"unreadable ({error.strerror or error})"
+    lut_now = lut_sha256_now(clip.look)
     if lut_now != clip.look.lut_sha256:
         # The engine read the LUT while encoding: the look recorded may not be the one applied.
         return Check(
