@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
 from proxx_exec import BUILTIN_PROFILES
-from proxx_exec.jobspec import DEFAULT_ENGINE, relative_path_problem
+from proxx_exec.jobspec import DEFAULT_ENGINE, engine_path_problem, relative_path_problem
 from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
@@ -150,7 +150,7 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     def _engine(cls, value: str) -> str:
         if value == DEFAULT_ENGINE:
             return value
-        if problem := relative_path_problem(value):
+        if problem := engine_path_problem(value):
             raise ValueError(
                 f"{problem}; or {DEFAULT_ENGINE} for the pinned engine (PATH is never searched)"
             )
@@ -280,6 +280,14 @@ def _why(field: str, error: ErrorDetails) -> str:
     return error["msg"]  # a kind no setting above can produce today; pydantic's words
 
 
+def _as_written(value: Any) -> str:
+    """A setting's value in quotes as it was written (a Windows path's backslashes single),
+    escaped only where it holds a quote or an unprintable character."""
+    if isinstance(value, str) and value.isprintable() and "'" not in value:
+        return f"'{value}'"
+    return repr(value)
+
+
 def checked_settings(
     values: dict[str, Any], names: dict[str, str], shown: dict[str, Any] | None = None
 ) -> ProxxAutomation:
@@ -295,7 +303,7 @@ def checked_settings(
             value = (shown or values).get(field, detail["input"])
             example = _EXAMPLES.get(field)
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
-            lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
+            lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
 
 

@@ -272,7 +272,8 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     else:
         failure = outcome.failure
         err.print(
-            f"[bold red]FAILED[/] {rich_text(outcome.job_id)}: {failure.failure_class.value} "
+            f"[bold red]FAILED[/] {rich_text(outcome.job_id or '(no job_id read)')}: "
+            f"{failure.failure_class.value} "
             f"{failure.reason.value}"
         )
         err.print(visible(failure.message, keep_line_breaks=True), markup=False)
@@ -514,6 +515,31 @@ def profiles(
         for row, (setting, value) in enumerate(settings):
             table.add_row(profile["name"] if row == 0 else "", setting, str(value))
         table.add_section()
+    Console(emoji=False, highlight=False).print(table)
+
+
+@app.command()
+def looks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the looks as JSON.")] = False,
+) -> None:
+    """List the built-in looks: what each expects, its shipped LUT and the LUT's SHA-256."""
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
+    from proxx_exec.looks.builtin import BUILTIN_LOOKS  # noqa: PLC0415
+
+    rows = [
+        {"name": name, "expects": look.description, "lut": str(look.path), "sha256": look.sha256}
+        for name, look in BUILTIN_LOOKS.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title='built-in looks (JobSpec `look`; or "none", or {"cube": "/path.cube"})')
+    table.add_column("look", no_wrap=True, style="bold")
+    table.add_column("expects")
+    table.add_column("LUT SHA-256", no_wrap=True)
+    for row in rows:
+        table.add_row(row["name"], row["expects"], row["sha256"][:16] + "…")
     Console(emoji=False, highlight=False).print(table)
 
 

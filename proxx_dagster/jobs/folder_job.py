@@ -133,6 +133,8 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
             clip_timeout_s=config["clip_timeout_s"],
             clips_per_job=automation.clips_per_job,
             engine=automation.engine,
+            look=config["look"],
+            burn_ins=config["burn_ins"],
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None
