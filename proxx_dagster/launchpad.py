@@ -37,6 +37,7 @@ _DAGSTER_TYPES: dict[str, Any] = {
     "clip_timeout_s": int,
     "engine": str,
     "engine_sha256": Noneable(str),
+    "verify_source_mhl": bool,
     "retried_from": Noneable(str),
     "look": AnyType,  # "none", a built-in look's name or {"cube": path}: a union, like profile
     "burn_ins": Array(str),

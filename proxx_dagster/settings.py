@@ -40,6 +40,7 @@ ENVIRONMENT = {
     "clips_per_job": "PROXX_CLIPS_PER_JOB",
     "cores": "PROXX_CORES",
     "engine": "PROXX_ENGINE",
+    "verify_card_mhl": "PROXX_VERIFY_CARD_MHL",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -143,6 +144,14 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         '"imageio-ffmpeg" for the FFmpeg pinned by the locked imageio-ffmpeg package (the '
         "default), or the absolute path of another FFmpeg binary (PROXX_ENGINE). PATH is never "
         "consulted.",
+    )
+
+    verify_card_mhl: bool = Field(
+        default=False,
+        description="Verify each card's own ASC MHL (its ascmhl/ history from the offload) "
+        "before its job reads it, and refuse a card that does not verify, naming the files "
+        "(the JobSpec field verify_source_mhl). Off by default: it reads the whole card once "
+        "more (PROXX_VERIFY_CARD_MHL: true or false).",
     )
 
     @field_validator("engine")

@@ -238,6 +238,18 @@ class JobSpec(BaseModel):
         "digits, as `sha256sum` prints it). When set, a machine whose engine has another "
         "SHA-256 refuses the job (ENGINE_MISMATCH) instead of running another engine.",
     )
+    verify_source_mhl: bool = Field(
+        default=False,
+        # Left out of the canonical form when off, so JobSpecs without it keep their
+        # fingerprints and results.
+        exclude_if=lambda value: value is False,
+        description="Before any source is read for the job, verify the ASC MHL of the camera "
+        "card each source comes from (the ascmhl/ history at or above it, written at offload): "
+        "every file it records is hashed once more and compared. A card whose MHL is missing "
+        "or does not verify, or that does not list a source, refuses the job "
+        "(SOURCE_MHL_MISSING, SOURCE_MHL_MISMATCH) naming the files. Off by default: it reads "
+        "the whole card once more.",
+    )
     retried_from: str | None = Field(
         default=None,
         pattern=JOB_ID_PATTERN,

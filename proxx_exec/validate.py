@@ -8,6 +8,7 @@ from pathlib import Path
 
 from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
+from proxx_exec.handoff.cards import check_source_mhl
 from proxx_exec.jobspec import CubeLook, JobSpec
 from proxx_exec.looks.cube import CubeProblem
 from proxx_exec.looks.picture import USER_CUBE, AppliedLook, check_shipped_font, resolve_look
@@ -85,6 +86,8 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
     profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine, spec.engine_sha256)
     _check_sources_exist(spec)
+    if spec.verify_source_mhl:
+        check_source_mhl(spec.sources)
     look = _look(spec)
     shapes = tuple(
         decide(profile, _probe_source(index, path), index, path, look=look, burn_ins=spec.burn_ins)

@@ -278,6 +278,7 @@ def build_folder_job(
     engine: str = DEFAULT_ENGINE,
     look: str = "none",
     burn_ins: Sequence[str] = (),
+    verify_source_mhl: bool = False,
 ) -> FolderJob:
     """The JobSpecs (`cut_card`) for a folder's clips that no earlier job took, their proxies
     in `proxy_dir`. Raises FolderProblem."""
@@ -314,6 +315,8 @@ def build_folder_job(
         fields["look"] = {"cube": look} if look.startswith("/") else look
     if burn_ins:
         fields["burn_ins"] = list(burn_ins)
+    if verify_source_mhl:  # likewise
+        fields["verify_source_mhl"] = True
     try:
         draft = JobSpec.model_validate({**fields, "job_id": job_slug(folder)})
     except ValidationError as error:

@@ -11,6 +11,7 @@ from typing import get_args
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Reason, cli
 from proxx_exec.commit import FULL_VOLUME_BYTES
+from proxx_exec.handoff.mhl import Difference, JobSealCheck
 from proxx_exec.jobspec import MAX_SPEC_BYTES
 from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
 from proxx_exec.tools.audit import (
@@ -48,7 +49,16 @@ def test_jobspec_reference_is_complete() -> None:
 def test_audit_json_schema_is_documented() -> None:
     """docs/audit.md names every field of `proxx audit --json` and every value of its enums."""
     text = (DOCS / "audit.md").read_text()
-    models = (AuditReport, ResultAudit, AuditTotals, MissingOutput, ChangedOutput, ExtraEntry)
+    models = (
+        AuditReport,
+        ResultAudit,
+        AuditTotals,
+        MissingOutput,
+        ChangedOutput,
+        ExtraEntry,
+        JobSealCheck,
+        Difference,
+    )
     names = [field for model in models for field in model.model_fields]
     names += [kind.value for kind in (*ChangeKind, *ExtraKind)]
     assert [f"`{name}`" for name in names if f"`{name}`" not in text] == []
@@ -113,7 +123,7 @@ def _exit_codes(function: object) -> set[int]:
 
 def test_documented_exit_codes_are_the_commands_exit_codes() -> None:
     codes = _exit_codes(cli)
-    assert codes == {0, 1, 2, 3}  # the scan found the commands' codes
+    assert codes == {0, 1, 2, 3, 4}  # the scan found the commands' codes
     line = re.search(r"Exit codes of `proxx`: (.*)", _jobspec_doc())
     assert line is not None
     assert {int(code) for code in re.findall(r"(?:^|, )(\d) ", line.group(1))} == codes
@@ -205,7 +215,8 @@ def test_the_field_table_gives_each_default_and_bound() -> None:
             assert default.strip() == "", name
         else:
             value = list(info.default) if isinstance(info.default, tuple) else info.default
-            written = json.dumps(value) if isinstance(value, list) else str(value)  # as in YAML
+            # as a JobSpec writes it: lists and booleans in JSON (YAML reads them alike)
+            written = json.dumps(value) if isinstance(value, list | bool) else str(value)
             assert default.strip() in shown.get(info.default, (f"`{written}`",)), name
     schema = JobSpec.model_json_schema()["properties"]
     sources = schema["sources"]
