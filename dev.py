@@ -152,7 +152,14 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
-    run(BIN / "python", "-m", "pytest", *sys.argv[2:])
+    run(BIN / "python", "-m", "pytest", *TEST_WORKERS, *sys.argv[2:])
+
+
+# The suite on two pytest-xdist workers: most of its time is spent waiting on Dagster's daemons,
+# code servers and brokers, not computing. Each worker takes one test at a time, the slow ones
+# first (tests/conftest.py), so both end together. `python3 dev.py test -n 0` runs it in one
+# process.
+TEST_WORKERS = ("--numprocesses", "2", "--dist", "load", "--maxschedchunk", "1")
 
 
 def bench() -> None:
