@@ -156,10 +156,10 @@ def test() -> None:
 
 
 # The suite on two pytest-xdist workers: most of its time is spent waiting on Dagster's daemons,
-# code servers and brokers, not computing. Each worker takes one test at a time, the slow ones
-# first (tests/conftest.py), so both end together. `python3 dev.py test -n 0` runs it in one
-# process.
-TEST_WORKERS = ("--numprocesses", "2", "--dist", "load", "--maxschedchunk", "1")
+# code servers and brokers, not computing. One worker runs the slowest modules one after
+# another (tests/conftest.py: SLOW_MODULES); both take the rest a test or two at a time.
+# `python3 dev.py test -n 0` runs it in one process.
+TEST_WORKERS = ("--numprocesses", "2", "--dist", "loadgroup")
 
 
 def bench() -> None:

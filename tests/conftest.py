@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from proxx_exec import JobSpec
 from tests.corpus import Corpus
@@ -54,18 +55,44 @@ def _left_behind(where: str) -> list[Proc]:
     return found
 
 
+# The modules whose tests take minutes each, mostly waiting on Dagster's daemons and brokers (or a
+# browser). On pytest-xdist's workers (python3 dev.py test, --dist loadgroup) they are one group:
+# one worker runs them one after another, started first, while the other takes the rest; so no
+# two of them share the machine and make each other miss their bounded waits.
+SLOW_MODULES = frozenset(
+    {
+        "tests/browser/test_operator_flows.py",
+        "tests/dagster/test_automation_daemon.py",
+        "tests/dagster/test_batch_celery.py",
+        "tests/dagster/test_watch_daemon.py",
+        "tests/hardening/test_chaos_night.py",
+    }
+)
+SLOW_GROUP = "slow"
+
+
+class SlowModulesTogether(LoadScopeScheduling):  # type: ignore[misc]
+    """pytest-xdist's scheduling by groups: the tests of SLOW_MODULES are one group, every other
+    test a group of its own. Groups are handed out largest first, then in collection order."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return SLOW_GROUP if nodeid.split("::", 1)[0] in SLOW_MODULES else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup schedules by SlowModulesTogether (pytest-xdist's own `xdist_group` marks
+    do not reach its scheduler under pytest 9: it renames node ids by an attribute pytest 9 no
+    longer reads)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return SlowModulesTogether(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `slow` (minutes each, mostly waiting on Dagster's daemons and brokers) run
-    first and those marked `alone` last: on pytest-xdist's workers (python3 dev.py test) the
-    long tests are shared out while the short ones are left to even out the end, and a test
-    that measures time waits seconds, not minutes, for the test beside it to end. The order is
-    otherwise kept."""
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("alone") is not None,
-            item.get_closest_marker("slow") is None,
-        )
-    )
+    """Tests marked `alone` run last: on pytest-xdist's workers a test that measures time then
+    waits seconds, not minutes, for the test beside it to end. The order is otherwise kept."""
+    items.sort(key=lambda item: item.get_closest_marker("alone") is not None)
 
 
 @pytest.fixture(autouse=True)

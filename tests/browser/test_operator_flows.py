@@ -30,8 +30,6 @@ from tests.dagster.processes import REPO, free_port, listening
 from tests.helpers import REAL_ENGINE, unavailable
 from tests.processes import descendants, still_running, wait_for
 
-pytestmark = pytest.mark.slow  # run first: see tests/conftest.py
-
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browsers are never used
 CHROMIUM_FLAGS = [
     "--headless",

@@ -28,8 +28,6 @@ from tests.dagster.services import postgres_schema
 from tests.helpers import Media, clear
 from tests.processes import wait_for
 
-pytestmark = pytest.mark.slow  # run first: see tests/conftest.py
-
 REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
 
 

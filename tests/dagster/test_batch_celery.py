@@ -29,8 +29,6 @@ from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, clear, engine_calls, listing, sha256, write_engine_wrapper
 from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
-pytestmark = pytest.mark.slow  # run first: see tests/conftest.py
-
 Outcome = dict[str, tuple[Status, str, dict[str, str]]]
 
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from proxx_dagster.names import FOLDER_JOB, FOLDER_TAG
@@ -19,8 +18,6 @@ from proxx_exec import ExecutionResult
 from tests.dagster.processes import BIN, REPO, daemon, dagster_env
 from tests.helpers import Media, slow_copy
 from tests.processes import wait_for
-
-pytestmark = pytest.mark.slow  # run first: see tests/conftest.py
 
 SETTLE_S = 3
 CHUNKS = 8

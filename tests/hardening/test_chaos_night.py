@@ -83,8 +83,6 @@ from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, job_encodes, mounted, sha256, slow_copy, write_engine_wrapper
 from tests.processes import SUITE_MARK, Proc, encoder_pid, leftovers, parent_of, wait_for
 
-pytestmark = pytest.mark.slow  # run first: see tests/conftest.py
-
 SETTLE_S = 2  # PROXX_WATCH_SETTLE_S: short, so the night stays quick
 WATCH_INTERVAL_S = 5  # PROXX_WATCH_INTERVAL_S and PROXX_ORPHAN_INTERVAL_S: their minimum
 CHUNKS = 6
