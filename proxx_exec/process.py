@@ -2,7 +2,7 @@
 and never outliving the process that started it.
 
 This is the only place that runs the engine for a clip (the encode, the verification decode);
-`engines.py` asks it for its `-version` and `samples.py` makes sample clips.
+`engines.py` asks it for its `-version` and `tools/samples.py` makes sample clips.
 """
 
 from __future__ import annotations
@@ -79,6 +79,16 @@ def _dies_with(parent: int) -> Callable[[], None] | None:
     return in_child
 
 
+# What a signal most likely means for an encode, for the message.
+_SIGNAL_MEANING = {
+    "SIGKILL": "killed (by the out-of-memory killer or an operator)",
+    "SIGXFSZ": "stopped at the file-size limit (RLIMIT_FSIZE)",
+    "SIGSEGV": "crashed",
+    "SIGTERM": "terminated",
+    "SIGINT": "interrupted",
+}
+
+
 @dataclass(frozen=True)
 class ProcessOutcome:
     exit_code: int | None
@@ -103,7 +113,8 @@ class ProcessOutcome:
                 "was killed"
             )
         if self.signal_name is not None:
-            return f"the engine was killed by {self.signal_name}"
+            meaning = _SIGNAL_MEANING.get(self.signal_name, "killed by a signal")
+            return f"the engine was killed by {self.signal_name}: {meaning}"
         return f"the engine exited with status {self.exit_code}"
 
 

@@ -365,16 +365,6 @@ def _check_inputs(staging: Staging, clip: ClipPlan) -> None:
         )
 
 
-# What a signal most likely means for an encode, for the message.
-_SIGNAL_MEANING = {
-    "SIGKILL": "killed (by the out-of-memory killer or an operator)",
-    "SIGXFSZ": "stopped at the file-size limit (RLIMIT_FSIZE)",
-    "SIGSEGV": "crashed",
-    "SIGTERM": "terminated",
-    "SIGINT": "interrupted",
-}
-
-
 def _engine_failure(
     clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int, staging: Staging
 ) -> JobFailure | None:
@@ -400,8 +390,7 @@ def _engine_failure(
     if problem is not None:  # the output side failed: name that cause
         return fail(problem[0], f"{problem[1]}; {ending}")
     if outcome.signal_name is not None:
-        meaning = _SIGNAL_MEANING.get(outcome.signal_name, "killed by a signal")
-        return fail(Reason.SIGNALED, f"{ending}: {meaning}")
+        return fail(Reason.SIGNALED, ending)
     return fail(Reason.NONZERO_EXIT, ending)
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.dagster_processes import BIN, REPO, dagster_env
 from proxx_dagster.component import ProxxComponent
-from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation
-from tests.dagster.processes import BIN, REPO, dagster_env
+from proxx_dagster.settings import ENVIRONMENT, ProxxAutomation
 from tests.helpers import Media
 
 PYPROJECT = """\

@@ -6,10 +6,9 @@ import ast
 import re
 from pathlib import Path
 
-from proxx_dagster.config import jobspec_config_schema
-from proxx_dagster.folder_job import describe_profile
+from benchmarks.dagster_processes import REPO
+from proxx_dagster.launchpad import describe_profile, jobspec_config_schema
 from proxx_exec import BUILTIN_PROFILES, JobSpec
-from tests.dagster.processes import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 ASSET_KEYS = {"proxx/proxies", "proxx/source_media"}  # AssetKey(["proxx", ...]), not literals
@@ -20,7 +19,7 @@ def documented(pattern: str) -> set[str]:
 
 
 def package_source() -> str:
-    return "\n".join(p.read_text() for p in sorted((REPO / "proxx_dagster").glob("*.py")))
+    return "\n".join(p.read_text() for p in sorted((REPO / "proxx_dagster").rglob("*.py")))
 
 
 def test_every_documented_proxx_key_is_set_by_the_code() -> None:
@@ -58,9 +57,11 @@ def test_the_launchpad_describes_each_jobspec_field_as_the_schema_does() -> None
 
 # Every place the code writes a file in a way that could replace one, and why it may.
 MAY_REPLACE = {
-    ("proxx_exec/files.py", "os.fdopen"): "write_new_file: a new temporary file, then link()",
-    ("proxx_dagster/night.py", "os.fdopen"): "the night report's new temporary file",
-    ("proxx_dagster/night.py", "replace"): "the night report, replaced whole (README says so)",
+    (
+        "proxx_exec/files.py",
+        "os.fdopen",
+    ): "a new temporary file, then link or replace",
+    ("proxx_exec/files.py", "replace"): "replace_file: the night report, replaced whole (README)",
     ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
     ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
 }
@@ -91,7 +92,7 @@ def _writes_that_may_replace(path: Path) -> set[tuple[str, str]]:
 
 def test_the_readme_names_every_file_proxx_replaces() -> None:
     """README: no proxy, result or poster is ever overwritten; the night report is replaced."""
-    modules = [p for pkg in ("proxx_exec", "proxx_dagster") for p in (REPO / pkg).glob("*.py")]
+    modules = [p for pkg in ("proxx_exec", "proxx_dagster") for p in (REPO / pkg).rglob("*.py")]
     found = set().union(*(_writes_that_may_replace(path) for path in modules))
     assert found == set(MAY_REPLACE)
     readme = " ".join((REPO / "README.md").read_text().split())

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from benchmarks.dagster_processes import daemon
+from benchmarks.processes import wait_for
 from proxx_dagster.sizing import instance_yaml, max_concurrent_runs
 from tests.dagster.helpers import events
-from tests.dagster.processes import daemon
-from tests.processes import wait_for
 
 pytestmark = pytest.mark.alone  # it measures how soon a run starts: see tests/conftest.py
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 
-from proxx_dagster import watch
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
-from proxx_dagster.resources import ProxxAutomation, SettingsProblem
+from proxx_dagster.settings import ProxxAutomation, SettingsProblem
+from proxx_dagster.watch import watch_sensor as watch
 from proxx_exec import ExecutionResult
 from tests.dagster.helpers import step_failure
 from tests.helpers import Media

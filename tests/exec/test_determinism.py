@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from proxx_exec import ExecutionResult, JobSpec, Status, digest_matches, execute
 from proxx_exec.plan import JobPlan
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from proxx_exec.validate import validate_job
 from tests.conftest import SpecFactory
 from tests.helpers import Media, engine_calls, write_engine_wrapper
@@ -142,7 +142,7 @@ def test_importing_proxx_exec_loads_no_orchestrator() -> None:
 def test_reading_results_and_the_cli_load_no_media_library() -> None:
     """`proxx audit` and `proxx --help` hash and read JSON only: PyAV loads with media work."""
     code = (
-        "import sys, proxx_exec.cli, proxx_exec.audit, proxx_exec.result; "
+        "import sys, proxx_exec.cli, proxx_exec.tools.audit, proxx_exec.result; "
         "sys.exit(1 if 'av' in sys.modules else 0)"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import get_args
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Reason, cli
-from proxx_exec.audit import (
+from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
+from proxx_exec.tools.audit import (
     AuditReport,
     AuditTotals,
     ChangedOutput,
@@ -19,8 +20,7 @@ from proxx_exec.audit import (
     MissingOutput,
     ResultAudit,
 )
-from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.samples import SampleClip, make_sample
 from proxx_exec.validate import validate_job
 from proxx_exec.verify import CHECK_NAMES
 

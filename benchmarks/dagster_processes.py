@@ -1,5 +1,6 @@
-"""Dagster's own processes (webserver, daemon, workers) for tests: started, awaited, always
-stopped, with every process they started in turn."""
+"""Dagster's own processes (webserver, daemon, workers) for the tests and the benchmarks: a new
+DAGSTER_HOME, processes started, awaited, always stopped, with every process they started in
+turn."""
 
 from __future__ import annotations
 
@@ -16,10 +17,24 @@ from unittest import mock
 
 from dagster import DagsterInstance
 
-from tests.processes import marked, stop
+from benchmarks.processes import marked, stop
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+SHIPPED_INSTANCE = REPO / "deploy" / "dagster.yaml"
+
+
+def dagster_home(root: Path, name: str, config: str | None = None) -> Path:
+    """A new DAGSTER_HOME `root/name` whose dagster.yaml is `config` (default: the shipped
+    deploy/dagster.yaml)."""
+    home = root / name
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        config if config is not None else SHIPPED_INSTANCE.read_text()
+    )
+    return home
 
 
 def free_port() -> int:

@@ -20,8 +20,9 @@ from dagster import (
 )
 
 from proxx_dagster.names import DOCUMENT_JOB, INBOX_SENSOR
-from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import CLOCK_MARGIN_S, launched_run_keys, read_specs, run_request
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch.run_requests import CLOCK_MARGIN_S, launched_run_keys, run_request
+from proxx_dagster.watch.spec_files import read_specs
 
 
 def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> SensorDefinition:

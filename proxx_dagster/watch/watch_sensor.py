@@ -32,9 +32,6 @@ from dagster import (
     sensor,
 )
 
-from proxx_dagster.cards import card_folders, observe
-from proxx_dagster.folder_job import card_tags, folder_busy
-from proxx_dagster.folder_spec import FolderJob, FolderProblem, build_folder_job, proxy_dir
 from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
@@ -43,8 +40,17 @@ from proxx_dagster.names import (
     WATCH_SENSOR,
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
-from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import CLOCK_MARGIN_S, launched_run_keys, output_volume
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch.busy import folder_busy
+from proxx_dagster.watch.cards import card_folders, observe
+from proxx_dagster.watch.folder_spec import (
+    FolderJob,
+    FolderProblem,
+    build_folder_job,
+    card_tags,
+    proxy_dir,
+)
+from proxx_dagster.watch.run_requests import CLOCK_MARGIN_S, launched_run_keys, output_volume
 
 RUN_KEY_PREFIX = "watch:"
 

@@ -16,11 +16,11 @@ from dagster import DagsterInstance
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 
+from benchmarks.dagster_processes import BIN, REPO, background, dagster_env
+from benchmarks.processes import wait_for
 from proxx_dagster.builders import EXECUTE_DEFS_JOB, LAUNCHER
-from proxx_dagster.executors import celery_config_source
+from proxx_dagster.jobs.executors import celery_config_source
 from proxx_dagster.names import BATCH_JOB, PLAN_OP
-from tests.dagster.processes import BIN, REPO, background, dagster_env
-from tests.processes import wait_for
 
 REDIS = "redis://127.0.0.1:6379/0"
 RABBITMQ = "pyamqp://guest:guest@127.0.0.1:5672//"

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
-from proxx_dagster.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE
+from proxx_dagster.watch.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE, proxies_inside
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import DEFAULT_ENGINE, relative_path_problem
 from proxx_exec.profiles import unknown_profile
@@ -200,11 +200,10 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     def _proxy_root_outside_watch_roots(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return value
-        proxies = PurePosixPath(value)
         if problem := relative_path_problem(value):
             raise ValueError(f"{problem}, or unset it for a Proxy folder inside each card")
         for root in map(PurePosixPath, info.data.get("watch_roots", [])):
-            if proxies.is_relative_to(root):
+            if proxies_inside(value, root):
                 raise ValueError(
                     f"inside the watch root {root}: its proxies would be taken for camera "
                     "cards; choose a folder outside every watch root"

@@ -1,7 +1,7 @@
 """The audit job: are the proxies of materialized partitions still what their results record?
 
 `proxx_audit` finds each materialized `proxies` partition's result file (the `proxx/result_file`
-metadata of its latest materialization), audits all of them together with `proxx_exec.audit`
+metadata of its latest materialization), audits all of them together with `proxx_exec.tools.audit`
 (sizes and SHA-256s, no decode) and reports the `outputs_intact` asset check per partition, so
 the asset page shows a proxy changed or deleted after the fact. It never re-runs a job and never
 repairs anything; the run fails when any partition is not intact.
@@ -19,38 +19,31 @@ from dagster import (
     AssetCheckSpec,
     AssetKey,
     DagsterInstance,
-    DefaultScheduleStatus,
     EventLogRecord,
     Failure,
     JobDefinition,
     OpExecutionContext,
     PreviewWarning,
-    ScheduleDefinition,
-    job,
     multi_asset_check,
     op,
 )
 
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.dagster_internals import materialization_target
-from proxx_dagster.executors import IN_PROCESS_EXECUTOR
+from proxx_dagster.jobs.executors import IN_PROCESS_EXECUTOR
 from proxx_dagster.names import (
     AUDIT_CHECKS_DEFINITION,
     AUDIT_JOB,
     AUDIT_OP,
-    AUDIT_SCHEDULE,
     JOB_PARTITIONS,
 )
-from proxx_dagster.no_retry import NO_RETRY_TAGS
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.no_retry import single_op_job
 from proxx_dagster.translator import DIGEST_KEY, RESULT_FILE_KEY, ProxxTranslator
-from proxx_exec.audit import ResultAudit, audit_results, findings
 from proxx_exec.display import markdown_text
+from proxx_exec.tools.audit import ResultAudit, audit_results, findings
 
 # Materializations read per query while looking for each partition's latest one.
 PAGE_SIZE = 1000
-# Four hours after the nightly schedule's default (02:00), when its jobs have usually ended.
-DEFAULT_AUDIT_CRON = "0 6 * * *"
 
 
 def declared_audit_check(translator: ProxxTranslator) -> AssetChecksDefinition:
@@ -151,8 +144,9 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
         from dagster import Definitions
         from proxx_dagster import ProxxTranslator, assert_no_retries, build_audit_job
         from proxx_dagster.assets import asset_specs
-        from proxx_dagster.audit_job import build_audit_schedule, declared_audit_check
-        from proxx_dagster.resources import ProxxAutomation
+        from proxx_dagster.jobs.audit_job import declared_audit_check
+        from proxx_dagster.schedules import build_audit_schedule
+        from proxx_dagster.settings import ProxxAutomation
 
         translator = ProxxTranslator()
         audit = build_audit_job(translator)
@@ -215,31 +209,10 @@ def build_audit_job(translator: ProxxTranslator | None = None) -> JobDefinition:
                 allow_retries=False,
             )
 
-    @job(
-        name=AUDIT_JOB,
-        description="Audit the proxies of every materialized partition (hash only) and report "
+    return single_op_job(
+        AUDIT_JOB,
+        "Audit the proxies of every materialized partition (hash only) and report "
         "the outputs_intact check per partition. Never re-runs or repairs a job.",
-        tags=dict(NO_RETRY_TAGS),
-        executor_def=IN_PROCESS_EXECUTOR,
-    )
-    def proxx_audit() -> None:
-        audit_proxies()
-
-    return proxx_audit
-
-
-def build_audit_schedule(
-    audit_job: JobDefinition, automation: ProxxAutomation, cron: str = DEFAULT_AUDIT_CRON
-) -> ScheduleDefinition:
-    """`proxx_audit_nightly`: launch the audit job on `cron` in the automation's time zone.
-    Stopped until an operator starts it."""
-    return ScheduleDefinition(
-        name=AUDIT_SCHEDULE,
-        job=audit_job,
-        cron_schedule=cron,
-        execution_timezone=automation.timezone,
-        default_status=DefaultScheduleStatus.STOPPED,
-        tags=dict(NO_RETRY_TAGS),
-        description=f"Runs {AUDIT_JOB} ({cron}, {automation.timezone}): every materialized "
-        "partition's proxies checked against its ExecutionResult.",
+        audit_proxies,
+        IN_PROCESS_EXECUTOR,
     )

@@ -1,7 +1,7 @@
 """The op: refuse retries, call proxx_exec exactly once, report the result, fail iff FAILED."""
 
 import base64
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dagster import (
@@ -9,6 +9,7 @@ from dagster import (
     AssetObservation,
     Failure,
     Field,
+    In,
     MetadataValue,
     OpDefinition,
     OpExecutionContext,
@@ -17,9 +18,8 @@ from dagster import (
     op,
 )
 
-from proxx_dagster.config import jobspec_config_schema
 from proxx_dagster.hosts import check_engine_host
-from proxx_dagster.io import ExecutionResultIOManager, ExecutionResultType
+from proxx_dagster.launchpad import jobspec_config_schema
 from proxx_dagster.names import (
     DOCUMENT_OP,
     ENCODE_POOL,
@@ -29,12 +29,34 @@ from proxx_dagster.names import (
     RESULT_IO_MANAGER_KEY,
 )
 from proxx_dagster.no_retry import pin_no_retry_tags, refuse_retry
-from proxx_dagster.orphans import end_with_run_worker
+from proxx_dagster.posters import make_job_posters
+from proxx_dagster.result_io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
-from proxx_dagster.visual import make_job_posters
+from proxx_dagster.watch.orphans import end_with_run_worker
 from proxx_exec import ClipProgress, ExecutionResult, execute_document
 from proxx_exec.canonical import canonical_json
-from proxx_exec.posters import PosterSet
+from proxx_exec.tools.posters import PosterSet
+
+
+def proxx_op(
+    name: str,
+    description: str,
+    *,
+    config_schema: Any = None,
+    ins: Mapping[str, In] | None = None,
+) -> Callable[[Callable[..., Any]], OpDefinition]:
+    """The decorator of every op that runs a JobSpec (`run_document`): its ExecutionResult out
+    through the result IO manager, the tag that `assert_no_retries` looks for, and the machine's
+    encode slots (every encoding op shares the pool)."""
+    return op(
+        name=name,
+        description=description,
+        config_schema=config_schema,
+        ins=ins,
+        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
+        tags={PROXX_OP_TAG: "true"},
+        pool=ENCODE_POOL,
+    )
 
 
 def proxx_resources() -> dict[str, Any]:
@@ -164,14 +186,11 @@ def build_execute_jobspec_op(
     """
     names = translator or ProxxTranslator()
 
-    @op(
-        name=name,
+    @proxx_op(
+        name,
         description="Run one JobSpec with proxx_exec: every clip encoded once, verified, then "
         "committed. Yields the ExecutionResult; fails exactly when the result is FAILED.",
         config_schema=jobspec_config_schema(),
-        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
-        tags={PROXX_OP_TAG: "true"},
-        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_jobspec(context: OpExecutionContext) -> Iterator[Output[ExecutionResult]]:
         config: dict[str, Any] = dict(context.op_config)
@@ -187,16 +206,13 @@ def build_execute_document_op(
     that cannot even be parsed still ends in a FAILED VALIDATION result that Dagster shows."""
     names = translator or ProxxTranslator()
 
-    @op(
-        name=name,
+    @proxx_op(
+        name,
         description="Run one JobSpec document (a file's bytes, base64) with proxx_exec.",
         config_schema={
             "spec_file": Field(str, description="Where the document was read, for the audit."),
             "document_base64": Field(str, description="The file's exact bytes, base64."),
         },
-        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
-        tags={PROXX_OP_TAG: "true"},
-        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_jobspec_document(
         context: OpExecutionContext,

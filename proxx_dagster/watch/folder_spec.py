@@ -23,11 +23,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 from pydantic import ValidationError
 
-from proxx_dagster.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
+from proxx_dagster.names import CARD_TAG, FOLDER_TAG, JOB_ID_TAG, PARTS_TAG
+from proxx_dagster.watch.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
 from proxx_exec.failures import JobFailure
@@ -166,6 +167,13 @@ def job_slug(folder: Path) -> str:
     return job_id_from(folder.name, "folder", _SLUG_LENGTH)
 
 
+def proxies_inside(proxy_root: str, scanned: str | PurePath) -> bool:
+    """The one rule of where proxies may not go: whether `proxy_root` lies inside a folder that
+    is scanned for clips (a card folder, a watch root), where its proxies would be taken for
+    clips. Paths compared as written, nothing resolved."""
+    return PurePosixPath(proxy_root).is_relative_to(PurePosixPath(scanned))
+
+
 def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:
     if problem := relative_path_problem(str(folder)):
         raise FolderProblem(f"folder {problem}")
@@ -174,12 +182,11 @@ def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:
     if profile not in BUILTIN_PROFILES:
         raise FolderProblem(unknown_profile(profile))
     if proxy_root:
-        root = PurePosixPath(proxy_root)
         if problem := relative_path_problem(proxy_root):
             raise FolderProblem(
                 f"proxy_root {problem}; or leave it empty for a Proxy folder beside the clips"
             )
-        if root.is_relative_to(PurePosixPath(folder)):
+        if proxies_inside(proxy_root, folder):
             raise FolderProblem(
                 f"proxy_root {proxy_root} is inside the folder {folder}: its proxies would be "
                 "taken for clips; choose a folder outside it, or leave proxy_root empty"
@@ -347,3 +354,16 @@ def write_jobspec(spec: JobSpec) -> Path:
                 "id, which is never replaced"
             ) from None
     return target
+
+
+def card_tags(folder_job: FolderJob) -> dict[str, str]:
+    """The run's tags naming its card: folder, card id, parts, and the job id of a one-job card."""
+    assert folder_job.card_id is not None
+    tags = {
+        FOLDER_TAG: str(folder_job.folder),
+        CARD_TAG: folder_job.card_id,
+        PARTS_TAG: str(len(folder_job.parts)),
+    }
+    if len(folder_job.parts) == 1:
+        tags[JOB_ID_TAG] = folder_job.parts[0].job_id
+    return tags

@@ -59,21 +59,26 @@ class BatchOutcome:
         return text + (f", {not_run} not run" if not_run > 0 else "")
 
 
-def failure_text(event: DagsterEvent) -> str:
-    """What a step failure says: the op's own description (for a FAILED result,
-    "CLASS REASON: message"), else the error; first line, shortened."""
-    data = event.step_failure_data
+def step_failure_says(event: DagsterEvent | None) -> str | None:
+    """What a step failure says in its own words, for the batch outcome and the night report:
+    the op's description (a FAILED result's "CLASS REASON: message", or a refusal), else the
+    error's first line (a step process that died says so)."""
+    data = event.step_failure_data if event else None
     if data is None:
-        return "failed"
+        return None
     if data.user_failure_data is not None and data.user_failure_data.description:
-        text = data.user_failure_data.description
-    elif data.error is not None and data.error.cls_name == _CHILD_PROCESS_CRASH:
+        return data.user_failure_data.description
+    if data.error is not None and data.error.cls_name == _CHILD_PROCESS_CRASH:
         return STEP_PROCESS_DIED
-    elif data.error is not None:
-        text = data.error.message
-    else:
-        text = "failed"
-    line = text.strip().splitlines()[0] if text.strip() else "failed"
+    if data.error is not None and data.error.message.strip():
+        return data.error.message.strip().splitlines()[0]
+    return None
+
+
+def failure_text(event: DagsterEvent) -> str:
+    """A step failure in one line (`step_failure_says`, first line, shortened)."""
+    text = (step_failure_says(event) or "failed").strip()
+    line = text.splitlines()[0] if text else "failed"
     return line if len(line) <= 160 else line[:157] + "..."
 
 

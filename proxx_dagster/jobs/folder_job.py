@@ -12,149 +12,63 @@ it. One run per card, one place to retry (`retried_from: <card id>`).
 """
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dagster import (
-    DagsterInstance,
-    DagsterRunStatus,
     DynamicOut,
     DynamicOutput,
-    Enum,
-    EnumValue,
     Failure,
-    Field,
     In,
     JobDefinition,
     List,
     MetadataValue,
     OpDefinition,
     OpExecutionContext,
-    Out,
     Output,
-    RunsFilter,
     TableColumn,
     TableRecord,
     TableSchema,
-    job,
     op,
 )
 from pydantic import BaseModel, ConfigDict
 
-from proxx_dagster.executors import CARD_EXECUTOR
-from proxx_dagster.folder_spec import (
-    DEFAULT_PROFILE,
+from proxx_dagster.jobs.executors import CARD_EXECUTOR
+from proxx_dagster.jobs.ops import proxx_op, proxx_resources, run_document
+from proxx_dagster.launchpad import folder_config_schema
+from proxx_dagster.names import (
+    AUTOMATION_RESOURCE,
+    CARD_TAG,
+    FINISH_OP,
+    FOLDER_JOB,
+    FOLDER_OP,
+    JOB_ID_TAG,
+    PART_OP,
+)
+from proxx_dagster.no_retry import no_retry_job, refuse_retry
+from proxx_dagster.result_io import ExecutionResultType
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
+from proxx_dagster.watch.busy import folder_busy
+from proxx_dagster.watch.folder_spec import (
     FolderJob,
     FolderProblem,
     build_folder_job,
     card_of,
+    card_tags,
     jobspec_document,
     jobspec_file,
     part_key,
     part_number,
-    staging_folders,
     write_jobspec,
 )
-from proxx_dagster.io import ExecutionResultType
-from proxx_dagster.names import (
-    AUTOMATION_RESOURCE,
-    CARD_TAG,
-    ENCODE_POOL,
-    FINISH_OP,
-    FOLDER_JOB,
-    FOLDER_OP,
-    FOLDER_TAG,
-    JOB_ID_TAG,
-    PART_OP,
-    PARTS_TAG,
-    PROXX_OP_TAG,
-    RESULT_IO_MANAGER_KEY,
-)
-from proxx_dagster.no_retry import NO_RETRY_TAGS, refuse_retry
-from proxx_dagster.ops import proxx_resources, run_document
-from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
-from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec, Profile
-from proxx_exec.sheets import write_card_contact_sheet
+from proxx_exec import ExecutionResult, FailureClass, JobSpec
+from proxx_exec.tools.sheets import write_card_contact_sheet
 
-UNFINISHED = [
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
 SKIPPED_COLUMNS = TableSchema(
     columns=[TableColumn("file", "string"), TableColumn("reason", "string")]
 )
-_SIZES = {1: "full size", 2: "half size", 4: "quarter size", 8: "one eighth size"}
-_AUDIO = {"pcm_s16le": "16-bit PCM", "pcm_s24le": "24-bit PCM", "aac": "AAC"}
-
-
-def describe_profile(profile: Profile) -> str:
-    """A profile in the words of an editor: codec, size, audio, file type."""
-    video = {
-        "prores_ks": f"ProRes {profile.decoded_profile}",
-        "dnxhd": profile.decoded_profile.replace("DNXHR", "DNxHR"),
-        "libx264": f"H.264 {profile.decoded_profile} (CRF {profile.crf}, preset {profile.preset})",
-    }[profile.video_codec]
-    audio = _AUDIO[profile.audio_codec]
-    if profile.audio_bitrate_kbps:
-        audio += f" {profile.audio_bitrate_kbps} kb/s"
-    return f"{video}, {_SIZES[profile.scale_divisor]}, {audio} audio, .{profile.container}"
-
-
-# One config type for every job built here (Dagster wants one definition per type name).
-PROFILE_ENUM = Enum(
-    "ProxxProfile",
-    [
-        EnumValue(name, description=describe_profile(BUILTIN_PROFILES[name]))
-        for name in (DEFAULT_PROFILE, *(n for n in BUILTIN_PROFILES if n != DEFAULT_PROFILE))
-    ],
-)
-
-
-def folder_config_schema() -> dict[str, Field]:
-    """The launchpad: "Scaffold missing config" fills in the three things a person decides."""
-    timeout = JobSpec.model_fields["clip_timeout_s"]
-    return {
-        "folder": Field(
-            str,
-            description="The camera card or day folder, as an absolute path, e.g. "
-            "/media/incoming/A001. Every video file below it (sub-folders included; hidden "
-            "files, symbolic links and folders named Proxy left out) becomes a clip, in name "
-            "order. Clips that an earlier job of this folder took are left out.",
-        ),
-        "profile": Field(
-            PROFILE_ENUM,
-            description="The proxy format: keep one of the choices. "
-            + "; ".join(f"{n}: {describe_profile(p)}" for n, p in BUILTIN_PROFILES.items()),
-        ),
-        "proxy_root": Field(
-            str,
-            description="Where the proxies go. Empty ('') for a Proxy folder inside the card "
-            "folder (FOLDER/Proxy); or an absolute folder, e.g. /media/proxies, for "
-            "PROXY_ROOT/<the card's path below its watch root> (as the watch sensor does, e.g. "
-            "PROXY_ROOT/DAY/A001), or PROXY_ROOT/<card folder name> for a folder below no watch "
-            "root.",
-        ),
-        "retried_from": Field(
-            str,
-            default_value="",
-            is_required=False,
-            description="Leave empty. To make proxies again for the clips of a card whose job "
-            "FAILED, the card id its run names (the tag proxx/card; or the failed job's "
-            "job_id); only clips without a verified proxy are made again.",
-        ),
-        "clip_timeout_s": Field(
-            int,
-            default_value=timeout.default,
-            is_required=False,
-            description=timeout.description,
-        ),
-    }
 
 
 class CardPart(BaseModel):
@@ -191,26 +105,6 @@ def folder_metadata(folder_job: FolderJob, spec: JobSpec | None = None) -> dict[
             str(jobspec_file(Path(spec.output_dir), spec.job_id))
         )
     return metadata
-
-
-def folder_busy(
-    instance: DagsterInstance, folder: Path, output_dir: Path, this_run: str | None = None
-) -> str | None:
-    """Why no job of this folder (proxies in `output_dir`) may start now, if another one is at
-    work on it. Cheap: it reads no clip, so the watch sensor asks it before scanning a card."""
-    folder = Path(os.path.normpath(folder))  # as build_folder_job names it in the run's tag
-    runs = instance.get_runs(RunsFilter(tags={FOLDER_TAG: str(folder)}, statuses=UNFINISHED))
-    others = [run.run_id for run in runs if run.run_id != this_run]
-    if others:
-        return f"run {others[0]} is making proxies of {folder}; wait until it ends"
-    staging = staging_folders(output_dir)
-    if staging:
-        return (
-            f"{staging[0]} exists: a job is writing proxies into {output_dir} now, "
-            "or one was killed before it could clean up. Once no run of that job is active, "
-            "remove the folder (nothing in it is a finished proxy)"
-        )
-    return None
 
 
 def _refuse(description: str, metadata: dict[str, Any] | None = None) -> Failure:
@@ -277,19 +171,6 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
     return folder_job
 
 
-def card_tags(folder_job: FolderJob) -> dict[str, str]:
-    """The run's tags naming its card: folder, card id, parts, and the job id of a one-job card."""
-    assert folder_job.card_id is not None
-    tags = {
-        FOLDER_TAG: str(folder_job.folder),
-        CARD_TAG: folder_job.card_id,
-        PARTS_TAG: str(len(folder_job.parts)),
-    }
-    if len(folder_job.parts) == 1:
-        tags[JOB_ID_TAG] = folder_job.parts[0].job_id
-    return tags
-
-
 def build_folder_op(name: str = FOLDER_OP) -> OpDefinition:
     @op(
         name=name,
@@ -325,15 +206,12 @@ def build_folder_op(name: str = FOLDER_OP) -> OpDefinition:
 def build_part_op(translator: ProxxTranslator | None = None, name: str = PART_OP) -> OpDefinition:
     names = translator or ProxxTranslator()
 
-    @op(
-        name=name,
+    @proxx_op(
+        name,
         description="Run one JobSpec of the card with proxx_exec, exactly once: every clip "
         "encoded once, verified, then committed. Yields its ExecutionResult; a FAILED result "
         "fails the run in finish_card.",
         ins={"part": In(CardPart)},
-        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
-        tags={PROXX_OP_TAG: "true"},
-        pool=ENCODE_POOL,
     )
     def make_part_proxies(
         context: OpExecutionContext, part: CardPart
@@ -440,16 +318,15 @@ def build_proxx_folder_job(
     make_part_proxies = build_part_op(translator)
     finish_card = build_finish_op()
 
-    @job(
-        name=FOLDER_JOB,
-        description="Make proxies of a camera card or day folder: give the folder, keep one "
-        "profile, say where the proxies go, launch. No JobSpec to write. A big card runs as "
-        "several jobs side by side. Also launched by the proxx_watch sensor.",
-        tags=dict(NO_RETRY_TAGS),
-        executor_def=CARD_EXECUTOR,
-        resource_defs={**proxx_resources(), AUTOMATION_RESOURCE: automation or ProxxAutomation()},
-    )
     def proxx_folder_job() -> None:
         finish_card(plan_card().map(make_part_proxies).collect())
 
-    return proxx_folder_job
+    return no_retry_job(
+        FOLDER_JOB,
+        "Make proxies of a camera card or day folder: give the folder, keep one "
+        "profile, say where the proxies go, launch. No JobSpec to write. A big card runs as "
+        "several jobs side by side. Also launched by the proxx_watch sensor.",
+        proxx_folder_job,
+        CARD_EXECUTOR,
+        {**proxx_resources(), AUTOMATION_RESOURCE: automation or ProxxAutomation()},
+    )

@@ -23,30 +23,24 @@ from dagster import (
     JobDefinition,
     OpDefinition,
     OpExecutionContext,
-    Out,
     Output,
     Selector,
-    job,
     op,
 )
 from pydantic import BaseModel, ConfigDict
 
-from proxx_dagster.config import jobspec_config_schema
-from proxx_dagster.executors import proxx_batch_executor
-from proxx_dagster.io import ExecutionResultType
+from proxx_dagster.jobs.executors import proxx_batch_executor
+from proxx_dagster.jobs.ops import proxx_op, proxx_resources, run_document
+from proxx_dagster.launchpad import jobspec_config_schema
 from proxx_dagster.names import (
     BATCH_JOB,
     BATCH_SIZE_TAG,
-    ENCODE_POOL,
     EXECUTE_BATCH_OP,
     PLAN_OP,
-    PROXX_OP_TAG,
-    RESULT_IO_MANAGER_KEY,
 )
-from proxx_dagster.no_retry import NO_RETRY_TAGS
-from proxx_dagster.ops import proxx_resources, run_document
-from proxx_dagster.spec_files import SPEC_SUFFIXES, list_spec_files, read_spec
+from proxx_dagster.no_retry import no_retry_job
 from proxx_dagster.translator import ProxxTranslator
+from proxx_dagster.watch.spec_files import SPEC_SUFFIXES, list_spec_files, read_spec
 from proxx_exec import ExecutionResult
 from proxx_exec.canonical import canonical_json
 
@@ -160,14 +154,11 @@ def plan_batch(context: OpExecutionContext) -> Iterator[DynamicOutput[BatchEntry
 def build_execute_batch_op(translator: ProxxTranslator | None = None) -> OpDefinition:
     names = translator or ProxxTranslator()
 
-    @op(
-        name=EXECUTE_BATCH_OP,
+    @proxx_op(
+        EXECUTE_BATCH_OP,
         description="Run one JobSpec of the batch with proxx_exec, exactly once. Yields its "
         "ExecutionResult; fails exactly when the result is FAILED, leaving the others alone.",
         ins={"entry": In(BatchEntry)},
-        out=Out(ExecutionResultType, io_manager_key=RESULT_IO_MANAGER_KEY),
-        tags={PROXX_OP_TAG: "true"},
-        pool=ENCODE_POOL,  # every encoding op shares the machine's encode slots
     )
     def execute_batch_jobspec(
         context: OpExecutionContext, entry: BatchEntry
@@ -204,15 +195,14 @@ def build_batch_job(
     """
     execute = build_execute_batch_op(translator)
 
-    @job(
-        name=BATCH_JOB,
-        description="Run many JobSpecs, one step each; in process, multiprocess or on Celery "
-        "workers, chosen under `execution` in the run config.",
-        tags=dict(NO_RETRY_TAGS),
-        executor_def=executor_def or proxx_batch_executor,
-        resource_defs=proxx_resources(),
-    )
     def proxx_batch() -> None:
         plan_batch().map(execute)
 
-    return proxx_batch
+    return no_retry_job(
+        BATCH_JOB,
+        "Run many JobSpecs, one step each; in process, multiprocess or on Celery "
+        "workers, chosen under `execution` in the run config.",
+        proxx_batch,
+        executor_def or proxx_batch_executor,
+        proxx_resources(),
+    )

@@ -1,5 +1,5 @@
-"""The machine's process table, read from /proc, for tests: waiting, finding an encoder, and
-finding the processes the test suite left behind."""
+"""The machine's process table, read from /proc, for the tests and the benchmarks: waiting,
+finding an encoder and a process's descendants, and the processes the test suite left behind."""
 
 from __future__ import annotations
 

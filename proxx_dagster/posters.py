@@ -16,8 +16,8 @@ from dagster import OpExecutionContext
 
 from proxx_exec import ExecutionResult
 from proxx_exec.display import markdown_text
-from proxx_exec.posters import Poster, PosterSet, make_posters
-from proxx_exec.sheets import caption, posters_with_contact_sheet
+from proxx_exec.tools.posters import Poster, PosterSet, make_posters
+from proxx_exec.tools.sheets import caption, posters_with_contact_sheet
 
 # Base64 characters of posters inlined into one materialization event; the rest are named by
 # path (the contact sheet file shows them all). Keeps an asset page's events small.

@@ -4,7 +4,7 @@ Each choice builds Dagster's own executor with retries disabled; the config has 
 field, so no launch can turn them on. Celery's own redelivery paths are closed by
 `PINNED_CELERY_SETTINGS`, applied on the submitting side here and on the workers by
 `proxx_dagster.celery_app`. Every proxx job's executor records its run worker first, so the
-`proxx_orphaned_runs` sensor can tell when that process dies (orphans.py).
+`proxx_orphaned_runs` sensor can tell when that process dies (watch/orphans.py).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from dagster_celery import celery_executor
 from proxx_dagster.dagster_internals import instance_class_modules, job_module
 from proxx_dagster.names import BATCH_EXECUTOR
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG
-from proxx_dagster.orphans import RunWorkerRecorded, recording_run_worker
-from proxx_dagster.resources import configured_cores
+from proxx_dagster.settings import configured_cores
+from proxx_dagster.watch.orphans import RunWorkerRecorded, recording_run_worker
 
 # Settings that keep Celery from ever running a started task a second time.
 PINNED_CELERY_SETTINGS: Mapping[str, object] = {

@@ -59,7 +59,7 @@ from proxx_dagster.names import (
     RUN_WORKER_HOST_TAG,
     RUN_WORKER_PID_TAG,
 )
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.settings import ProxxAutomation
 
 # The run worker also hands its record to the step processes it starts, which inherit its
 # environment: a run's tags can lose it (Dagster's run storage rewrites the whole tag set, so the
