@@ -32,6 +32,9 @@ _LEFT_BEHIND: list[tuple[str, list[str]]] = []
 # The key of this list in a pytest-xdist worker's output to the controller.
 LEFT_BEHIND_OUTPUT = "proxx_left_behind"
 _SESSION_FOLDER: list[Path] = []  # pytest's temporary folder of this session, once known
+# The files of the lock that lets a test marked `alone` run alone, and their folder, once known.
+LOCKS = ("gate.lock", "tests.lock")
+_LOCK_FOLDER: list[Path] = []
 
 
 def _still_running() -> list[Proc]:
@@ -108,8 +111,9 @@ def alone_or_beside_others(
         yield
         return
     folder = tmp_path_factory.getbasetemp().parent  # the session's, parent of each worker's own
+    _LOCK_FOLDER[:] = [folder]
     alone = request.node.get_closest_marker("alone") is not None
-    with (folder / "gate.lock").open("a") as gate, (folder / "tests.lock").open("a") as tests:
+    with (folder / LOCKS[0]).open("a") as gate, (folder / LOCKS[1]).open("a") as tests:
         if alone:
             fcntl.flock(gate, fcntl.LOCK_EX)
             fcntl.flock(tests, fcntl.LOCK_EX)
@@ -155,6 +159,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[LEFT_BEHIND_OUTPUT] = _LEFT_BEHIND
+        for folder in _LOCK_FOLDER:  # the other worker may still run tests, but never beside
+            for name in LOCKS:  # one of this worker's again: the last to end removes the lock
+                (folder / name).unlink(missing_ok=True)
         return
     if not _LEFT_BEHIND:
         return
