@@ -93,9 +93,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `alone` run last: on pytest-xdist's workers a test that measures time then
-    waits seconds, not minutes, for the test beside it to end. The order is otherwise kept."""
-    items.sort(key=lambda item: item.get_closest_marker("alone") is not None)
+    """The tests of SLOW_MODULES run first, those marked `alone` last: on pytest-xdist's workers
+    the longest work starts at once, and a test that measures time waits seconds, not minutes,
+    for the test beside it to end. The order is otherwise kept."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("alone") is not None,
+            item.nodeid.split("::", 1)[0] not in SLOW_MODULES,
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
