@@ -52,6 +52,15 @@ def declared_checks(translator: ProxxTranslator) -> AssetChecksDefinition:
         )
         for name in translator.declared_check_names()
     ]
+    specs.append(
+        AssetCheckSpec(
+            translator.handed_off_check(),
+            asset=translator.proxies_key(),
+            description="After a COMPLETED job: its ALE and FCPXML written beside the proxies "
+            "and its proxy folder sealed with a new ASC MHL generation. A failure here never "
+            "fails the job: its proxies and result stand.",
+        )
+    )
 
     @multi_asset_check(specs=specs, name=CHECKS_DEFINITION)
     def proxx_verification() -> Iterator[AssetCheckResult]:

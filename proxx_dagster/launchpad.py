@@ -24,9 +24,11 @@ from proxx_dagster.watch.folder_spec import (
     DEFAULT_PROFILE,
 )
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Profile
+from proxx_exec.looks.builtin import BUILTIN_LOOKS
 
 # Dagster types per JobSpec field. `profile` is a name or a whole profile object, which Dagster's
-# config system cannot express as a union, so it is passed through for proxx_exec to validate.
+# config system cannot express as a union, so it is passed through for proxx_exec to validate;
+# so is `look`.
 _DAGSTER_TYPES: dict[str, Any] = {
     "spec_version": str,
     "job_id": str,
@@ -37,7 +39,10 @@ _DAGSTER_TYPES: dict[str, Any] = {
     "clip_timeout_s": int,
     "engine": str,
     "engine_sha256": Noneable(str),
+    "verify_source_mhl": bool,
     "retried_from": Noneable(str),
+    "look": AnyType,  # "none", a built-in look's name or {"cube": path}: a union, like profile
+    "burn_ins": Array(str),
 }
 
 
@@ -45,8 +50,9 @@ def _field(name: str, info: FieldInfo) -> Field:
     dagster_type = _DAGSTER_TYPES[name]
     if info.is_required():
         return Field(dagster_type, description=info.description)
+    default = list(info.default) if isinstance(info.default, tuple) else info.default
     return Field(
-        dagster_type, description=info.description, default_value=info.default, is_required=False
+        dagster_type, description=info.description, default_value=default, is_required=False
     )
 
 
@@ -124,5 +130,20 @@ def folder_config_schema() -> dict[str, Field]:
             default_value=timeout.default,
             is_required=False,
             description=timeout.description,
+        ),
+        "look": Field(
+            str,
+            default_value="none",
+            is_required=False,
+            description="What the picture becomes: none (as it is), a built-in look ("
+            + ", ".join(BUILTIN_LOOKS)
+            + "), or the absolute path of a .cube LUT of yours, e.g. /luts/show.cube.",
+        ),
+        "burn_ins": Field(
+            Array(str),
+            default_value=[],
+            is_required=False,
+            description="Text burnt into the picture, any of: timecode, clip_name, reel, "
+            "frame_number.",
         ),
     }

@@ -16,6 +16,9 @@ from dagster import OpExecutionContext
 
 from proxx_exec import ExecutionResult
 from proxx_exec.display import markdown_text
+from proxx_exec.handoff.editorial import Editorial
+from proxx_exec.handoff.job import HandOff, hand_off
+from proxx_exec.handoff.mhl import Seal
 from proxx_exec.tools.posters import Poster, PosterSet, make_posters
 from proxx_exec.tools.sheets import caption, posters_with_contact_sheet
 
@@ -51,6 +54,42 @@ def make_job_posters(
     for problem in posters.problems:
         context.log.warning(f"poster not made (the proxies are unaffected): {problem}")
     return posters
+
+
+def hand_off_in_dagster(
+    context: OpExecutionContext, result: ExecutionResult, contact_sheet: bool = True
+) -> tuple[PosterSet | None, HandOff | None]:
+    """The hand-off of a COMPLETED job (`proxx_exec.handoff.job.hand_off`: ALE, FCPXML, the
+    posters, the ASC MHL seal), logged; (None, None) for any other result. Never raises for its
+    own trouble and never changes the job's outcome."""
+    made: list[PosterSet | None] = [None]
+
+    def posters(completed: ExecutionResult) -> PosterSet | None:
+        made[0] = make_job_posters(context, completed, contact_sheet)
+        return made[0]
+
+    try:
+        handed = hand_off(result, posters)
+    except Exception as error:  # a hand-off bug must not change the job's verdict
+        context.log.exception("the hand-off failed; the job's result is unchanged")
+        assert result.job_id is not None and result.spec is not None
+        handed = HandOff(
+            job_id=result.job_id,
+            editorial=Editorial(ale=None, fcpxml=None, problems=()),
+            seal=Seal(
+                folder=result.spec.output_dir,
+                generation=None,
+                files=(),
+                problem=f"the hand-off failed: {type(error).__name__}: {error}",
+            ),
+        )
+    if handed is not None:
+        if handed.seal.generation:
+            sealed = len(handed.seal.files)
+            context.log.info(f"ASC MHL: sealed {sealed} files in {handed.seal.generation}")
+        for problem in handed.problems:
+            context.log.error(f"hand-off incomplete (the job COMPLETED): {problem}")
+    return made[0], handed
 
 
 def _inline(poster: Poster, budget: list[int]) -> str:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from proxx_dagster.dagster_internals import is_valid_cron_string
 from proxx_dagster.watch.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE, proxies_inside
 from proxx_exec import BUILTIN_PROFILES
-from proxx_exec.jobspec import DEFAULT_ENGINE, relative_path_problem
+from proxx_exec.jobspec import DEFAULT_ENGINE, engine_path_problem, relative_path_problem
 from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "clips_per_job": "PROXX_CLIPS_PER_JOB",
     "cores": "PROXX_CORES",
     "engine": "PROXX_ENGINE",
+    "verify_card_mhl": "PROXX_VERIFY_CARD_MHL",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
 
@@ -137,12 +138,20 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "consulted.",
     )
 
+    verify_card_mhl: bool = Field(
+        default=False,
+        description="Verify each card's own ASC MHL (its ascmhl/ history from the offload) "
+        "before its job reads it, and refuse a card that does not verify, naming the files "
+        "(the JobSpec field verify_source_mhl). Off by default: it reads the whole card once "
+        "more (PROXX_VERIFY_CARD_MHL: true or false).",
+    )
+
     @field_validator("engine")
     @classmethod
     def _engine(cls, value: str) -> str:
         if value == DEFAULT_ENGINE:
             return value
-        if problem := relative_path_problem(value):
+        if problem := engine_path_problem(value):
             raise ValueError(
                 f"{problem}; or {DEFAULT_ENGINE} for the pinned engine (PATH is never searched)"
             )
@@ -272,6 +281,14 @@ def _why(field: str, error: ErrorDetails) -> str:
     return error["msg"]  # a kind no setting above can produce today; pydantic's words
 
 
+def _as_written(value: Any) -> str:
+    """A setting's value in quotes as it was written (a Windows path's backslashes single),
+    escaped only where it holds a quote or an unprintable character."""
+    if isinstance(value, str) and value.isprintable() and "'" not in value:
+        return f"'{value}'"
+    return repr(value)
+
+
 def checked_settings(
     values: dict[str, Any], names: dict[str, str], shown: dict[str, Any] | None = None
 ) -> ProxxAutomation:
@@ -287,7 +304,7 @@ def checked_settings(
             value = (shown or values).get(field, detail["input"])
             example = _EXAMPLES.get(field)
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
-            lines.append(f"{name}={value!r}: {_why(field, detail)}{fix}")
+            lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
 
 

@@ -20,6 +20,7 @@ from dagster import (
 from proxx_dagster.posters import posters_markdown
 from proxx_exec import ExecutionResult
 from proxx_exec.display import markdown_text
+from proxx_exec.handoff.job import HandOff
 from proxx_exec.naming import result_path
 from proxx_exec.tools.audit import ResultAudit
 from proxx_exec.tools.posters import PosterSet
@@ -27,6 +28,10 @@ from proxx_exec.verify import CHECK_NAMES
 
 COMPLETED_CHECK = "job_completed"
 OUTPUTS_INTACT_CHECK = "outputs_intact"
+HANDED_OFF_CHECK = "handed_off"
+MHL_GENERATION_KEY = "proxx/mhl_generation"
+ALE_KEY = "proxx/ale"
+FCPXML_KEY = "proxx/fcpxml"
 # Metadata keys used in more than one place.
 STATUS_KEY = "proxx/status"
 DIGEST_KEY = "proxx/result_digest"
@@ -112,6 +117,39 @@ class ProxxTranslator:
         """The per-partition check the audit job reports: the committed proxies still match
         the job's ExecutionResult (sizes, SHA-256s, digest, nothing extra)."""
         return OUTPUTS_INTACT_CHECK
+
+    def handed_off_check(self) -> str:
+        """The check reported after each COMPLETED job's hand-off: its ALE and FCPXML written and
+        its proxy folder sealed (ASC MHL). Its failure never fails the job's step."""
+        return HANDED_OFF_CHECK
+
+    def hand_off_metadata(self, handed: HandOff) -> dict[str, Any]:
+        """Where the hand-off's files are: the MHL generation, the ALE and the FCPXML."""
+        metadata: dict[str, Any] = {}
+        if handed.seal.generation:
+            metadata[MHL_GENERATION_KEY] = MetadataValue.path(handed.seal.generation)
+        if handed.editorial.ale:
+            metadata[ALE_KEY] = MetadataValue.path(handed.editorial.ale)
+        if handed.editorial.fcpxml:
+            metadata[FCPXML_KEY] = MetadataValue.path(handed.editorial.fcpxml)
+        return metadata
+
+    def handed_off_evaluation(self, handed: HandOff) -> AssetCheckEvaluation:
+        """`handed_off` for one COMPLETED job: passed when nothing of its hand-off went wrong."""
+        problems = handed.problems
+        return AssetCheckEvaluation(
+            asset_key=self.proxies_key(),
+            check_name=self.handed_off_check(),
+            passed=not problems,
+            severity=AssetCheckSeverity.ERROR,
+            description="; ".join(map(markdown_text, problems))
+            or f"ALE, FCPXML and the ASC MHL seal of {len(handed.seal.files)} files written",
+            metadata={
+                **self.hand_off_metadata(handed),
+                "proxx/job_id": handed.job_id,
+                "proxx/sealed_files": len(handed.seal.files),
+            },
+        )
 
     def summary_metadata(self, result: ExecutionResult) -> dict[str, Any]:
         engine = result.engine

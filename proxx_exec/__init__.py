@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 # The release, stated here once (pyproject.toml reads it): every result names it, and a lookup
 # in the installer's metadata can fail where the code runs from a copy that was not installed.
-__version__ = "0.2.0"  # 0.2: new pinned thread counts, so new commands (results of 0.1 name it)
+# 0.2: new pinned thread counts, so new commands (results of 0.1 name it). 0.3: looks and
+# burn-ins, and each COMPLETED job's folder sealed (ASC MHL) with an ALE and an FCPXML.
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:
     from proxx_exec.engines import EngineIdentity

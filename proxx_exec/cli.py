@@ -2,7 +2,8 @@
 audit and reproduce finished jobs.
 
 Exit codes: 0 valid / COMPLETED / intact / identical, 1 invalid / FAILED / not intact / not
-identical, 2 usage error, 3 reproduce refused (nothing was run).
+identical, 2 usage error, 3 reproduce refused (nothing was run), 4 the job COMPLETED but its
+hand-off (ASC MHL seal, ALE, FCPXML) did not complete.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from proxx_exec.failures import JobFailure, clip_label
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from proxx_exec.handoff.job import HandOff
     from proxx_exec.jobspec import JobSpec
     from proxx_exec.plan import JobPlan
     from proxx_exec.result import ClipResult, ExecutionResult
@@ -70,6 +72,7 @@ class _Supplemental(io.TextIOBase):
 err = Console(file=cast(IO[str], _Supplemental()), emoji=False, highlight=False, soft_wrap=True)
 out = Console(emoji=False, highlight=False, soft_wrap=True)
 REFUSED = 3
+HAND_OFF_FAILED = 4
 
 SpecArgument = Annotated[
     Path, typer.Argument(help="JobSpec file (JSON or YAML).", show_default=False)
@@ -232,11 +235,37 @@ def run(
     ):
         outcome = execute_file(spec, on_progress=_Bars(progress))
     _emit(outcome, result)
-    if posters and outcome.completed:
+    if not outcome.completed:
+        raise typer.Exit(1)
+    from proxx_exec.handoff.job import hand_off  # noqa: PLC0415 - see the imports
+
+    def posters_and_sheet(completed: ExecutionResult) -> PosterSet:
         from proxx_exec.tools.sheets import posters_with_contact_sheet  # noqa: PLC0415 - see imports
 
-        _report_posters(posters_with_contact_sheet(outcome))
-    raise typer.Exit(0 if outcome.completed else 1)
+        made = posters_with_contact_sheet(completed)
+        _report_posters(made)
+        return made
+
+    handed = hand_off(outcome, posters_and_sheet if posters else None)
+    if handed is None or not _report_hand_off(handed):
+        raise typer.Exit(HAND_OFF_FAILED)
+    raise typer.Exit(0)
+
+
+def _report_hand_off(handed: HandOff) -> bool:
+    """Say what the hand-off made, or what went wrong; True when it is whole."""
+    editorial = handed.editorial
+    for made in (editorial.ale, editorial.fcpxml):
+        if made:
+            err.print(f"editorial: {visible(made)}", markup=False)
+    if handed.seal.generation:
+        err.print(f"ASC MHL: {visible(handed.seal.generation)}", markup=False)
+    for problem in handed.problems:
+        err.print(
+            f"[bold red]hand-off incomplete[/] (the job COMPLETED; its proxies and result "
+            f"stand): {rich_text(problem)}"
+        )
+    return not handed.problems
 
 
 def _report_posters(made: PosterSet) -> None:
@@ -272,7 +301,8 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     else:
         failure = outcome.failure
         err.print(
-            f"[bold red]FAILED[/] {rich_text(outcome.job_id)}: {failure.failure_class.value} "
+            f"[bold red]FAILED[/] {rich_text(outcome.job_id or '(no job_id read)')}: "
+            f"{failure.failure_class.value} "
             f"{failure.reason.value}"
         )
         err.print(visible(failure.message, keep_line_breaks=True), markup=False)
@@ -514,6 +544,31 @@ def profiles(
         for row, (setting, value) in enumerate(settings):
             table.add_row(profile["name"] if row == 0 else "", setting, str(value))
         table.add_section()
+    Console(emoji=False, highlight=False).print(table)
+
+
+@app.command()
+def looks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the looks as JSON.")] = False,
+) -> None:
+    """List the built-in looks: what each expects, its shipped LUT and the LUT's SHA-256."""
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
+    from proxx_exec.looks.builtin import BUILTIN_LOOKS  # noqa: PLC0415
+
+    rows = [
+        {"name": name, "expects": look.description, "lut": str(look.path), "sha256": look.sha256}
+        for name, look in BUILTIN_LOOKS.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title='built-in looks (JobSpec `look`; or "none", or {"cube": "/path.cube"})')
+    table.add_column("look", no_wrap=True, style="bold")
+    table.add_column("expects")
+    table.add_column("LUT SHA-256", no_wrap=True)
+    for row in rows:
+        table.add_row(row["name"], row["expects"], row["sha256"][:16] + "…")
     Console(emoji=False, highlight=False).print(table)
 
 

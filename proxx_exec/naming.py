@@ -18,6 +18,9 @@ POSTERS_SUFFIX = ".proxx-posters"  # a folder: one poster frame per proxy of a C
 CONTACT_SHEET_SUFFIX = ".proxx-contact-sheet.html"
 NIGHT_REPORT_PREFIX = "proxx-night-"
 POSTER_EXTENSION = ".png"
+ALE_SUFFIX = ".proxx.ale"  # Avid's bin import of a COMPLETED job's proxies
+FCPXML_SUFFIX = ".proxx.fcpxml"  # Final Cut Pro / Resolve import of the same clips
+MHL_FOLDER = "ascmhl"  # the ASC MHL history of a proxy folder (one generation per seal)
 
 
 def staging_dir(output_dir: str, job_id: str) -> str:
@@ -33,11 +36,22 @@ def result_path(output_dir: str, job_id: str) -> str:
 
 def is_record_name(name: str) -> bool:
     """proxx's own files beside the proxies: results, refusals, JobSpecs it was given, poster
-    folders, contact sheets and night reports."""
+    folders, contact sheets, night reports, the editorial hand-off (ALE, FCPXML) and the ASC
+    MHL history."""
     if name.startswith("."):
         return False
     return (
-        name.endswith((RESULT_SUFFIX, JOBSPEC_SUFFIX, POSTERS_SUFFIX, CONTACT_SHEET_SUFFIX))
+        name == MHL_FOLDER
+        or name.endswith(
+            (
+                RESULT_SUFFIX,
+                JOBSPEC_SUFFIX,
+                POSTERS_SUFFIX,
+                CONTACT_SHEET_SUFFIX,
+                ALE_SUFFIX,
+                FCPXML_SUFFIX,
+            )
+        )
         or (REFUSAL_INFIX in name and name.endswith(".json"))
         or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith(".html"))
     )
@@ -144,6 +158,16 @@ def jobspec_path(output_dir: str, job_id: str) -> str:
 def contact_sheet_path(output_dir: str, job_id: str) -> str:
     """One page of all the posters of a job, beside its result."""
     return str(PurePosixPath(output_dir) / f"{job_id}{CONTACT_SHEET_SUFFIX}")
+
+
+def ale_path(output_dir: str, job_id: str) -> str:
+    """The Avid ALE of a COMPLETED job's proxies, beside its result."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{ALE_SUFFIX}")
+
+
+def fcpxml_path(output_dir: str, job_id: str) -> str:
+    """The FCPXML of a COMPLETED job's proxies, beside its result."""
+    return str(PurePosixPath(output_dir) / f"{job_id}{FCPXML_SUFFIX}")
 
 
 def night_report_path(folder: str, night: str) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxx_exec.looks import PICTURE_DATA
+
 STDERR_TAIL_BYTES = 8192
 KILLED_WAIT_S = 10  # for a SIGKILLed engine to be gone (longer only in uninterruptible I/O)
 # The engine sees this environment and nothing else, so no variable of the caller's
@@ -157,6 +159,9 @@ def run_engine(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=ENGINE_ENVIRONMENT,
+            # A fixed working folder: the plan names the shipped LUTs and font relative to it,
+            # so the commands are the same wherever proxx is installed.
+            cwd=PICTURE_DATA,
             start_new_session=True,
             close_fds=True,
             preexec_fn=_dies_with(os.getpid()),  # noqa: PLW1509 - safe here, see _dies_with

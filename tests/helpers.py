@@ -118,10 +118,11 @@ def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def proxx(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """This venv's `proxx` command, run as a user runs it; `env` adds environment variables."""
+def proxx(*args: str | Path, program: str = PROXX, **env: str) -> subprocess.CompletedProcess[str]:
+    """This venv's `proxx` command (or another `program` of it), run as a user runs it; `env`
+    adds environment variables."""
     return subprocess.run(
-        [PROXX, *map(str, args)],
+        [program, *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
@@ -180,3 +181,20 @@ def stop_mid_encode(command: list[str], staged: Path, stop: signal.Signals) -> t
         running.send_signal(stop)
         stdout, stderr = running.communicate(timeout=60)
     return running.returncode, stdout, stderr
+
+
+# The library's own commands: ascmhl 1.2 keeps `verify` and `xsd-schema-check` in
+# `ascmhl-debug` (`ascmhl` itself has create, diff, flatten and info).
+ASCMHL_DEBUG = str(Path(sys.executable).parent / "ascmhl-debug")
+# Its commands ask GitHub for a newer release at start; a closed loopback proxy answers at once,
+# so the tests never reach the internet.
+NO_INTERNET = {
+    **os.environ,
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+}
+
+
+def ascmhl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The library's `ascmhl-debug` command (verify, hash), kept off the internet."""
+    return proxx(*args, program=ASCMHL_DEBUG, **NO_INTERNET)

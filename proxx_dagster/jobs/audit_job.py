@@ -57,8 +57,9 @@ def declared_audit_check(translator: ProxxTranslator) -> AssetChecksDefinition:
             asset=translator.proxies_key(),
             partitions_def=JOB_PARTITIONS_DEF,
             description="The committed proxies still have the size and SHA-256 their "
-            "ExecutionResult records, the result's digest matches its content and the output "
-            "folder holds nothing extra. Reported by the proxx_audit job.",
+            "ExecutionResult records, the result's digest matches its content, the output "
+            "folder holds nothing extra, and every file of the job's ASC MHL seal verifies. "
+            "Reported by the proxx_audit job.",
         )
 
     @multi_asset_check(specs=[spec], name=AUDIT_CHECKS_DEFINITION)
@@ -126,9 +127,14 @@ def partition_findings(record: EventLogRecord, audit: ResultAudit | None) -> lis
 def _description(audit: ResultAudit | None, problems: list[str]) -> str:
     """The evaluation's description; Dagster's asset page renders it as markdown."""
     if audit is not None and not problems:
+        sealed = (
+            f"; the ASC MHL seal's {audit.mhl.files_checked} files verify"
+            if audit.mhl is not None
+            else ""
+        )
         return (
             f"all {audit.outputs_checked} proxies have their recorded size and SHA-256, the "
-            "result's digest matches and the output folder holds nothing extra"
+            f"result's digest matches and the output folder holds nothing extra{sealed}"
         )
     return "; ".join(map(markdown_text, problems))
 

@@ -64,6 +64,7 @@ from proxx_dagster.watch.folder_spec import (
     write_jobspec,
 )
 from proxx_exec import ExecutionResult, FailureClass, JobSpec
+from proxx_exec.handoff.mhl import Creator, seal_files
 from proxx_exec.tools.sheets import write_card_contact_sheet
 
 SKIPPED_COLUMNS = TableSchema(
@@ -133,6 +134,9 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
             clip_timeout_s=config["clip_timeout_s"],
             clips_per_job=automation.clips_per_job,
             engine=automation.engine,
+            look=config["look"],
+            burn_ins=config["burn_ins"],
+            verify_source_mhl=automation.verify_card_mhl,
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None
@@ -263,6 +267,22 @@ def what_next(card_id: str, results: list[ExecutionResult]) -> str:
     return " ".join(words)
 
 
+def seal_card_sheet(context: OpExecutionContext, card_id: str, sheet: Path) -> dict[str, Any]:
+    """The card's contact sheet (written once every part ended) sealed in its own generation of
+    the folder's ASC MHL history, so that the folder verifies whole. A seal that fails is logged
+    and named in the metadata; it never changes the card's outcome."""
+    seal = seal_files(
+        sheet.parent,
+        [sheet],
+        Creator(job_id=card_id, comment=f"proxx card {card_id}: its contact sheet"),
+    )
+    if seal.problem is not None:
+        context.log.error(f"card {card_id}: ASC MHL seal of the contact sheet: {seal.problem}")
+        return {"proxx/card_seal_problem": seal.problem}
+    context.log.info(f"card {card_id}: contact sheet sealed in {seal.generation}")
+    return {"proxx/card_mhl_generation": MetadataValue.path(str(seal.generation))}
+
+
 def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
     @op(
         name=name,
@@ -288,6 +308,7 @@ def build_finish_op(name: str = FINISH_OP) -> OpDefinition:
             if sheet is not None:
                 metadata[CONTACT_SHEET_KEY] = MetadataValue.path(sheet)
                 context.log.info(f"card {card_id}: contact sheet {sheet}")
+                metadata.update(seal_card_sheet(context, card_id, Path(sheet)))
             else:
                 context.log.warning(f"card {card_id}: {problem} (the proxies are unaffected)")
         if failed:

@@ -29,7 +29,7 @@ from proxx_dagster.names import (
     RESULT_IO_MANAGER_KEY,
 )
 from proxx_dagster.no_retry import pin_no_retry_tags, refuse_retry
-from proxx_dagster.posters import make_job_posters
+from proxx_dagster.posters import hand_off_in_dagster
 from proxx_dagster.result_io import ExecutionResultIOManager, ExecutionResultType
 from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
 from proxx_dagster.watch.orphans import end_with_run_worker
@@ -135,14 +135,18 @@ def run_document(
     # Before any engine runs: a run never mixes engines across hosts.
     extra_metadata = {**(extra_metadata or {}), **check_engine_host(context, raw)}
     result = execute_document(raw, on_progress=_ProgressLog(context))
-    # after the verdict; never changes it
-    posters = make_job_posters(context, result, contact_sheet)
+    # after the verdict; never changes it: editorial files, posters, the ASC MHL seal
+    posters, handed = hand_off_in_dagster(context, result, contact_sheet)
     _report_assets(context, result, names, posters)
+    if handed is not None:
+        context.log_event(names.handed_off_evaluation(handed))  # type: ignore[arg-type]
     metadata = {**extra_metadata, **names.summary_metadata(result)}
     if result.failure is not None and not fail:  # the step succeeds: its output says why
         metadata.update(names.failure_metadata(result))
     if posters is not None and posters.contact_sheet:
         metadata[CONTACT_SHEET_KEY] = MetadataValue.path(posters.contact_sheet)
+    if handed is not None:
+        metadata.update(names.hand_off_metadata(handed))
     yield Output(result, metadata=metadata)
     if result.failure is not None and fail:
         failure = result.failure

@@ -284,6 +284,9 @@ def build_folder_job(
     clip_timeout_s: int | None = None,
     clips_per_job: int = DEFAULT_CLIPS_PER_JOB,
     engine: str = DEFAULT_ENGINE,
+    look: str = "none",
+    burn_ins: Sequence[str] = (),
+    verify_source_mhl: bool = False,
 ) -> FolderJob:
     """The JobSpecs (`cut_card`) for a folder's clips that no earlier job took, their proxies
     in `proxy_dir`. Raises FolderProblem."""
@@ -316,6 +319,12 @@ def build_folder_job(
         fields["clip_timeout_s"] = clip_timeout_s
     if engine != DEFAULT_ENGINE:  # left out otherwise: the job ids of today's folders stay
         fields["engine"] = engine
+    if look != "none":  # a built-in look's name, or the absolute path of a user's .cube
+        fields["look"] = {"cube": look} if look.startswith("/") else look
+    if burn_ins:
+        fields["burn_ins"] = list(burn_ins)
+    if verify_source_mhl:  # likewise
+        fields["verify_source_mhl"] = True
     try:
         draft = JobSpec.model_validate({**fields, "job_id": job_slug(folder)})
     except ValidationError as error:

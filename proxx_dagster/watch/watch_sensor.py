@@ -123,6 +123,7 @@ class _Watcher:
                 watch_roots=settings.watch_roots,
                 clips_per_job=settings.clips_per_job,
                 engine=settings.engine,
+                verify_source_mhl=settings.verify_card_mhl,
             )
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")

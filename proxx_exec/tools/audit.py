@@ -1,7 +1,9 @@
 """`proxx audit`: are the committed proxies still exactly what their ExecutionResults record?
 
 Hash only, never decode: for each result file, its digest is checked against its content, and
-every output of a COMMITTED clip is looked up (size first, then SHA-256). Each output folder of
+every output of a COMMITTED clip is looked up (size first, then SHA-256). A COMPLETED job's ASC
+MHL seal is checked too: the generation of its output folder's history that lists its result,
+every file it lists hashed again (`handoff.mhl.check_job_seal`). Each output folder of
 the audited jobs is listed once for *extra* entries: anything directly inside it that no result
 accounts for (see `extra_entries`). Result files of any format version are read: only the few
 fields an audit needs are taken from the raw JSON, and the digest is computed over the document
@@ -21,6 +23,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from proxx_exec.files import file_fingerprint
+from proxx_exec.handoff.mhl import JobSealCheck, check_job_seal
 from proxx_exec.naming import RESULT_SUFFIX, STAGING_PREFIX, is_record_name
 from proxx_exec.refusals import describe
 from proxx_exec.result import ClipState, compute_digest, read_result_document
@@ -28,6 +31,9 @@ from proxx_exec.result import ClipState, compute_digest, read_result_document
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 # Result files are read leniently: only what an audit needs, whatever else a version holds.
 _LENIENT = ConfigDict(frozen=True, extra="ignore")
+
+
+SEALED_SINCE = (0, 3)  # the first proxx release that seals each COMPLETED job's folder
 
 
 def _file_system_path(value: str) -> str:
@@ -64,6 +70,7 @@ class RecordedResult(BaseModel):
 
     job_id: str | None = None
     status: str
+    proxx_version: str | None = None
     spec: RecordedSpec | None = None
     clips: list[RecordedClip] = []
     digest: str
@@ -152,6 +159,11 @@ class ResultAudit(BaseModel):
         "writing into that folder)."
     )
     folder_problem: str | None = Field(description="Why the output folder could not be listed.")
+    mhl: JobSealCheck | None = Field(
+        default=None,
+        description="The job's ASC MHL seal in its output folder's history, checked file by "
+        "file (None: not a COMPLETED job, which is never sealed).",
+    )
 
 
 class AuditTotals(BaseModel):
@@ -369,9 +381,12 @@ def _audit_one(
         elif isinstance(finding, ChangedOutput):
             changed.append(finding)
     digest_matches = loaded.digest_matches
+    sealed = _check_seal(loaded.path, recorded)
     return ResultAudit(
         result_file=str(loaded.path),
-        intact=digest_matches and not (missing or changed or extra or folder_problem),
+        intact=digest_matches
+        and not (missing or changed or extra or folder_problem)
+        and (sealed is None or sealed.intact),
         problem=None,
         job_id=recorded.job_id,
         status=recorded.status,
@@ -385,7 +400,29 @@ def _audit_one(
         changed=changed,
         extra=extra,
         folder_problem=folder_problem,
+        mhl=sealed,
     )
+
+
+def _sealed_by_its_version(recorded: RecordedResult) -> bool:
+    """Whether the proxx that wrote the result sealed its jobs (0.3 and later): an older
+    result has no seal to find, and its folder is audited as before."""
+    try:
+        major, minor = (int(part) for part in (recorded.proxx_version or "").split(".")[:2])
+    except ValueError:
+        return True  # an unreadable version: expect the seal rather than skip a check
+    return (major, minor) >= SEALED_SINCE
+
+
+def _check_seal(result_file: Path, recorded: RecordedResult) -> JobSealCheck | None:
+    """A COMPLETED job's seal, when its result file sits in its output folder and the proxx
+    that wrote it sealed jobs."""
+    folder = recorded.output_dir
+    if recorded.status != "COMPLETED" or folder is None or result_file.parent != Path(folder):
+        return None
+    if not _sealed_by_its_version(recorded):
+        return None
+    return check_job_seal(Path(folder), result_file)
 
 
 def audit_results(paths: Sequence[Path]) -> AuditReport:
@@ -445,6 +482,8 @@ def findings(audit: ResultAudit) -> list[str]:
     if audit.folder_problem is not None:
         lines.append(audit.folder_problem)
     lines += [_describe_extra(e) for e in audit.extra]
+    if audit.mhl is not None:
+        lines += audit.mhl.findings()
     return lines
 
 

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from proxx_exec.display import html_text
 from proxx_exec.failures import clip_label
 from proxx_exec.files import write_new_file
-from proxx_exec.naming import contact_sheet_path
+from proxx_exec.naming import ale_path, contact_sheet_path, fcpxml_path
 from proxx_exec.result import ExecutionResult
 from proxx_exec.tools.html import link, page
 from proxx_exec.tools.posters import Poster, PosterSet, make_posters, plan_poster, unmade_poster
@@ -41,6 +41,29 @@ def figure(page_path: str, poster: Poster) -> str:
     )
 
 
+def editorial_links(result: ExecutionResult, page_path: str) -> str:
+    """Links to the job's editorial files (ALE, FCPXML) that exist beside the page."""
+    if result.spec is None:
+        return ""
+    files = [
+        (label, path)
+        for label, path in (
+            ("ALE (Avid)", ale_path(result.spec.output_dir, result.spec.job_id)),
+            (
+                "FCPXML (Final Cut Pro, Resolve)",
+                fcpxml_path(result.spec.output_dir, result.spec.job_id),
+            ),
+        )
+        if Path(path).is_file()
+    ]
+    if not files:
+        return ""
+    links = " · ".join(
+        f'<a href="{link(page_path, path)}">{html_text(label)}</a>' for label, path in files
+    )
+    return f'<p class="facts">Editorial: {links}</p>'
+
+
 def contact_sheet_html(result: ExecutionResult, posters: PosterSet, page_path: str) -> str:
     engine = result.engine.name if result.engine else "not resolved"
     profile = result.profile.name if result.profile else "not resolved"
@@ -53,7 +76,8 @@ def contact_sheet_html(result: ExecutionResult, posters: PosterSet, page_path: s
     problems = "".join(f'<p class="problem">{html_text(p)}</p>' for p in posters.problems)
     figures = "\n".join(figure(page_path, poster) for poster in posters.posters)
     body = (
-        f"<h1>Contact sheet · job {html_text(posters.job_id)}</h1>\n{facts}\n{problems}\n"
+        f"<h1>Contact sheet · job {html_text(posters.job_id)}</h1>\n{facts}\n"
+        f"{editorial_links(result, page_path)}\n{problems}\n"
         f'<div class="sheet">\n{figures}\n</div>'
     )
     return page(f"proxx contact sheet · {posters.job_id}", body)
@@ -105,7 +129,8 @@ def card_contact_sheet_html(card_id: str, results: list[ExecutionResult], page_p
             sections.append(f'{heading}\n<p class="problem">no proxy committed, no poster</p>')
             continue
         figures = "\n".join(figure(page_path, poster) for poster in posters_found(result))
-        sections.append(f'{heading}\n<div class="sheet">\n{figures}\n</div>')
+        links = editorial_links(result, page_path)
+        sections.append(f'{heading}\n{links}\n<div class="sheet">\n{figures}\n</div>')
     body = (
         f"<h1>Contact sheet · card {html_text(card_id)}</h1>\n"
         f'<p class="facts">{len(results)} job(s), {completed} COMPLETED</p>\n' + "\n".join(sections)

@@ -146,9 +146,12 @@ def test_a_replaced_result_file_fails_even_with_a_matching_digest(
     # nothing was repaired or re-made: the proxy and proxx's own files, as the job left them
     assert listing(tmp_path / "cam-a") == [
         "A001C001.mov",
+        "ascmhl",
         "cam-a.proxx-contact-sheet.html",
         "cam-a.proxx-posters",
         "cam-a.proxx-result.json",
+        "cam-a.proxx.ale",
+        "cam-a.proxx.fcpxml",
     ]
 
 

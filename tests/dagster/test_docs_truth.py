@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -64,6 +65,7 @@ MAY_REPLACE = {
     ("proxx_exec/files.py", "replace"): "replace_file: the night report, replaced whole (README)",
     ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
     ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
+    ("proxx_exec/looks/bake.py", "write_text"): "a developer's one-time bake of the shipped LUTs",
 }
 
 
@@ -97,3 +99,38 @@ def test_the_readme_names_every_file_proxx_replaces() -> None:
     assert found == set(MAY_REPLACE)
     readme = " ".join((REPO / "README.md").read_text().split())
     assert "the one file proxx replaces is the night's HTML report" in readme
+
+
+def _resolves(dotted: str) -> bool:
+    """`proxx_dagster.sizing` or `proxx_dagster.ProxxTranslator`: a module, or a name in one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
+
+
+def test_every_file_module_and_test_the_docs_name_exists() -> None:
+    """A doc that names `proxx_exec/process.py`, `python -m proxx_dagster.sizing` or
+    `tests/...py::test_x` points at something there: a module moved or a test renamed makes
+    the docs name it anew."""
+    paths = documented(r"\b((?:proxx_exec|proxx_dagster|benchmarks|tests|deploy)/[\w./-]*\w)")
+    assert {p for p in paths if not (REPO / p).exists()} == set()
+    dotted = documented(r"\b(proxx_(?:exec|dagster)(?:\.\w+)+)")
+    assert {d for d in dotted if not _resolves(d)} == set()
+    named_tests = documented(r"\b(tests/[\w/]+\.py::\w+)")
+    missing = set()
+    for named in named_tests:
+        path, _, name = named.partition("::")
+        tree = ast.parse((REPO / path).read_text())
+        if name not in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}:
+            missing.add(named)
+    assert missing == set()
+    assert paths and dotted and named_tests

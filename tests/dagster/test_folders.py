@@ -131,6 +131,11 @@ def test_the_jobspec_is_deterministic_and_its_id_follows_the_content(
     assert pinned == touched
     assert other_engine.engine == "/opt/ffmpeg"
     assert other_engine.job_id not in ids
+    # PROXX_VERIFY_CARD_MHL: a card checked against its MHL is another job; off, ids stay
+    [checked] = build_folder_job(folder, profile="h264_quarter", verify_source_mhl=True).parts
+    assert checked.verify_source_mhl and checked.job_id not in ids
+    unchecked = build_folder_job(folder, profile="h264_quarter", verify_source_mhl=False)
+    assert unchecked.card_id == touched
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from dagster._core.execution.api import execute_run
 
 from proxx_dagster import assert_no_retries
 from proxx_dagster.definitions import defs, proxx_job
-from proxx_dagster.translator import COMPLETED_CHECK
+from proxx_dagster.translator import COMPLETED_CHECK, HANDED_OFF_CHECK
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.verify import CHECK_NAMES
 from tests.dagster.helpers import events, run_config, spec_fields, step_failure, stored_result
@@ -66,12 +66,39 @@ def test_success_typed_output_stored_json_assets_and_checks(
 
     checks = events(instance, outcome.run_id, DagsterEventType.ASSET_CHECK_EVALUATION)
     reported = {e.get_dagster_event().asset_check_evaluation_data.check_name: e for e in checks}
-    assert set(reported) == {COMPLETED_CHECK, *CHECK_NAMES}
+    # every check but `look_applied`, which only a job with a look has
+    assert set(reported) == {COMPLETED_CHECK, *CHECK_NAMES, HANDED_OFF_CHECK} - {"look_applied"}
     assert all(e.get_dagster_event().asset_check_evaluation_data.passed for e in checks)
+    handed = reported[HANDED_OFF_CHECK].get_dagster_event().asset_check_evaluation_data.metadata
+    assert handed["proxx/ale"].value == str(out_dir / "dg-job.proxx.ale")
+    assert handed["proxx/fcpxml"].value == str(out_dir / "dg-job.proxx.fcpxml")
+    assert str(handed["proxx/mhl_generation"].value).startswith(str(out_dir / "ascmhl" / "0001_"))
 
     # The same JobSpec through proxx_exec directly gives the same result digest.
     clear(out_dir)
     assert execute(JobSpec.model_validate(fields)).digest == typed.digest
+
+
+def test_a_seal_that_cannot_be_written_fails_its_check_not_the_job(
+    instance: DagsterInstance, media: Media, out_dir: Path
+) -> None:
+    (out_dir / "ascmhl").mkdir()  # a history folder without its chain file: damaged
+    fields = {**spec_fields(media, out_dir), "job_id": "dg-unsealed"}
+    outcome = proxx_job.execute_in_process(run_config=run_config(fields), instance=instance)
+    assert outcome.success  # the job COMPLETED: its step and run succeed
+    assert outcome.output_for_node("execute_jobspec").completed
+    checks = events(instance, outcome.run_id, DagsterEventType.ASSET_CHECK_EVALUATION)
+    reported = {
+        e.get_dagster_event().asset_check_evaluation_data.check_name: (
+            e.get_dagster_event().asset_check_evaluation_data
+        )
+        for e in checks
+    }
+    assert reported[COMPLETED_CHECK].passed
+    handed = reported[HANDED_OFF_CHECK]
+    assert not handed.passed
+    assert "chain file" in str(handed.description)
+    assert (out_dir / "dg-unsealed.proxx.ale").is_file()  # the rest of the hand-off stands
 
 
 def wrapper_failing(tmp_path: Path, kind: str) -> str:

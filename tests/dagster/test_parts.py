@@ -28,7 +28,7 @@ from proxx_dagster.watch.folder_spec import build_folder_job, cut_card, part_num
 from proxx_exec import ExecutionResult, JobSpec, Status, engines
 from proxx_exec.naming import contact_sheet_path, result_path
 from tests.dagster.helpers import events, stored_results
-from tests.helpers import Media, write_engine_wrapper
+from tests.helpers import Media, ascmhl, write_engine_wrapper
 
 CLIPS = ["A001.mov", "A002.mov", "A003_BAD.mov", "A004.mov", "A005.mov"]
 CARD_JOB = build_proxx_folder_job(automation=ProxxAutomation(clips_per_job=2))
@@ -143,6 +143,13 @@ def test_a_big_card_is_one_run_of_parts_into_one_folder_with_one_contact_sheet(
     assert sheets == [Path(contact_sheet_path(str(proxies), card_id)).name]
     sheet = Path(contact_sheet_path(str(proxies), card_id)).read_text()
     assert sheet.count("<figure>") == len(CLIPS)  # a poster per proxy, none missing
+    # each part's ALE, linked from the card's sheet; a seal per part and one for the card's
+    # sheet: the library's own check accepts the whole folder
+    for result in results:
+        assert f'href="{result.job_id}.proxx.ale"' in sheet
+    assert len(list((proxies / "ascmhl").glob("*.mhl"))) == 4
+    verified = ascmhl("verify", proxies)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     # the night report shows the card as one section listing its parts
     night = night_of(datetime.now(UTC), "UTC")
     [card_run] = night_runs(instance, night, "UTC", [CARD_JOB.name])

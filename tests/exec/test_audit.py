@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import execute
+from proxx_exec.handoff.job import hand_off
 from proxx_exec.result import compute_digest
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, listing, proxx, reseal, sha256
@@ -34,7 +36,9 @@ def audit_json(*paths: Path) -> tuple[int, dict[str, Any]]:
 def result_file(media: Media, out_dir: Path, make_spec: SpecFactory) -> Path:
     """A COMPLETED three-clip job; its result file beside the proxies."""
     sources = [media.standard, media.clip("B001C001.mov"), media.clip("C001C001.mov")]
-    assert execute(make_spec(sources, job_id=JOB)).completed
+    result = execute(make_spec(sources, job_id=JOB))
+    handed = hand_off(result)  # as `proxx run` does: the ALE, the FCPXML, the ASC MHL seal
+    assert handed is not None and handed.problems == []
     return out_dir / f"{JOB}.proxx-result.json"
 
 
@@ -103,6 +107,36 @@ def test_each_change_is_found_and_named(result_file: Path, out_dir: Path) -> Non
     assert listing(out_dir) == after  # nothing repaired, nothing removed
 
 
+def test_the_asc_mhl_seal_is_verified_and_its_loss_named(result_file: Path, out_dir: Path) -> None:
+    code, report = audit_json(result_file)
+    [job] = report["results"]
+    assert job["mhl"]["problem"] is None and job["mhl"]["differences"] == []
+    assert job["mhl"]["files_checked"] == 6  # 3 proxies, the result, the ALE, the FCPXML
+    shutil.rmtree(out_dir / "ascmhl")
+    code, report = audit_json(result_file)
+    [job] = report["results"]
+    assert code == 1 and not job["intact"]
+    assert "has no ascmhl/ history: the job was never sealed" in job["mhl"]["problem"]
+    readable = audit(result_file)
+    assert "ASC MHL: " in readable.stdout and "never sealed" in readable.stdout
+
+
+def test_a_result_of_a_proxx_before_sealing_is_not_asked_for_a_seal(
+    result_file: Path, out_dir: Path
+) -> None:
+    """proxx 0.2 sealed nothing: its COMPLETED jobs audit intact without an ascmhl/ history,
+    while a 0.3 result without one is named unsealed."""
+    shutil.rmtree(out_dir / "ascmhl")
+    document = json.loads(result_file.read_text())
+    for version, intact in (("0.2.0", True), ("0.3.0", False)):
+        document["proxx_version"] = version
+        result_file.write_text(json.dumps(reseal(document)))
+        code, report = audit_json(result_file)
+        [job] = report["results"]
+        assert (code == 0, job["intact"]) == (intact, intact), (version, job)
+        assert (job["mhl"] is None) == intact
+
+
 def test_a_tampered_result_is_found(result_file: Path) -> None:
     document = json.loads(result_file.read_text())
     recorded = document["digest"]
@@ -128,6 +162,7 @@ def test_files_that_are_not_results_get_plain_words(result_file: Path, tmp_path:
         "latin1.json": ('{"job_id": "caf\xe9"}'.encode("latin-1"), "is not UTF-8 text"),
         "nan.json": (b'{"status": NaN, "digest": "x"}', "Out of range float"),
         "other.json": (b'{"name": "x"}', "not a proxx ExecutionResult (`status` is missing"),
+        "job.json": (b'{"spec_version": "1"}', "is a JobSpec, not a result: give the result a"),
     }
     for name, (content, _) in cases.items():
         if name == "folder.json":

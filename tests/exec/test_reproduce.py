@@ -1,7 +1,7 @@
 """`proxx reproduce`: a fresh job reproduces byte for byte on this machine; a proxy altered after
-the fact (and its record re-sealed to match, which `proxx audit` cannot see) is named as the clip
-that differs; another engine binary, a changed record or a failed job is refused before anything
-runs; the committed proxies are never touched."""
+the fact (and its record re-sealed to match, which `proxx audit` sees only through the ASC MHL
+seal) is named as the clip that differs; another engine binary, a changed record or a failed job
+is refused before anything runs; the committed proxies are never touched."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
+from proxx_exec.handoff.job import hand_off
 from proxx_exec.result import record_path
 from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
@@ -54,7 +55,9 @@ def write_sealed(path: Path, document: dict[str, Any]) -> None:
 @pytest.fixture
 def result_file(media: Media, out_dir: Path, make_spec: SpecFactory) -> Path:
     sources = [media.standard, media.clip("B001C001.mov")]
-    assert execute(make_spec(sources, job_id=JOB)).completed
+    result = execute(make_spec(sources, job_id=JOB))
+    handed = hand_off(result)  # as `proxx run` does: the ALE, the FCPXML, the ASC MHL seal
+    assert handed is not None and handed.problems == []
     return out_dir / f"{JOB}.proxx-result.json"
 
 
@@ -85,8 +88,9 @@ def test_a_fresh_job_reproduces_identically(
 def test_an_altered_proxy_is_named_even_when_its_record_was_resealed(
     result_file: Path, out_dir: Path
 ) -> None:
-    """Clip 2's proxy is changed and its record re-sealed to match: the audit sees a consistent
-    record; only a reproduction shows that these bytes are not what the JobSpec gives."""
+    """Clip 2's proxy is changed and its record re-sealed to match: the record is consistent, so
+    only the folder's ASC MHL seal shows the audit the change; a reproduction shows that these
+    bytes are not what the JobSpec gives."""
     document = load_json(result_file)
     altered = Path(document["clips"][1]["output"])
     data = bytearray(altered.read_bytes())
@@ -95,7 +99,10 @@ def test_an_altered_proxy_is_named_even_when_its_record_was_resealed(
     document["clips"][1]["output_sha256"] = hashlib.sha256(data).hexdigest()
     result_file.unlink()
     write_sealed(result_file, document)
-    assert proxx("audit", result_file).returncode == 0
+    audited = proxx("audit", result_file)
+    assert audited.returncode == 1
+    assert f"ASC MHL: {altered}: changed" in audited.stdout
+    assert "0 changed, 0 extra, 0 tampered" in audited.stdout  # the record itself is consistent
 
     completed = proxx("reproduce", result_file)
     assert completed.returncode == 1

@@ -184,7 +184,8 @@ def _describe(repeat: ast.AST) -> str:
 
 
 def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py), once for the decode check (verify.py), after a
+    """run_engine: once for the encode (run.py), once for the decode check and, with a look,
+    once for the look check (verify.py), after a
     job COMPLETED once for each proxy's poster frame (tools/posters.py), and for the encode of
     `proxx reproduce` (tools/reproduce.py), which is not a job. Every
     chain of calls from any function of proxx_exec down to it passes through one loop at most,
@@ -204,7 +205,8 @@ def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and called_name(node) == "run_engine"
     )
-    assert sites == ["run.py", "tools/posters.py", "tools/reproduce.py", "verify.py"]
+    # verify.py twice: the full decode, and the look check of a job with a look
+    assert sites == ["run.py", "tools/posters.py", "tools/reproduce.py", "verify.py", "verify.py"]
 
     known = {name: _known_functions(tree) for name, tree in trees.items()}
 

@@ -150,6 +150,12 @@ def test_execution_writes_only_into_the_output_folder(
     )
     assert completed.returncode == 0
     assert listing(home) == listing(temp) == listing(cwd) == []
-    assert listing(out_dir) == ["A001C001.mov", "test-job.proxx-result.json"]
+    assert listing(out_dir) == [
+        "A001C001.mov",
+        "ascmhl",  # the hand-off: the folder's ASC MHL history, the ALE and the FCPXML
+        "test-job.proxx-result.json",
+        "test-job.proxx.ale",
+        "test-job.proxx.fcpxml",
+    ]
     assert hashlib.sha256(media.standard.read_bytes()).hexdigest() == source_digest
     assert spec_file.read_bytes() == before
