@@ -6,7 +6,7 @@ orchestration side; proxx_exec never reads the environment).
 
 import os
 import shlex
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,12 +15,13 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
-from proxx_dagster.watch.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE, proxies_inside
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import DEFAULT_ENGINE, engine_path_problem, relative_path_problem
 from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
+DEFAULT_PROFILE = "h264_half"  # PROXX_PROFILE, and the launchpad's first choice
+DEFAULT_CLIPS_PER_JOB = 8  # PROXX_CLIPS_PER_JOB
 LIST_SEPARATOR = os.pathsep  # between the folders of PROXX_WATCH_ROOTS, as in PATH
 ENVIRONMENT = {
     "nightly_folder": "PROXX_NIGHTLY_FOLDER",
@@ -42,6 +43,13 @@ ENVIRONMENT = {
     "verify_card_mhl": "PROXX_VERIFY_CARD_MHL",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
+
+
+def proxies_inside(proxy_root: str, scanned: str | PurePath) -> bool:
+    """The one rule of where proxies may not go: whether `proxy_root` lies inside a folder that
+    is scanned for clips (a card folder, a watch root), where its proxies would be taken for
+    clips. Paths compared as written, nothing resolved."""
+    return PurePosixPath(proxy_root).is_relative_to(PurePosixPath(scanned))
 
 
 class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
