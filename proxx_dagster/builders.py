@@ -17,6 +17,7 @@ from proxx_dagster.executors import IN_PROCESS_EXECUTOR
 from proxx_dagster.folder_job import build_proxx_folder_job
 from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
 from proxx_dagster.night import build_night_report_sensor
+from proxx_dagster.night_summary import build_failure_alert_sensor, build_night_summary_sensor
 from proxx_dagster.no_retry import NO_RETRY_TAGS, assert_no_retries
 from proxx_dagster.ops import (
     build_execute_document_op,
@@ -89,7 +90,8 @@ def build_definitions(
 ) -> Definitions:
     """Everything proxx contributes to a code location, checked for retry configuration:
     `proxx_job`, `proxx_batch`, the document job, the audit job, the assets and checks, the
-    nightly and audit schedules, the inbox, orphan and batch-outcome sensors and their resources.
+    nightly and audit schedules, the inbox, orphan, batch-outcome, night report, night summary
+    and failure alert sensors and their resources.
 
     `automation` defaults to the PROXX_* environment variables of the code location, read now
     (`ProxxAutomation.from_environment`; a wrong one raises SettingsProblem, in plain words).
@@ -110,6 +112,7 @@ def build_definitions(
     batch_job = build_batch_job(names)
     folder_job = build_proxx_folder_job(names, settings)
     audit_job = build_audit_job(names)
+    night_jobs = (PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB)
     defs = Definitions(
         jobs=[build_proxx_job(names), folder_job, document_job, batch_job, audit_job],
         assets=asset_specs(names),
@@ -123,7 +126,9 @@ def build_definitions(
             build_watch_sensor(folder_job, settings),
             build_orphan_sensor(settings),
             build_batch_outcome_sensor(batch_job),
-            build_night_report_sensor((PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB), settings),
+            build_night_report_sensor(night_jobs, settings),
+            build_night_summary_sensor(night_jobs, settings),
+            build_failure_alert_sensor(night_jobs, settings),
         ],
         resources={AUTOMATION_RESOURCE: settings},
     )

@@ -230,29 +230,27 @@ def night_runs(
         order_by="create_timestamp",
         ascending=True,
     )
-    runs = []
-    for record in records:
-        run = record.dagster_run
-        if run.job_name not in names:
-            continue
-        results = _results(instance, run.run_id)
-        lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
-        runs.append(
-            NightRun(
-                run_id=run.run_id,
-                job_name=run.job_name,
-                trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
-                launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
-                status=run.status.value,
-                results=tuple(results.values()),
-                refusal=None if results or lost else _refusal(instance, run.run_id),
-                lost=lost,
-                card=run.tags.get(CARD_TAG),
-                # a tag anyone may set: a non-number must not stop every night's report
-                parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
-            )
-        )
-    return runs
+    return [night_run(instance, r, timezone) for r in records if r.dagster_run.job_name in names]
+
+
+def night_run(instance: DagsterInstance, record: RunRecord, timezone: str) -> NightRun:
+    """One ended run as the night sees it, from its own events."""
+    run = record.dagster_run
+    results = _results(instance, run.run_id)
+    lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
+    return NightRun(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
+        launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
+        status=run.status.value,
+        results=tuple(results.values()),
+        refusal=None if results or lost else _refusal(instance, run.run_id),
+        lost=lost,
+        card=run.tags.get(CARD_TAG),
+        # a tag anyone may set: a non-number must not stop every night's report
+        parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
+    )
 
 
 def _seconds(value: float | None) -> str:

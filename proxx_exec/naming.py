@@ -39,7 +39,7 @@ def is_record_name(name: str) -> bool:
     return (
         name.endswith((RESULT_SUFFIX, JOBSPEC_SUFFIX, POSTERS_SUFFIX, CONTACT_SHEET_SUFFIX))
         or (REFUSAL_INFIX in name and name.endswith(".json"))
-        or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith(".html"))
+        or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith((".html", ".json")))
     )
 
 
@@ -149,3 +149,13 @@ def contact_sheet_path(output_dir: str, job_id: str) -> str:
 def night_report_path(folder: str, night: str) -> str:
     """The report of one night's jobs (`night` is its date, YYYY-MM-DD)."""
     return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.html")
+
+
+def night_summary_path(folder: str, night: str) -> str:
+    """The record of the night's summary, sent once: whoever creates it sends it."""
+    return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.summary.json")
+
+
+def failure_alert_path(folder: str, night: str, run_id: str) -> str:
+    """The record of the alert sent for a failed run of the night: whoever creates it sends it."""
+    return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.alert-{run_id}.json")
