@@ -34,9 +34,10 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from proxx_dagster.batch_outcome import NO_RESULT, failure_text
+from proxx_dagster.cards import Skipped
 from proxx_dagster.dagster_internals import EngineEventData
 from proxx_dagster.folder_spec import part_number
 from proxx_dagster.names import (
@@ -50,7 +51,12 @@ from proxx_dagster.names import (
     TRIGGER_TAG,
 )
 from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.translator import NIGHT_REPORT_KEY, RESULT_PATH_KEY
+from proxx_dagster.translator import (
+    FOLDER_KEY,
+    NIGHT_REPORT_KEY,
+    RESULT_PATH_KEY,
+    SKIPPED_FILES_KEY,
+)
 from proxx_exec import ExecutionResult
 from proxx_exec.display import html_text
 from proxx_exec.naming import contact_sheet_path, night_report_path, poster_path
@@ -68,6 +74,7 @@ NO_RESULT_STATUS = "no result"  # the status cell of a job that ended without a 
 # process, a slow database, a host whose clock is behind): each look goes this far back before
 # the last end it saw, and skips the runs it already saw there.
 LATE_WRITE_MARGIN_S = 300
+_SKIPPED_LIST = TypeAdapter(tuple[Skipped, ...])
 RUNS_PER_LOOK = 200  # new ended runs read per look; the rest are read by the next look
 
 
@@ -131,6 +138,8 @@ class NightRun:
     lost: tuple[LostJob, ...] = ()
     card: str | None = None  # a folder run's card id
     parts: int = 0  # how many jobs the card was cut into (0: not a card run, or not planned)
+    skipped: tuple[Skipped, ...] = ()  # files of the card the run did not read, and why
+    folder: str | None = None  # the card folder, when the run read one
 
     @property
     def never_started(self) -> int:
@@ -206,6 +215,22 @@ def _lost(
     return tuple(lost)
 
 
+def skipped_files(instance: DagsterInstance, run_id: str) -> tuple[str | None, tuple[Skipped, ...]]:
+    """The card folder the run read and the files of it that the run said it did not read
+    (folder_job.report_skipped)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+    for record in records.records:
+        event = record.event_log_entry.dagster_event
+        metadata = event.engine_event_data.metadata if event and event.engine_event_data else {}
+        if SKIPPED_FILES_KEY in metadata:
+            folder = str(metadata[FOLDER_KEY].value) if FOLDER_KEY in metadata else None
+            try:
+                return folder, _SKIPPED_LIST.validate_python(metadata[SKIPPED_FILES_KEY].value)
+            except ValidationError:
+                return folder, (Skipped(NONE, f"the run's {SKIPPED_FILES_KEY} cannot be read"),)
+    return None, ()
+
+
 def _refusal(instance: DagsterInstance, run_id: str) -> str | None:
     """What a run that ended without a result said: its step failure's description."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE)
@@ -238,6 +263,7 @@ def night_run(instance: DagsterInstance, record: RunRecord, timezone: str) -> Ni
     run = record.dagster_run
     results = _results(instance, run.run_id)
     lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
+    folder, skipped = skipped_files(instance, run.run_id)
     return NightRun(
         run_id=run.run_id,
         job_name=run.job_name,
@@ -250,6 +276,8 @@ def night_run(instance: DagsterInstance, record: RunRecord, timezone: str) -> Ni
         card=run.tags.get(CARD_TAG),
         # a tag anyone may set: a non-number must not stop every night's report
         parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
+        skipped=skipped,
+        folder=folder,
     )
 
 
@@ -338,6 +366,21 @@ def _card_section(page_path: str, run: NightRun) -> str:
     )
 
 
+def _skipped_section(run: NightRun) -> str:
+    """The files of a run's card that it did not read: each with why, and what to use instead."""
+    raws = sum(1 for s in run.skipped if s.camera_raw)
+    rows = "\n".join(
+        f"<tr><td>{html_text(s.path)}</td><td>{html_text(s.reason)}</td></tr>" for s in run.skipped
+    )
+    return (
+        f"<h3>{html_text(run.folder or NONE)} · {len(run.skipped)} file(s) not read, "
+        f"{raws} of them camera RAW</h3>\n"
+        f'<p class="facts">run {html_text(run.run_id)}</p>\n'
+        "<table><tr><th>file</th><th>why, and what to use instead</th></tr>\n"
+        f"{rows}\n</table>"
+    )
+
+
 def _run_cells(run: NightRun) -> str:
     return (
         f"<td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
@@ -399,12 +442,15 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     completed = sum(1 for result in results if result.completed)
     lost = sum(len(run.lost) for run in runs)
     never = sum(run.never_started for run in runs)
+    not_read = sum(len(run.skipped) for run in runs)
+    raws = sum(1 for run in runs for s in run.skipped if s.camera_raw)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
         f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
         + (f"{never} job(s) of cards that never started; " if never else "")
         + (f"{unreadable} result(s) unreadable; " if unreadable else "")
+        + (f"{not_read} file(s) of cards not read ({raws} camera RAW); " if not_read else "")
         + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
     jobs = "\n".join(
@@ -412,11 +458,16 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
         + [_lost_row(run, lost) for run in runs for lost in run.lost]
     )
     sections = "\n".join(
-        _card_section(page_path, run)
-        if run.parts > 1 and run.refusal is None
-        else "\n".join(
-            _job_section(page_path, run, r) for r in run.results if isinstance(r, ExecutionResult)
+        (
+            _card_section(page_path, run)
+            if run.parts > 1 and run.refusal is None
+            else "\n".join(
+                _job_section(page_path, run, r)
+                for r in run.results
+                if isinstance(r, ExecutionResult)
+            )
         )
+        + (_skipped_section(run) if run.skipped else "")
         for run in runs
     )
     body = (

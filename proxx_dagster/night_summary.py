@@ -3,8 +3,9 @@
 The summary of a night (night.py: noon to noon) is due once the night is over and every run
 launched in it has ended, or at `summary_hour` of its morning (then saying what still runs).
 It gives the jobs, their clips, states and reasons, the proxies made, the files of each card
-that proxx did not read, and the night report's address; it goes to the destinations set
-(messages.py). The same run queries as the night report read the runs.
+that proxx did not read (camera RAW: with what to use instead), and the night report's address;
+it goes to the destinations set (messages.py). The same run queries as the night report read
+the runs.
 
 Sent exactly once per night, whoever looks: the `proxx_night_summary` sensor first creates the
 night's summary record beside the night report, whole and never over an existing one (a hard
@@ -43,6 +44,7 @@ from dagster import (
     sensor,
 )
 
+from proxx_dagster.cards import Skipped
 from proxx_dagster.messages import Message, destinations, one_line, send, shown
 from proxx_dagster.names import FAILURE_ALERT_SENSOR, NIGHT_SUMMARY_SENSOR
 from proxx_dagster.night import (
@@ -157,6 +159,26 @@ def _failed_items(runs: list[NightRun]) -> list[tuple[str, tuple[str, ...]]]:
     return items
 
 
+def _not_read_items(runs: list[NightRun]) -> list[tuple[str, tuple[str, ...]]]:
+    """Per card, per camera RAW format and for the other files: how many were not read, one
+    of them, and why (with what to use instead)."""
+    items: list[tuple[str, tuple[str, ...]]] = []
+    for run in runs:
+        groups: dict[str | None, list[Skipped]] = {}
+        for skipped in run.skipped:
+            groups.setdefault(skipped.camera_raw, []).append(skipped)
+        for raw, files in sorted(groups.items(), key=lambda g: (g[0] is None, g[0] or "")):
+            first = files[0]
+            what = "camera RAW file(s)" if raw else "other file(s)"
+            items.append(
+                (
+                    f"{{}} (run {run.run_id[:8]}): {len(files)} {what}, e.g. {{}}: {{}}",
+                    (run.folder or run.card or "?", first.path, first.reason),
+                )
+            )
+    return items
+
+
 def _job_items(runs: list[NightRun]) -> list[tuple[str, tuple[str, ...]]]:
     items: list[tuple[str, tuple[str, ...]]] = []
     for run in runs:
@@ -190,6 +212,8 @@ def summary_message(
     started_none = sum(1 for run in runs if not run.results and not run.lost)
     lost = sum(len(run.lost) for run in runs)
     failed = _failed_items(runs)
+    not_read_count = sum(len(run.skipped) for run in runs)
+    raws = sum(1 for run in runs for s in run.skipped if s.camera_raw)
     lines = _Lines()
     lines.add(f"proxx · night of {night.isoformat()}", bold=True)
     lines.add(
@@ -197,6 +221,11 @@ def summary_message(
         f"{len(results) - len(completed)} FAILED; {started_none} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
         + (f"{unreadable} result(s) unreadable; " if unreadable else "")
+        + (
+            f"{not_read_count} file(s) of cards not read ({raws} camera RAW); "
+            if not_read_count
+            else ""
+        )
         + f"{sum(len(r.clips) for r in completed)} proxies made"
     )
     if still_running:
@@ -207,6 +236,10 @@ def summary_message(
     if failed:
         lines.add("Failed:", bold=True)
         lines.listing(failed, "failures")
+    not_read = _not_read_items(runs)
+    if not_read:
+        lines.add("Not read (proxx cannot read them; what to use instead):", bold=True)
+        lines.listing(not_read, "kinds of files")
     jobs = _job_items(runs)
     if jobs:
         lines.add("Jobs:", bold=True)
@@ -227,6 +260,9 @@ def alert_message(run: NightRun, report: str) -> Message:
     else:
         lines.add(heading + ")", bold=True)
     lines.listing(_failed_items([run]), "failures")
+    if not_read := _not_read_items([run]):
+        lines.add("Not read (proxx cannot read them; what to use instead):")
+        lines.listing(not_read, "kinds of files")
     done = sum(1 for r in run.results if isinstance(r, ExecutionResult) and r.completed)
     if done:
         lines.add(f"{done} job(s) of the run COMPLETED; their proxies are committed")
