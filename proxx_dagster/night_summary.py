@@ -10,10 +10,10 @@ the runs.
 Sent exactly once per night, whoever looks: the `proxx_night_summary` sensor first creates the
 night's summary record beside the night report, whole and never over an existing one (a hard
 link, atomic on local and network file systems); only the evaluation that created it sends. A
-second tick, a second daemon racing the first, or a cursor written back older by a slower
-evaluation (the last writer wins a cursor) finds the record and sends nothing. The cursor only
-saves work. Should the process die between the record and the sending, the record says what
-was claimed and no copy is sent: never twice, and the record shows it.
+second tick or a second daemon racing the first finds the record and sends nothing. The record
+is the one truth: no cursor is kept (a cursor is last-writer-wins, so a slower evaluation could
+write an older one back). Should the process die between the record and the sending, the record
+says what was claimed and no copy is sent: never twice, and the record shows it.
 
 Each failed proxx run alerts once, when it ends, by a run-failure sensor, with the same claim:
 a record per run beside the night report.
@@ -318,15 +318,19 @@ def build_night_summary_sensor(
         if not destinations(automation):
             return SkipReason(NOT_CONFIGURED)
         night, at = due_night(clock(), automation)
-        if context.cursor and context.cursor >= night.isoformat():
-            return SkipReason(f"the summary of the night of {night.isoformat()} was sent")
+        folder = report_folder(automation, context.instance)
+        record_path = Path(night_summary_path(str(folder), night.isoformat()))
+        sent = SkipReason(
+            f"the summary of the night of {night.isoformat()} was sent ({record_path})"
+        )
+        if record_path.exists():
+            return sent
         running = unfinished_runs(context.instance, night, automation.timezone, names)
         if running and automation.summary_hour is None:
             return SkipReason(
                 f"the night of {night.isoformat()} is over; its summary waits for "
                 f"{len(running)} run(s) still running: {', '.join(running)}"
             )
-        folder = report_folder(automation, context.instance)
         page = Path(night_report_path(str(folder), night.isoformat()))
         runs = night_runs(context.instance, night, automation.timezone, names)
         message = summary_message(
@@ -337,19 +341,14 @@ def build_night_summary_sensor(
             still_running=running,
             at=at,
         )
-        record_path = Path(night_summary_path(str(folder), night.isoformat()))
         record = _claimed(message, night=night.isoformat())
         try:
-            claimed = _claim(record_path, record)
+            if not _claim(record_path, record):
+                return sent
         except OSError as error:
             return SkipReason(
                 f"the summary of the night of {night.isoformat()} was not sent: its record "
                 f"{record_path} cannot be written ({error.strerror or error})"
-            )
-        context.update_cursor(night.isoformat())
-        if not claimed:
-            return SkipReason(
-                f"the summary of the night of {night.isoformat()} was sent ({record_path})"
             )
         outcomes = send(automation, message, f"proxx-night-{night.isoformat()}")
         _record_outcome(record_path, record, outcomes)

@@ -117,6 +117,9 @@ def test_the_summary_is_sent_once_per_night_whoever_looks(
     assert "night-bad (run " in content and f"Night report: {report}" in content
     record = reports / f"proxx-night-{night.isoformat()}.summary.json"
     assert '"Slack #dailies: sent"' in record.read_text()
+    record.unlink()  # to send a night again, remove its record
+    sensor(build_sensor_context(instance=instance))
+    assert len(slack.posts) == 2 and len(smtp.received) == 2
 
 
 def test_user_text_is_escaped_for_slack_and_never_a_header(
