@@ -21,16 +21,17 @@ from dagster import (
 from proxx_dagster.camera_raw import CAMERA_RAW
 from proxx_dagster.cards import scan_folder
 from proxx_dagster.definitions import defs
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, PART_OP
+from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, RUN_KEY_TAG, TRIGGER_TAG
 from proxx_dagster.night import build_night_report_sensor, night_of, night_runs
 from proxx_dagster.night_summary import build_failure_alert_sensor, build_night_summary_sensor
 from proxx_dagster.resources import ProxxAutomation
 from tests.dagster.endpoints import Mailbox, SlackEndpoint, slack, smtp
 from tests.dagster.helpers import events, output_metadata, step_failure
 from tests.dagster.test_night_summary import _night_end, _settings
+from tests.dagster.test_watch import SETTLE_S, Clock, Watch, clock
 from tests.helpers import Media
 
-__all__ = ["slack", "smtp"]  # the fixtures
+__all__ = ["clock", "slack", "smtp"]  # the fixtures
 
 folder_job = defs.resolve_job_def(FOLDER_JOB)
 JOBS = (FOLDER_JOB,)
@@ -145,3 +146,30 @@ def test_the_extension_is_read_in_any_letter_case(tmp_path: Path, name: str) -> 
     (tmp_path / name).write_bytes(b"x")
     [skipped] = scan_folder(tmp_path).skipped
     assert skipped.camera_raw == "Blackmagic RAW"
+
+
+def test_a_watched_card_of_camera_raw_only_becomes_a_run_that_says_so(
+    instance: DagsterInstance, tmp_path: Path, clock: Clock
+) -> None:
+    """The watch sensor launches it once (a run refused with the files named), not a log line
+    nobody reads; a card with nothing of interest stays quiet."""
+    root = tmp_path / "incoming"
+    card = _card(root / "A002")
+    quiet = root / "A003"
+    quiet.mkdir()
+    (quiet / "notes.txt").write_text("nothing to see")
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    assert sensor.look() == []
+    [request] = sensor.look(SETTLE_S)
+    assert request.tags[FOLDER_TAG] == str(card) and request.tags[TRIGGER_TAG] == "watch"
+    outcome = folder_job.execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        tags={**request.tags, RUN_KEY_TAG: str(request.run_key)},
+        raise_on_error=False,
+    )
+    assert not outcome.success
+    assert f"no clip proxx can read in {card}: 4 camera RAW file(s)" in step_failure(
+        instance, outcome.run_id
+    )
+    assert sensor.look(SETTLE_S) == []  # once per state of the folder
