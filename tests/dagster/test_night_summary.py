@@ -25,8 +25,10 @@ from proxx_dagster.night_summary import (
     build_failure_alert_sensor,
     build_night_summary_sensor,
     due_night,
+    report_address,
 )
 from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation, SettingsProblem, checked_settings
+from proxx_exec.naming import is_record_name
 from tests.dagster.endpoints import Mailbox, SlackEndpoint, slack, smtp
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media
@@ -117,6 +119,7 @@ def test_the_summary_is_sent_once_per_night_whoever_looks(
     assert "night-bad (run " in content and f"Night report: {report}" in content
     record = reports / f"proxx-night-{night.isoformat()}.summary.json"
     assert '"Slack #dailies: sent"' in record.read_text()
+    assert is_record_name(record.name)  # proxx's own file: an audit does not call it a stray
     record.unlink()  # to send a night again, remove its record
     sensor(build_sensor_context(instance=instance))
     assert len(slack.posts) == 2 and len(smtp.received) == 2
@@ -171,6 +174,16 @@ def test_the_summary_waits_for_the_nights_last_run_or_goes_at_the_set_hour(
     [(_, body)] = slack.posts
     assert "1 run(s) still running at 07:00 (UTC)" in body["text"]
     assert len(smtp.received) == 1
+
+
+def test_the_night_report_is_linked_where_it_is_served(tmp_path: Path) -> None:
+    page = tmp_path / "proxx-night-2026-12-04.html"
+    assert report_address(ProxxAutomation(), page) == str(page)
+    served = ProxxAutomation(report_url="https://media.example.com/reports")
+    assert (
+        report_address(served, page)
+        == "https://media.example.com/reports/proxx-night-2026-12-04.html"
+    )
 
 
 def test_which_night_is_due() -> None:
@@ -272,3 +285,12 @@ def test_a_misconfigured_destination_in_plain_words(
     with pytest.raises(SettingsProblem) as raised:
         checked_settings(values, ENVIRONMENT)
     assert str(raised.value) == message
+
+
+def test_a_night_without_runs_is_summarized_too(
+    instance: DagsterInstance, tmp_path: Path, slack: SlackEndpoint, smtp: Mailbox
+) -> None:
+    sensor = build_night_summary_sensor(JOBS, _settings(tmp_path, slack, smtp), clock=_night_end)
+    sensor(build_sensor_context(instance=instance))
+    [(_, body)] = slack.posts
+    assert "0 run(s); 0 job(s): 0 COMPLETED, 0 FAILED" in body["text"]
