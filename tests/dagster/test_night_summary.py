@@ -4,8 +4,11 @@ server: once per night whoever looks, at once for a failed run, user text escape
 from __future__ import annotations
 
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import (
@@ -17,9 +20,10 @@ from dagster import (
     build_sensor_context,
 )
 
+from proxx_dagster import night_summary
 from proxx_dagster.definitions import proxx_job
 from proxx_dagster.messages import Message, mail
-from proxx_dagster.night import night_of, night_window
+from proxx_dagster.night import NightRun, night_of, night_window
 from proxx_dagster.night_summary import (
     NOT_CONFIGURED,
     build_failure_alert_sensor,
@@ -294,3 +298,38 @@ def test_a_night_without_runs_is_summarized_too(
     sensor(build_sensor_context(instance=instance))
     [(_, body)] = slack.posts
     assert "0 run(s); 0 job(s): 0 COMPLETED, 0 FAILED" in body["text"]
+
+
+def _evaluate(home: str, settings: ProxxAutomation) -> str:
+    """One daemon's look: its own instance of the same DAGSTER_HOME, its own sensor."""
+    with DagsterInstance.from_config(home) as instance:
+        sensor = build_night_summary_sensor(JOBS, settings, clock=_night_end)
+        return str(sensor(build_sensor_context(instance=instance)))
+
+
+def test_two_daemons_looking_at_once_send_one_summary(
+    instance: DagsterInstance,
+    dagster_home: Path,
+    tmp_path: Path,
+    slack: SlackEndpoint,
+    smtp: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Looks at the same moment, each on its own instance: every one has found no record and
+    read the night's runs before any claims it; one sends, the others find the record."""
+    settings = _settings(tmp_path / "reports", slack, smtp)
+    looks = 3
+    together = threading.Barrier(looks)
+    read_runs = night_summary.night_runs
+
+    def read_at_once(*args: Any) -> list[NightRun]:
+        runs = read_runs(*args)
+        together.wait(timeout=60)
+        return runs
+
+    monkeypatch.setattr(night_summary, "night_runs", read_at_once)
+    with ThreadPoolExecutor(looks) as pool:
+        said = list(pool.map(lambda _: _evaluate(str(dagster_home), settings), range(looks)))
+    assert sum("Slack #dailies: sent" in s for s in said) == 1
+    assert sum("was sent" in s for s in said) == looks - 1
+    assert len(slack.posts) == 1 and len(smtp.received) == 1
