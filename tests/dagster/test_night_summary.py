@@ -23,7 +23,7 @@ from dagster import (
 from proxx_dagster import night_summary
 from proxx_dagster.definitions import proxx_job
 from proxx_dagster.messages import Message, mail
-from proxx_dagster.night import NightRun, night_of, night_window
+from proxx_dagster.night import NightRun, night_of, night_runs, night_window
 from proxx_dagster.night_summary import (
     NOT_CONFIGURED,
     build_failure_alert_sensor,
@@ -320,10 +320,9 @@ def test_two_daemons_looking_at_once_send_one_summary(
     settings = _settings(tmp_path / "reports", slack, smtp)
     looks = 3
     together = threading.Barrier(looks)
-    read_runs = night_summary.night_runs
 
     def read_at_once(*args: Any) -> list[NightRun]:
-        runs = read_runs(*args)
+        runs = night_runs(*args)
         together.wait(timeout=60)
         return runs
 
