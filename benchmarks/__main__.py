@@ -44,6 +44,7 @@ from benchmarks.common import (
     source_clip,
     timed_child,
 )
+from benchmarks.dagster_processes import dagster_home
 from benchmarks.night import night, save
 from benchmarks.night import report as night_report
 from benchmarks.per_profile import ProfileRow, measure, startup
@@ -51,7 +52,7 @@ from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.engines import identify_engine
 from proxx_exec.jobspec import DEFAULT_ENGINE
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.samples import SampleClip, make_sample
 
 REPORT = REPO / "docs" / "benchmarks.md"
 
@@ -77,9 +78,7 @@ def spec_file(root: Path, name: str, sources: list[str], profile: str) -> tuple[
 def dagster_vs_cli(root: Path, source: Path, reps: int) -> list[str]:
     bin_dir = Path(sys.executable).parent
     sources = clip_folder(source, root / "ten", 10)
-    home = root / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    home = dagster_home(root, "dagster_home")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     cli, dag = [], []
     for rep in range(reps):

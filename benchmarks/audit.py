@@ -28,10 +28,10 @@ from typing import Any
 
 from benchmarks.common import machine
 from proxx_exec import JobSpec, execute
-from proxx_exec.audit import audit_results
 from proxx_exec.files import file_fingerprint
 from proxx_exec.result import compute_digest
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.audit import audit_results
+from proxx_exec.tools.samples import SampleClip, make_sample
 
 PER_FOLDER = 100
 BLOCK = os.urandom(1 << 20)

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import clip_folder, dagster_home, measured, xargs_listing
+from benchmarks.batch_runs import CeleryBroker, celery_workers, execute_batch
+from benchmarks.common import clip_folder, measured, xargs_listing
+from benchmarks.dagster_processes import dagster_home
 from proxx_dagster.names import PLAN_OP
 from proxx_exec import JobSpec, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
-from tests.dagster.batch_runs import CeleryBroker, celery_workers, execute_batch
 
 BATCH_SIZE = 8
 PROFILE = "h264_half"

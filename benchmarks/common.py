@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.samples import SampleClip, make_sample
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,14 +82,6 @@ def source_clip(root: Path, size: str, seconds: float) -> Path:
             pix_fmt="yuv420p",
         ),
     )
-
-
-def dagster_home(root: Path, name: str) -> Path:
-    """A new DAGSTER_HOME under `root` with the deployment's dagster.yaml."""
-    home = root / name
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
-    return home
 
 
 def xargs_listing(commands: dict[str, list[str]], scratch: Path) -> Path:

@@ -20,15 +20,16 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
-from benchmarks.common import dagster_home, xargs_listing
+from benchmarks.batch_runs import running_batch
+from benchmarks.common import xargs_listing
+from benchmarks.dagster_processes import dagster_home
+from benchmarks.processes import descendants
 from proxx_dagster.names import EXECUTE_BATCH_OP, PLAN_OP
 from proxx_exec import ExecutionResult
 from proxx_exec.engines import default_engine_binary, identify_engine
 from proxx_exec.naming import result_path
 from proxx_exec.process import ENGINE_ENVIRONMENT
-from proxx_exec.samples import SampleClip, make_sample
-from tests.dagster.batch_runs import running_batch
-from tests.processes import descendants
+from proxx_exec.tools.samples import SampleClip, make_sample
 
 # card name, profile, clips as (seconds, size, audio tracks)
 NIGHT: tuple[tuple[str, str, tuple[tuple[float, str, int], ...]], ...] = (

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.common import timed_child
+from benchmarks.processes import descendants
 from proxx_exec import JobSpec, execute, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from proxx_exec.validate import ValidatedJob
-from tests.processes import descendants
 
 PROXX = str(Path(sys.executable).parent / "proxx")
 _TICK = 1 / os.sysconf("SC_CLK_TCK")

@@ -7,29 +7,29 @@ Importing this (or `proxx_dagster`) reads no environment variable; the code loca
 
 from __future__ import annotations
 
-from dagster import Definitions, JobDefinition, job
+from dagster import Definitions, JobDefinition
 
 from proxx_dagster.assets import asset_specs, declared_checks
-from proxx_dagster.audit_job import build_audit_job, build_audit_schedule, declared_audit_check
-from proxx_dagster.batch import build_batch_job
-from proxx_dagster.batch_outcome import build_batch_outcome_sensor
-from proxx_dagster.executors import IN_PROCESS_EXECUTOR
-from proxx_dagster.folder_job import build_proxx_folder_job
-from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
-from proxx_dagster.night import build_night_report_sensor
-from proxx_dagster.night_summary import build_failure_alert_sensor, build_night_summary_sensor
-from proxx_dagster.no_retry import NO_RETRY_TAGS, assert_no_retries
-from proxx_dagster.ops import (
+from proxx_dagster.jobs.audit_job import build_audit_job, declared_audit_check
+from proxx_dagster.jobs.batch import build_batch_job
+from proxx_dagster.jobs.executors import IN_PROCESS_EXECUTOR
+from proxx_dagster.jobs.folder_job import build_proxx_folder_job
+from proxx_dagster.jobs.ops import (
     build_execute_document_op,
     build_execute_jobspec_op,
     proxx_resources,
 )
-from proxx_dagster.orphans import build_orphan_sensor
-from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.schedules import build_nightly_schedule
-from proxx_dagster.sensors import build_inbox_sensor
+from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FOLDER_JOB, PROXX_JOB
+from proxx_dagster.no_retry import assert_no_retries, single_op_job
+from proxx_dagster.reports.batch_outcome import build_batch_outcome_sensor
+from proxx_dagster.reports.night_report import build_night_report_sensor
+from proxx_dagster.reports.summary import build_failure_alert_sensor, build_night_summary_sensor
+from proxx_dagster.schedules import build_audit_schedule, build_nightly_schedule
+from proxx_dagster.settings import ProxxAutomation
 from proxx_dagster.translator import ProxxTranslator
-from proxx_dagster.watch import build_watch_sensor
+from proxx_dagster.watch.inbox import build_inbox_sensor
+from proxx_dagster.watch.orphans import build_orphan_sensor
+from proxx_dagster.watch.watch_sensor import build_watch_sensor
 
 # The shell command that runs a job of ours (LAUNCHER, EXECUTE_DEFS_JOB + name) or proxx_job
 # (LAUNCHER, EXECUTE_PROXX_JOB) on the instance of $DAGSTER_HOME, with the calling process as
@@ -53,36 +53,24 @@ def build_proxx_job(translator: ProxxTranslator | None = None) -> JobDefinition:
             Definitions(jobs=[build_proxx_job()], resources=proxx_resources())
         )
     """
-    execute_jobspec = build_execute_jobspec_op(translator)
-
-    @job(
-        name=PROXX_JOB,
-        description="Make verified editing proxies for one JobSpec (paste it as the op config).",
-        tags=dict(NO_RETRY_TAGS),
-        executor_def=IN_PROCESS_EXECUTOR,
-        resource_defs=proxx_resources(),
+    return single_op_job(
+        PROXX_JOB,
+        "Make verified editing proxies for one JobSpec (paste it as the op config).",
+        build_execute_jobspec_op(translator),
+        IN_PROCESS_EXECUTOR,
+        proxx_resources(),
     )
-    def proxx_job() -> None:
-        execute_jobspec()
-
-    return proxx_job
 
 
 def build_document_job(translator: ProxxTranslator | None = None) -> JobDefinition:
     """The job the schedule and the sensor launch: a JobSpec file's exact bytes in."""
-    execute_document = build_execute_document_op(translator)
-
-    @job(
-        name=DOCUMENT_JOB,
-        description="Run one JobSpec file (launched by proxx_nightly and proxx_inbox).",
-        tags=dict(NO_RETRY_TAGS),
-        executor_def=IN_PROCESS_EXECUTOR,
-        resource_defs=proxx_resources(),
+    return single_op_job(
+        DOCUMENT_JOB,
+        "Run one JobSpec file (launched by proxx_nightly and proxx_inbox).",
+        build_execute_document_op(translator),
+        IN_PROCESS_EXECUTOR,
+        proxx_resources(),
     )
-    def proxx_document_job() -> None:
-        execute_document()
-
-    return proxx_document_job
 
 
 def build_definitions(
@@ -90,8 +78,7 @@ def build_definitions(
 ) -> Definitions:
     """Everything proxx contributes to a code location, checked for retry configuration:
     `proxx_job`, `proxx_batch`, the document job, the audit job, the assets and checks, the
-    nightly and audit schedules, the inbox, orphan, batch-outcome, night report, night summary
-    and failure alert sensors and their resources.
+    nightly and audit schedules, the inbox, orphan and batch-outcome sensors and their resources.
 
     `automation` defaults to the PROXX_* environment variables of the code location, read now
     (`ProxxAutomation.from_environment`; a wrong one raises SettingsProblem, in plain words).
@@ -99,7 +86,7 @@ def build_definitions(
     .. code-block:: python
 
         from proxx_dagster import ProxxTranslator, build_definitions
-        from proxx_dagster.resources import ProxxAutomation
+        from proxx_dagster.settings import ProxxAutomation
 
         defs = build_definitions(
             translator=ProxxTranslator(),

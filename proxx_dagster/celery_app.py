@@ -12,7 +12,7 @@ import logging
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_task
 
-from proxx_dagster.executors import PINNED_CELERY_SETTINGS
+from proxx_dagster.jobs.executors import PINNED_CELERY_SETTINGS
 
 app = make_app()  # type: ignore[no-untyped-call]
 for key, pinned in PINNED_CELERY_SETTINGS.items():

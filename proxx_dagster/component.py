@@ -18,7 +18,7 @@ from dagster import scaffold_with as _scaffold_with
 from pydantic import BaseModel
 
 from proxx_dagster.builders import build_definitions
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.settings import ProxxAutomation
 
 EXAMPLE_ATTRIBUTES = """\
 # Every setting of ProxxAutomation may appear here; see docs/dagster.md.

@@ -25,11 +25,16 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.events import EngineEventData
 
 # An executor that wraps Dagster's own (to record the run worker before it orchestrates, see
-# orphans.py) implements `Executor`'s abstract members, whose types Dagster does not export.
+# watch/orphans.py) implements `Executor`'s abstract members, whose types Dagster does not export.
 from dagster._core.execution.context.system import PlanOrchestrationContext
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode
 from dagster._core.execution.step_dependency_config import StepDependencyConfig
+
+# A run launcher that sends whole runs to Celery (launcher.py) overrides `launch_run`, whose
+# context type Dagster does not export, and sends the run the way dagster-celery's own launcher
+# does: the execute-run arguments, packed with Dagster's serializer.
+from dagster._core.launcher import LaunchRunContext
 
 # Dagster's own run tags. Dagster publishes no constants for its system tags, and proxx both sets
 # them (a run that can never be retried) and reads them (a run that is a retry, a run's key).
@@ -41,9 +46,13 @@ from dagster._core.storage.tags import (
     WILL_RETRY_TAG,
 )
 
+# The arguments of a whole run executed by a worker (`execute_job`), as dagster-celery's own
+# launcher builds them.
+from dagster._grpc.types import ExecuteRunArgs
+
 # What an instance's dagster.yaml configures (storage, compute logs, run launcher, ...) is held
 # as ConfigurableClassData in its InstanceRef; the public API has the objects, not their modules.
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, pack_value
 
 # Whether a string is a cron schedule Dagster accepts: the automation's cron setting is checked
 # when it is read, so a wrong one is named in plain words rather than when the schedule is built.
@@ -55,8 +64,11 @@ __all__ = [
     "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
     "RUN_KEY_TAG",
     "WILL_RETRY_TAG",
+    "ConfigurableClassData",
     "EngineEventData",
+    "ExecuteRunArgs",
     "ExecutionPlan",
+    "LaunchRunContext",
     "PlanOrchestrationContext",
     "RetryMode",
     "StepDependencyConfig",
@@ -64,6 +76,7 @@ __all__ = [
     "is_valid_cron_string",
     "job_module",
     "materialization_target",
+    "pack_value",
 ]
 
 

@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
-from proxx_dagster.resources import SettingsProblem, configured_cores
+from proxx_dagster.settings import SettingsProblem, configured_cores
 from proxx_dagster.sizing import instance_yaml
 from proxx_exec import ExecutionResult
 from proxx_exec.display import rich_text
 from proxx_exec.naming import result_path
-from proxx_exec.samples import make_card
+from proxx_exec.tools.samples import make_card
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console(emoji=False, highlight=False)

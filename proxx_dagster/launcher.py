@@ -18,15 +18,18 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from dagster import Field, StringSource
-from dagster._core.events import EngineEventData
-from dagster._core.launcher import LaunchRunContext
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClassData, pack_value
 from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG, DAGSTER_CELERY_TASK_ID_TAG
 from dagster_celery.tasks import create_execute_job_task
 
-from proxx_dagster.executors import celery_config_source
+from proxx_dagster.dagster_internals import (
+    ConfigurableClassData,
+    EngineEventData,
+    ExecuteRunArgs,
+    LaunchRunContext,
+    pack_value,
+)
+from proxx_dagster.jobs.executors import celery_config_source
 
 RUN_QUEUE = "proxx-runs"
 

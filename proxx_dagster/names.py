@@ -115,7 +115,7 @@ VOLUME_TAG = "proxx/output_volume"  # shown on the run; no limit keys on it (doc
 BATCH_SIZE_TAG = "proxx/batch_size"
 BATCH_FAILED_TAG = "proxx/batch_failed"
 BATCH_COMPLETED_TAG = "proxx/batch_completed"
-# The run worker (written once, by the run worker itself; see orphans.py).
+# The run worker (written once, by the run worker itself; see watch/orphans.py).
 RUN_WORKER_HOST_TAG = "proxx/run_worker_host"
 RUN_WORKER_PID_TAG = "proxx/run_worker_pid"
 RUN_WORKER_CREATED_TAG = "proxx/run_worker_created"  # the process's create time, epoch seconds

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from dagster import (
     DagsterInvalidDefinitionError,
     Definitions,
+    ExecutorDefinition,
     Failure,
     Field,
     GraphDefinition,
@@ -25,6 +27,7 @@ from dagster import (
     OpDefinition,
     OpExecutionContext,
 )
+from dagster import job as build_job
 
 from proxx_dagster.names import (
     MAX_RETRIES_TAG,
@@ -209,3 +212,37 @@ def pin_no_retry_tags(context: OpExecutionContext) -> None:
             "run tags asked for retries; proxx pinned %s on this run",
             ", ".join(f"{k}={v}" for k, v in NO_RETRY_TAGS.items()),
         )
+
+
+def no_retry_job(
+    name: str,
+    description: str,
+    wiring: Callable[[], None],
+    executor_def: ExecutorDefinition,
+    resource_defs: Mapping[str, Any] | None = None,
+) -> JobDefinition:
+    """The one way proxx builds a job: `wiring` calls its ops; the run tags keep run retries off
+    (`NO_RETRY_TAGS`) and the executor given must have its retries disabled (`assert_no_retries`
+    checks both when the definitions load)."""
+    return build_job(
+        name=name,
+        description=description,
+        tags=dict(NO_RETRY_TAGS),
+        executor_def=executor_def,
+        resource_defs=dict(resource_defs) if resource_defs is not None else None,
+    )(wiring)
+
+
+def single_op_job(
+    name: str,
+    description: str,
+    op_def: OpDefinition,
+    executor_def: ExecutorDefinition,
+    resource_defs: Mapping[str, Any] | None = None,
+) -> JobDefinition:
+    """A no-retry job of one op (`proxx_job`, the document job, the audit job)."""
+
+    def one_op() -> None:
+        op_def()
+
+    return no_retry_job(name, description, one_op, executor_def, resource_defs)

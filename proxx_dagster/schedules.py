@@ -1,4 +1,5 @@
-"""The nightly schedule: every JobSpec file in the nightly folder, once per night, in name order."""
+"""The schedules: `proxx_nightly` (every JobSpec file in the nightly folder, once per night, in
+name order) and `proxx_audit_nightly` (the audit job, stopped until an operator starts it)."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,9 +15,16 @@ from dagster import (
     schedule,
 )
 
-from proxx_dagster.names import DOCUMENT_JOB, NIGHTLY_SCHEDULE
-from proxx_dagster.resources import ProxxAutomation
-from proxx_dagster.spec_files import launched_run_keys, read_specs, run_request
+from proxx_dagster.names import (
+    AUDIT_JOB,
+    AUDIT_SCHEDULE,
+    DOCUMENT_JOB,
+    NIGHTLY_SCHEDULE,
+)
+from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch.run_requests import launched_run_keys, run_request
+from proxx_dagster.watch.spec_files import read_specs
 from proxx_exec.naming import result_path
 
 DATE_TOKEN = "{date}"  # noqa: S105 - a template token, not a secret
@@ -60,3 +68,24 @@ def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> S
             yield SkipReason("no JobSpec to run tonight")
 
     return proxx_nightly
+
+
+# Four hours after the nightly schedule's default (02:00), when its jobs have usually ended.
+DEFAULT_AUDIT_CRON = "0 6 * * *"
+
+
+def build_audit_schedule(
+    audit_job: JobDefinition, automation: ProxxAutomation, cron: str = DEFAULT_AUDIT_CRON
+) -> ScheduleDefinition:
+    """`proxx_audit_nightly`: launch the audit job on `cron` in the automation's time zone.
+    Stopped until an operator starts it."""
+    return ScheduleDefinition(
+        name=AUDIT_SCHEDULE,
+        job=audit_job,
+        cron_schedule=cron,
+        execution_timezone=automation.timezone,
+        default_status=DefaultScheduleStatus.STOPPED,
+        tags=dict(NO_RETRY_TAGS),
+        description=f"Runs {AUDIT_JOB} ({cron}, {automation.timezone}): every materialized "
+        "partition's proxies checked against its ExecutionResult.",
+    )

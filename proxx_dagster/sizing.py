@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from proxx_dagster.names import ENCODE_POOL
-from proxx_dagster.resources import SettingsProblem, configured_cores
+from proxx_dagster.settings import SettingsProblem, configured_cores
 from proxx_exec import BUILTIN_PROFILES
 
 # A run's start-up (run worker process, imports, plan, first probe) is about 6 s; a typical clip

@@ -17,12 +17,12 @@ from dagster import (
     TableSchema,
 )
 
-from proxx_dagster.visual import posters_markdown
+from proxx_dagster.posters import posters_markdown
 from proxx_exec import ExecutionResult
-from proxx_exec.audit import ResultAudit
 from proxx_exec.display import markdown_text
 from proxx_exec.naming import result_path
-from proxx_exec.posters import PosterSet
+from proxx_exec.tools.audit import ResultAudit
+from proxx_exec.tools.posters import PosterSet
 from proxx_exec.verify import CHECK_NAMES
 
 COMPLETED_CHECK = "job_completed"

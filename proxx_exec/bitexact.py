@@ -56,6 +56,12 @@ DECODER_OPTIONS: tuple[str, ...] = (
 # replaces any global -sws_flags, so they are always written into the filter itself.
 SCALER_FLAGS = "accurate_rnd+bitexact+full_chroma_int"
 
+# The pixel format a 3D LUT is applied in. FFmpeg's lut3d interpolates planar float and planar
+# 16-bit input with CPU-specific SIMD (SSE2/AVX/AVX2 tetrahedral code that rounds unlike C), but
+# packed RGB with its plain C code on every CPU: the picture is converted to packed 16-bit RGB
+# (by swscale, with SCALER_FLAGS) before `lut3d` and back after it.
+LUT3D_INPUT = "rgb48le"
+
 # Encoder options that make an encoder's bytes independent of the CPU.
 ENCODER_OPTIONS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
     {

@@ -29,13 +29,13 @@ from proxx_exec.failures import JobFailure, clip_label
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from proxx_exec.audit import AuditReport, ResultAudit
     from proxx_exec.jobspec import JobSpec
     from proxx_exec.plan import JobPlan
-    from proxx_exec.posters import PosterSet
-    from proxx_exec.reproduce import ClipReproduction, ReproducibleJob
     from proxx_exec.result import ClipResult, ExecutionResult
     from proxx_exec.run import ClipProgress
+    from proxx_exec.tools.audit import AuditReport, ResultAudit
+    from proxx_exec.tools.posters import PosterSet
+    from proxx_exec.tools.reproduce import ClipReproduction, ReproducibleJob
     from proxx_exec.validate import ValidatedJob
 
 app = typer.Typer(
@@ -233,7 +233,7 @@ def run(
         outcome = execute_file(spec, on_progress=_Bars(progress))
     _emit(outcome, result)
     if posters and outcome.completed:
-        from proxx_exec.sheets import posters_with_contact_sheet  # noqa: PLC0415 - see imports
+        from proxx_exec.tools.sheets import posters_with_contact_sheet  # noqa: PLC0415 - see imports
 
         _report_posters(posters_with_contact_sheet(outcome))
     raise typer.Exit(0 if outcome.completed else 1)
@@ -272,7 +272,8 @@ def _emit(outcome: ExecutionResult, result_file: Path | None) -> None:
     else:
         failure = outcome.failure
         err.print(
-            f"[bold red]FAILED[/] {rich_text(outcome.job_id)}: {failure.failure_class.value} "
+            f"[bold red]FAILED[/] {rich_text(outcome.job_id or '(no job_id read)')}: "
+            f"{failure.failure_class.value} "
             f"{failure.reason.value}"
         )
         err.print(visible(failure.message, keep_line_breaks=True), markup=False)
@@ -292,7 +293,7 @@ def audit(
     """Check that every committed proxy still has its recorded size and SHA-256, that each
     result's digest matches its content, and that the output folders hold nothing extra.
     Hashes only; decodes nothing. Exit 0 only when everything matches."""
-    from proxx_exec.audit import audit_results  # noqa: PLC0415 - see the imports
+    from proxx_exec.tools.audit import audit_results  # noqa: PLC0415 - see the imports
 
     report = audit_results(results)
     if as_json:
@@ -323,7 +324,7 @@ def _audit_heading(audit: ResultAudit) -> str:
 
 
 def _print_audit(report: AuditReport) -> None:
-    from proxx_exec.audit import findings  # noqa: PLC0415 - see the imports
+    from proxx_exec.tools.audit import findings  # noqa: PLC0415 - see the imports
 
     for audit in report.results:
         out.print(_audit_heading(audit))
@@ -373,7 +374,7 @@ def reproduce(
     recorded ones, with the same engine binary and probing library), run them into a scratch
     folder, verify each proxy, and compare its bytes with the recorded SHA-256. Never touches
     the committed proxies and writes no result. Exit 0 only when every clip is identical."""
-    from proxx_exec.reproduce import (  # noqa: PLC0415 - see the imports
+    from proxx_exec.tools.reproduce import (  # noqa: PLC0415 - see the imports
         Refusal,
         load_reproducible,
         reproduce_clips,
@@ -442,7 +443,7 @@ def _print_reproduction_heading(job: ReproducibleJob, scratch: Path, kept: bool)
 
 
 def _print_reproduction(clips: list[ClipReproduction]) -> bool:
-    from proxx_exec.reproduce import Verdict  # noqa: PLC0415 - see the imports
+    from proxx_exec.tools.reproduce import Verdict  # noqa: PLC0415 - see the imports
 
     identical = [c for c in clips if c.verdict is Verdict.IDENTICAL]
     for clip in clips:
@@ -518,6 +519,31 @@ def profiles(
 
 
 @app.command()
+def looks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the looks as JSON.")] = False,
+) -> None:
+    """List the built-in looks: what each expects, its shipped LUT and the LUT's SHA-256."""
+    from rich.table import Table  # noqa: PLC0415 - see the imports
+
+    from proxx_exec.looks.builtin import BUILTIN_LOOKS  # noqa: PLC0415
+
+    rows = [
+        {"name": name, "expects": look.description, "lut": str(look.path), "sha256": look.sha256}
+        for name, look in BUILTIN_LOOKS.items()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title='built-in looks (JobSpec `look`; or "none", or {"cube": "/path.cube"})')
+    table.add_column("look", no_wrap=True, style="bold")
+    table.add_column("expects")
+    table.add_column("LUT SHA-256", no_wrap=True)
+    for row in rows:
+        table.add_row(row["name"], row["expects"], row["sha256"][:16] + "…")
+    Console(emoji=False, highlight=False).print(table)
+
+
+@app.command()
 def samples(
     folder: Annotated[
         Path, typer.Argument(help="Folder for the clips (made if missing).", file_okay=False)
@@ -527,7 +553,7 @@ def samples(
 ) -> None:
     """Make synthetic camera clips (ProRes HQ, timecode, reel name, two audio tracks) and a
     JobSpec for them, to try proxx on."""
-    from proxx_exec.samples import make_card  # noqa: PLC0415 - see the imports
+    from proxx_exec.tools.samples import make_card  # noqa: PLC0415 - see the imports
 
     try:
         card = make_card(folder.resolve(), count, seconds)

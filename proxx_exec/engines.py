@@ -33,23 +33,27 @@ class EngineIdentity(BaseModel):
 
 
 def default_engine_binary() -> Path:
-    """The FFmpeg binary shipped inside the installed imageio-ffmpeg package."""
+    """The FFmpeg binary shipped inside the installed imageio-ffmpeg package: the one
+    `ffmpeg-*` file in its `binaries` folder (a wheel is built for one platform and carries
+    its one binary), read through the package's files, not through its private modules."""
     try:
-        from imageio_ffmpeg._definitions import (  # noqa: PLC0415 - optional at import
-            FNAME_PER_PLATFORM,
-            get_platform,
-        )
+        binaries = importlib.resources.files("imageio_ffmpeg.binaries")
     except ImportError as error:
         raise invalid(
             Reason.ENGINE_UNAVAILABLE, f"the imageio-ffmpeg package is not importable: {error}"
         ) from None
-    file_name = FNAME_PER_PLATFORM.get(get_platform())
-    if not file_name:
+    shipped = sorted(
+        entry.name
+        for entry in binaries.iterdir()
+        if entry.name.startswith("ffmpeg-") and entry.is_file()
+    )
+    if len(shipped) != 1:
         raise invalid(
             Reason.ENGINE_UNAVAILABLE,
-            f"imageio-ffmpeg ships no FFmpeg for platform {get_platform()}",
+            f"the installed imageio-ffmpeg holds {len(shipped)} FFmpeg binaries "
+            f"({', '.join(shipped) or 'none'}), not the one of its platform's wheel",
         )
-    return Path(str(importlib.resources.files("imageio_ffmpeg") / "binaries" / file_name))
+    return Path(str(binaries / shipped[0]))
 
 
 def engine_binary(engine: str) -> Path:

@@ -1,5 +1,5 @@
-"""Writing a whole file atomically, the one way proxx writes its JSON records; and reading one
-file's fingerprint."""
+"""Writing a whole file atomically (a new record never over another; a view replaced whole), the
+one way proxx writes files; and reading one file's fingerprint."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ import tempfile
 from pathlib import Path
 
 
-def write_new_file(path: Path, text: str | bytes) -> None:
-    """Write `text` (str as UTF-8, or bytes) to `path`: whole or not at all, and never over an
-    existing file.
-
-    The text goes to a temporary file in the same folder, is flushed to disk, and is then
-    hard-linked to `path`; the link fails with FileExistsError rather than replace a file.
-    """
+def _written_temp(path: Path, text: str | bytes) -> str:
+    """`text` (str as UTF-8, or bytes) in a new temporary file beside `path`, flushed to disk
+    and readable by all: the name of that file, which the caller links or renames."""
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -24,7 +20,33 @@ def write_new_file(path: Path, text: str | bytes) -> None:
             stream.flush()
             os.fchmod(stream.fileno(), 0o644)
             os.fsync(stream.fileno())
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return temp_name
+
+
+def write_new_file(path: Path, text: str | bytes) -> None:
+    """Write `text` (str as UTF-8, or bytes) to `path`: whole or not at all, and never over an
+    existing file.
+
+    The text goes to a temporary file in the same folder, is flushed to disk, and is then
+    hard-linked to `path`; the link fails with FileExistsError rather than replace a file.
+    """
+    temp_name = _written_temp(path, text)
+    try:
         os.link(temp_name, path)  # fails rather than clobbers
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
+
+
+def replace_file(path: Path, text: str | bytes) -> None:
+    """Write `text` to `path` whole, replacing what is there: a reader sees the old file or the
+    new one, never half of either. Only for views made from records (the night report), never
+    for a record itself."""
+    temp_name = _written_temp(path, text)
+    try:
+        Path(temp_name).replace(path)
     finally:
         Path(temp_name).unlink(missing_ok=True)
 

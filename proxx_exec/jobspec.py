@@ -24,8 +24,9 @@ from pydantic import (
 from proxx_exec.canonical import fingerprint
 from proxx_exec.display import visible
 from proxx_exec.failures import Reason, invalid
+from proxx_exec.looks.builtin import BUILTIN_LOOKS
 from proxx_exec.profiles import Profile
-from proxx_exec.refusals import describe, place_in_words
+from proxx_exec.refusals import closest, describe, place_in_words
 
 DEFAULT_ENGINE = "imageio-ffmpeg"
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -80,10 +81,29 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def engine_path_problem(value: str) -> str | None:
+    """Why `value` cannot name an engine binary here, in words (None if it can: the pinned
+    engine's name, or an absolute path). A Windows program cannot run here wherever its drive
+    is mounted, so it is not sent to a mount."""
+    if value == DEFAULT_ENGINE:
+        return None
+    if _WINDOWS_PATH.match(value):
+        return (
+            f"{shown_path(value)} is a Windows path, and a Windows program cannot run here: "
+            "give the absolute path of an FFmpeg binary built for this machine"
+        )
+    return relative_path_problem(value)
+
+
 def _engine_name(value: str) -> str:
-    if value != DEFAULT_ENGINE:
-        _absolute_path(value)
-    return value
+    if value == DEFAULT_ENGINE:
+        return value
+    if _WINDOWS_PATH.match(value):
+        raise ValueError(
+            f"{engine_path_problem(value)}, or leave `engine` out for the pinned one "
+            f"({DEFAULT_ENGINE})"
+        )
+    return _absolute_path(value)
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute_path)]
@@ -118,6 +138,41 @@ def _not_text(data: Any, where: tuple[str | int, ...] = ()) -> str | None:
             if found := _not_text(value, (*where, position)):
                 return found
     return None
+
+
+def _look_name(value: str) -> str:
+    if value == "none" or value in BUILTIN_LOOKS:
+        return value
+    guess = closest(value, BUILTIN_LOOKS)
+    raise ValueError(
+        f"unknown look {value!r}"
+        + (f"; did you mean {guess}?" if guess else ".")
+        + ' A look is "none", a built-in look ('
+        + ", ".join(BUILTIN_LOOKS)
+        + ') or {"cube": "/absolute/path/to/a.cube"}'
+    )
+
+
+class CubeLook(BaseModel):
+    """A look of the user's: a .cube 3D LUT from the source's picture to Rec.709."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cube: AbsolutePath = Field(
+        description="Absolute path of a .cube 3D LUT that takes the source's full-range R'G'B' "
+        "to Rec.709 (BT.1886); the proxy is tagged BT.709. Read and checked at validation; its "
+        "SHA-256 is recorded in the plan and the result."
+    )
+
+
+BurnIn = Literal["timecode", "clip_name", "reel", "frame_number"]
+
+
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"each burn-in may be named once; repeated: {', '.join(repeated)}")
+    return items
 
 
 def is_text(value: str) -> bool:
@@ -188,6 +243,23 @@ class JobSpec(BaseModel):
         pattern=JOB_ID_PATTERN,
         description="job_id of the failed job this job re-runs explicitly, for the audit trail.",
     )
+    # Left out of the canonical form when unset, so JobSpecs without a look or burn-ins keep
+    # their fingerprints, commands and results.
+    look: Annotated[str, AfterValidator(_look_name)] | CubeLook = Field(
+        default="none",
+        exclude_if=lambda value: value == "none",
+        description='What the picture becomes: "none" (the source\'s picture, as it is), a '
+        "built-in look by name (a camera log curve and gamut, or an HLG/PQ picture, to "
+        'Rec.709; `proxx looks` lists them) or {"cube": "/path/to/a.cube"}. A look gives a '
+        "Rec.709 picture, tagged BT.709.",
+    )
+    burn_ins: Annotated[tuple[BurnIn, ...], AfterValidator(_unique)] = Field(
+        default=(),
+        exclude_if=lambda value: value == (),
+        description="Text burnt into the picture, any of: timecode (the source's, running; "
+        "drop-frame when the source's is), clip_name (top left), reel (top right), "
+        "frame_number (bottom right, from 0). Drawn with the font shipped in proxx.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -254,14 +326,18 @@ def decode_jobspec_text(raw: bytes) -> Any:
     """Decode JSON or YAML bytes (JSON is YAML, but JSON first gives better messages)."""
     if len(raw) > MAX_SPEC_BYTES:
         raise invalid(
-            Reason.SPEC_UNREADABLE, f"JobSpec is {len(raw)} bytes; the limit is {MAX_SPEC_BYTES}"
+            Reason.SPEC_UNREADABLE,
+            f"JobSpec is larger than {MAX_SPEC_BYTES >> 20} MiB, the limit for a JobSpec: "
+            "it names clips by their paths, it does not hold them",
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise invalid(
             Reason.SPEC_UNREADABLE,
-            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start})",
+            f"JobSpec is not UTF-8 text ({error.reason} at byte {error.start}). A JobSpec is a "
+            "JSON or YAML text file that names the clips; if this is a clip, give a JobSpec "
+            "that lists it instead (`proxx samples FOLDER` writes an example one)",
         ) from None
     if text.lstrip().startswith(("{", "[")):
         try:
@@ -282,10 +358,18 @@ def load_jobspec(path: Path) -> JobSpec:
     try:
         raw = read_spec_file(path)
     except OSError as error:
-        raise invalid(
-            Reason.SPEC_UNREADABLE, f"cannot read JobSpec {path}: {error.strerror or error}"
-        ) from None
+        raise invalid(Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)) from None
     return load_jobspec_bytes(raw)
+
+
+def unreadable_spec_file(path: Path, error: OSError) -> str:
+    """Why the JobSpec file `path` could not be read, in words."""
+    if isinstance(error, IsADirectoryError):
+        return (
+            f"{path} is a folder, not a JobSpec file: give the JSON or YAML file that names "
+            "the clips (proxx_folder_job in Dagster takes a whole folder)"
+        )
+    return f"cannot read JobSpec {path}: {error.strerror or error}"
 
 
 def read_spec_file(path: Path) -> bytes:

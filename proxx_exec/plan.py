@@ -12,6 +12,7 @@ from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
+from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -54,6 +55,23 @@ class ClipPlan(BaseModel):
     cpu_dependent: tuple[str, ...] = Field(
         description="Stages whose bytes may differ between CPUs; empty when the whole clip is "
         "bit-exact on every x86-64 machine."
+    )
+    look: AppliedLook | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
+    )
+    burn_ins: AppliedBurnIns | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The text burnt in, with the font's SHA-256 (None: none).",
+    )
+    look_check_argv: tuple[str, ...] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With a look: writes the first frame of the source without the look and "
+        "of the proxy, each as a 64x36 16-bit grey thumbnail, beside the staged output; "
+        "verification's `look_applied` compares them.",
     )
 
 
@@ -142,6 +160,42 @@ def decode_argv(staged: str) -> tuple[str, ...]:
     )
 
 
+# The thumbnail the look check compares: small (the check is cheap), luma only, 16 bits.
+LOOK_THUMBNAIL = (64, 36)
+_THUMBNAIL = (
+    f"scale={LOOK_THUMBNAIL[0]}:{LOOK_THUMBNAIL[1]}:flags=area+{bitexact.SCALER_FLAGS},"
+    "format=gray16le"
+)
+
+
+def look_thumbnails(staged: str) -> tuple[str, str]:
+    """Where the look check writes the unlooked and the looked thumbnail."""
+    return staged + ".unlooked.gray16", staged + ".looked.gray16"
+
+
+def look_check_argv(shape: ClipShape, source_path: str, staged: str) -> tuple[str, ...]:
+    """One run: the source's first frame through the plan's picture without the look, and the
+    staged proxy's first frame, each to a raw thumbnail."""
+    unlooked, looked = look_thumbnails(staged)
+    graph = (
+        f"[0:{shape.video_stream}]{shape.unlooked_filter},{_THUMBNAIL}[unlooked];"
+        f"[1:v:0]{_THUMBNAIL}[looked]"
+    )
+    return (
+        ENGINE_PROGRAM,
+        *COMMON_INPUT_ARGS,
+        *shape.input_args,
+        "-i",
+        "file:" + source_path,
+        "-i",
+        "file:" + staged,
+        "-filter_complex",
+        graph,
+        *("-map", "[unlooked]", "-frames:v", "1", "-f", "rawvideo", "file:" + unlooked),
+        *("-map", "[looked]", "-frames:v", "1", "-f", "rawvideo", "file:" + looked),
+    )
+
+
 def plan_clip(
     spec: JobSpec,
     profile: Profile,
@@ -161,6 +215,11 @@ def plan_clip(
         expected=shape.expected,
         decisions=shape.decisions,
         cpu_dependent=shape.cpu_dependent,
+        look=shape.look,
+        burn_ins=shape.burn_ins,
+        look_check_argv=(
+            None if shape.unlooked_filter is None else look_check_argv(shape, source_path, staged)
+        ),
     )
 
 

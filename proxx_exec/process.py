@@ -2,7 +2,7 @@
 and never outliving the process that started it.
 
 This is the only place that runs the engine for a clip (the encode, the verification decode);
-`engines.py` asks it for its `-version` and `samples.py` makes sample clips.
+`engines.py` asks it for its `-version` and `tools/samples.py` makes sample clips.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from proxx_exec.looks import PICTURE_DATA
 
 STDERR_TAIL_BYTES = 8192
 KILLED_WAIT_S = 10  # for a SIGKILLed engine to be gone (longer only in uninterruptible I/O)
@@ -79,6 +81,16 @@ def _dies_with(parent: int) -> Callable[[], None] | None:
     return in_child
 
 
+# What a signal most likely means for an encode, for the message.
+_SIGNAL_MEANING = {
+    "SIGKILL": "killed (by the out-of-memory killer or an operator)",
+    "SIGXFSZ": "stopped at the file-size limit (RLIMIT_FSIZE)",
+    "SIGSEGV": "crashed",
+    "SIGTERM": "terminated",
+    "SIGINT": "interrupted",
+}
+
+
 @dataclass(frozen=True)
 class ProcessOutcome:
     exit_code: int | None
@@ -103,7 +115,8 @@ class ProcessOutcome:
                 "was killed"
             )
         if self.signal_name is not None:
-            return f"the engine was killed by {self.signal_name}"
+            meaning = _SIGNAL_MEANING.get(self.signal_name, "killed by a signal")
+            return f"the engine was killed by {self.signal_name}: {meaning}"
         return f"the engine exited with status {self.exit_code}"
 
 
@@ -146,6 +159,9 @@ def run_engine(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=ENGINE_ENVIRONMENT,
+            # A fixed working folder: the plan names the shipped LUTs and font relative to it,
+            # so the commands are the same wherever proxx is installed.
+            cwd=PICTURE_DATA,
             start_new_session=True,
             close_fds=True,
             preexec_fn=_dies_with(os.getpid()),  # noqa: PLW1509 - safe here, see _dies_with

@@ -23,7 +23,10 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 def _path(loc: tuple[int | str, ...]) -> tuple[str, tuple[int | str, ...]]:
     """Where a problem is, in words (`profile.crf`, `sources` item 3: items count from 1), and
     the location without pydantic's union tags."""
-    parts = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p == "str")))
+    # pydantic's union tags: `str`, `function-after[...]`, a model's class name (`CubeLook`)
+    parts = tuple(
+        p for p in loc if not (isinstance(p, str) and ("[" in p or p == "str" or p[:1].isupper()))
+    )
     words: list[str] = []
     names: list[str] = []
     for part in parts:
@@ -166,11 +169,14 @@ def _follows_from_an_item(item: ErrorDetails, items: list[ErrorDetails]) -> bool
 
 
 def _wrong_branch(loc: tuple[int | str, ...], data: Any) -> bool:
-    """For `profile: str | Profile`, drop the branch the document did not choose."""
-    if not isinstance(data, dict) or len(loc) < 2 or loc[0] != "profile":
+    """For `profile: str | Profile` and `look: str | CubeLook`, drop the branch the document
+    did not choose."""
+    if not isinstance(data, dict) or len(loc) < 2 or loc[0] not in {"profile", "look"}:
         return False
-    given_object = isinstance(data.get("profile"), dict)
-    return (loc[1] == "str") == given_object
+    given_object = isinstance(data.get(loc[0]), dict)
+    tag = str(loc[1])
+    text_branch = tag == "str" or (tag.startswith("function-after[") and tag.endswith(", str]"))
+    return text_branch == given_object
 
 
 def _nested_model(model: type[BaseModel], parts: tuple[int | str, ...]) -> type[BaseModel] | None:

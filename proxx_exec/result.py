@@ -17,6 +17,7 @@ from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
+from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook
 from proxx_exec.naming import refusal_path, result_path
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -100,6 +101,23 @@ class ClipResult(BaseModel):
     cpu_dependent: tuple[str, ...] = Field(
         description="Stages whose bytes may differ between CPUs; empty: bit-exact on every "
         "x86-64 machine with the same engine."
+    )
+    # Left out of the result's JSON when None, so results of jobs without a look or burn-ins
+    # keep their form and digests.
+    look: AppliedLook | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
+    )
+    burn_ins: AppliedBurnIns | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The text burnt in, with the font's SHA-256 (None: none).",
+    )
+    look_check_argv: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With a look: the command whose thumbnails `look_applied` compares.",
     )
 
 
@@ -250,4 +268,9 @@ def read_result_document(path: Path) -> dict[str, Any]:
         raise ValueError(f"is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise ValueError("not a proxx result: the file does not hold a JSON object")
+    if "spec_version" in document and "result_version" not in document:
+        raise ValueError(
+            "is a JobSpec, not a result: give the result a run of it wrote "
+            "(<output_dir>/<job_id>.proxx-result.json); `proxx run` runs a JobSpec"
+        )
     return document

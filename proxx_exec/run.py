@@ -29,7 +29,7 @@ from proxx_exec.commit import (
 from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
-from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file
+from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file, unreadable_spec_file
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
 from proxx_exec.result import (
@@ -207,9 +207,7 @@ def execute_file(path: Path, on_progress: ProgressCallback | None = None) -> Exe
         raw = read_spec_file(path)
     except OSError as error:
         failure = JobFailure(
-            FailureClass.VALIDATION,
-            Reason.SPEC_UNREADABLE,
-            f"cannot read JobSpec {path}: {error.strerror or error}",
+            FailureClass.VALIDATION, Reason.SPEC_UNREADABLE, unreadable_spec_file(path, error)
         )
         return _unparsed_failure(str(path).encode(), failure, watch)
     except Exception as error:
@@ -365,16 +363,6 @@ def _check_inputs(staging: Staging, clip: ClipPlan) -> None:
         )
 
 
-# What a signal most likely means for an encode, for the message.
-_SIGNAL_MEANING = {
-    "SIGKILL": "killed (by the out-of-memory killer or an operator)",
-    "SIGXFSZ": "stopped at the file-size limit (RLIMIT_FSIZE)",
-    "SIGSEGV": "crashed",
-    "SIGTERM": "terminated",
-    "SIGINT": "interrupted",
-}
-
-
 def _engine_failure(
     clip: ClipPlan, outcome: ProcessOutcome, timeout_s: int, staging: Staging
 ) -> JobFailure | None:
@@ -400,8 +388,7 @@ def _engine_failure(
     if problem is not None:  # the output side failed: name that cause
         return fail(problem[0], f"{problem[1]}; {ending}")
     if outcome.signal_name is not None:
-        meaning = _SIGNAL_MEANING.get(outcome.signal_name, "killed by a signal")
-        return fail(Reason.SIGNALED, f"{ending}: {meaning}")
+        return fail(Reason.SIGNALED, ending)
     return fail(Reason.NONZERO_EXIT, ending)
 
 
@@ -441,6 +428,9 @@ def _clip_result(clip: ClipPlan, outcomes: list[ClipOutcome], job_failed: bool) 
         expected=clip.expected,
         decisions=clip.decisions,
         cpu_dependent=clip.cpu_dependent,
+        look=clip.look,
+        burn_ins=clip.burn_ins,
+        look_check_argv=None if clip.look_check_argv is None else list(clip.look_check_argv),
     )
 
 

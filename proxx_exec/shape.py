@@ -18,6 +18,16 @@ from fractions import Fraction
 from proxx_exec import bitexact
 from proxx_exec.expected import PROGRESSIVE, PROXY_RANGE, Decision, ExpectedAudio, ExpectedOutput
 from proxx_exec.failures import Reason, clip_label, invalid
+from proxx_exec.looks.builtin import BUILTIN_LOOKS, HLG, PQ
+from proxx_exec.looks.picture import (
+    AppliedBurnIns,
+    AppliedLook,
+    BurnInFacts,
+    applied_burn_ins,
+    burn_in_filters,
+    clip_name,
+    look_filters,
+)
 from proxx_exec.media import AudioStream, MediaInfo, VideoStream
 from proxx_exec.profiles import Profile
 
@@ -37,9 +47,20 @@ class ClipShape:
     expected: ExpectedOutput
     decisions: tuple[Decision, ...]
     cpu_dependent: tuple[str, ...]
+    look: AppliedLook | None = None
+    burn_ins: AppliedBurnIns | None = None
+    unlooked_filter: str | None = None  # the picture without the look, for verification
 
 
-def decide(profile: Profile, info: MediaInfo, index: int, path: str) -> ClipShape:
+def decide(
+    profile: Profile,
+    info: MediaInfo,
+    index: int,
+    path: str,
+    *,
+    look: AppliedLook | None = None,
+    burn_ins: tuple[str, ...] = (),
+) -> ClipShape:
     """Decide every property of one clip's proxy, or refuse the source (VALIDATION)."""
     video = info.video
     if video is None:
@@ -58,18 +79,47 @@ def decide(profile: Profile, info: MediaInfo, index: int, path: str) -> ClipShap
     timing = _timing(video, info)
     decoders, cpu_dependent = _decoders(video, info.audio, profile)
     audio = tuple(_expected_audio(track, info) for track in info.audio)
+    look_decision = _look_decision(video, look, index, path)
+    tags = look.colour if look is not None else colour.tags
+    flags = f"flags={profile.scaler}+{bitexact.SCALER_FLAGS}"
+    if look is None:
+        picture = [
+            f"scale={width}:{height}:{flags}"
+            f":in_range={colour.in_range}:out_range={PROXY_RANGE}{colour.matrix_args}",
+        ]
+    else:
+        picture = [
+            f"scale={width}:{height}:{flags}:in_range={colour.in_range}:out_range=pc"
+            + (f":in_color_matrix={colour.tags[2]}" if not colour.matrix_args else ""),
+            f"format={bitexact.LUT3D_INPUT}",
+            *look_filters(look),
+            f"scale={flags}:in_range=pc:out_range={PROXY_RANGE}:out_color_matrix={tags[2]}",
+        ]
+    burn = _burn_ins(burn_ins, info, path, (width, height))
     chain = [
         *orient.filters,
         *fields.filters,
-        f"scale={width}:{height}:flags={profile.scaler}+{bitexact.SCALER_FLAGS}"
-        f":in_range={colour.in_range}:out_range={PROXY_RANGE}{colour.matrix_args}",
+        *picture,
         f"format={profile.pix_fmt}",
+        *(burn[0] if burn else ()),
         # setsar's default `max` (100) would round the ratio; the plan's is kept exactly.
         f"setsar=r={sar.numerator}/{sar.denominator}:max=65535",
         "setparams=field_mode=prog"
-        f":color_primaries={colour.tags[0]}:color_trc={colour.tags[1]}"
-        f":colorspace={colour.tags[2]}:range={PROXY_RANGE}",
+        f":color_primaries={tags[0]}:color_trc={tags[1]}"
+        f":colorspace={tags[2]}:range={PROXY_RANGE}",
     ]
+    # The same picture without the look (burn-ins and all else kept): what verification
+    # compares the proxy's first frame with, to show the look changed the picture.
+    unlooked = None
+    if look is not None:
+        unlooked = [
+            *orient.filters,
+            *fields.filters,
+            f"scale={width}:{height}:{flags}"
+            f":in_range={colour.in_range}:out_range={PROXY_RANGE}{colour.matrix_args}",
+            f"format={profile.pix_fmt}",
+            *(burn[0] if burn else ()),
+        ]
     timecode = info.timecode if profile.carry_timecode else None
     expected = ExpectedOutput(
         major_brand=profile.container_brand,
@@ -81,7 +131,7 @@ def decide(profile: Profile, info: MediaInfo, index: int, path: str) -> ClipShap
         sample_aspect_ratio=f"{sar.numerator}/{sar.denominator}",
         display_matrix=False,
         field_order=PROGRESSIVE,
-        color=(*colour.tags, PROXY_RANGE),
+        color=(*tags, PROXY_RANGE),
         frame_rate=timing.frame_rate,
         frame_count=video.frame_count,
         first_time=str(timing.first),
@@ -110,16 +160,21 @@ def decide(profile: Profile, info: MediaInfo, index: int, path: str) -> ClipShap
             found=_or_none(info.timecode) + (f", reel {info.reel_name}" if info.reel_name else ""),
             decided=_timecode_text(profile, info, expected),
         ),
+        *((look_decision,) if look_decision else ()),
+        *((burn[1],) if burn else ()),
     )
     return ClipShape(
         video_stream=video.index,
         audio_streams=tuple(track.index for track in info.audio),
         input_args=_input_args(video, info.audio),
         video_filter=",".join(chain),
+        unlooked_filter=",".join(unlooked) if unlooked else None,
         audio_sample_fmt=profile.audio_sample_fmt,
         expected=expected,
         decisions=decisions,
         cpu_dependent=cpu_dependent,
+        look=look,
+        burn_ins=applied_burn_ins(burn_ins, height) if burn else None,
     )
 
 
@@ -461,6 +516,102 @@ def _timecode_text(profile: Profile, info: MediaInfo, expected: ExpectedOutput) 
     drop = " (drop-frame)" if ";" in info.timecode else ""
     reel = f", reel {expected.reel_name}" if expected.reel_name else ""
     return f"{expected.timecode}{drop} carried{reel}"
+
+
+# --- look and burn-ins ------------------------------------------------------------------------
+
+# The YCbCr matrices swscale converts to RGB (the names FFmpeg's tags use).
+_RGB_MATRICES = frozenset(
+    {"bt709", "smpte170m", "bt470bg", "fcc", "smpte240m", "bt2020nc", "bt2020c"}
+)
+_HDR_NAMES = {HLG: "HLG", PQ: "PQ"}
+
+
+def _look_decision(
+    video: VideoStream, look: AppliedLook | None, index: int, path: str
+) -> Decision | None:
+    """A look takes the source's picture as its LUT expects it: an HDR source (HLG, PQ) only
+    by the look made for its transfer, and an HDR look only an HDR source of that transfer."""
+    if look is None:
+        return None
+    builtin = BUILTIN_LOOKS.get(look.look)
+    wanted = builtin.hdr_transfer if builtin else None
+    trc = video.color_trc
+    if wanted is not None and trc != wanted:
+        raise invalid(
+            Reason.LOOK_SOURCE_MISMATCH,
+            f"{clip_label(index)}: look {look.look} is for {_HDR_NAMES[wanted]} sources (transfer "
+            f"{wanted}), but source {path} is tagged transfer {trc}",
+            clip_index=index,
+        )
+    if wanted is None and trc in _HDR_NAMES:
+        fitting = next(n for n, b in BUILTIN_LOOKS.items() if b.hdr_transfer == trc)
+        raise invalid(
+            Reason.LOOK_SOURCE_MISMATCH,
+            f"{clip_label(index)}: source {path} is {_HDR_NAMES[trc]} (transfer {trc}); look "
+            f"{look.look} expects a picture that is not HDR. Use the look {fitting} for it "
+            "(tone-mapped to Rec.709), or no look",
+            clip_index=index,
+        )
+    if (
+        video.color_space not in _RGB_MATRICES
+        and not video.pix_fmt.startswith(("rgb", "bgr", "gbr"))
+        and video.color_space != "unknown"
+    ):
+        raise invalid(
+            Reason.LOOK_SOURCE_MISMATCH,
+            f"{clip_label(index)}: source {path} has the colour matrix {video.color_space}, "
+            "which the engine cannot convert to RGB for a look",
+            clip_index=index,
+        )
+    return Decision(
+        property="look",
+        found=f"transfer {trc}, primaries {video.color_primaries}",
+        decided=f"{look.look}: LUT {look.lut} (SHA-256 {look.lut_sha256}) on 16-bit packed RGB; "
+        "the proxy is Rec.709, tagged bt709",
+    )
+
+
+_BURN_IN_WORDS = {
+    "timecode": "timecode",
+    "clip_name": "clip name",
+    "reel": "reel",
+    "frame_number": "frame number",
+}
+
+
+def _burn_ins(
+    items: tuple[str, ...], info: MediaInfo, path: str, size: tuple[int, int]
+) -> tuple[tuple[str, ...], Decision] | None:
+    if not items:
+        return None
+    assert info.video is not None
+    video = info.video
+    timecode = info.timecode or "00:00:00:00"
+    facts = BurnInFacts(
+        clip_name=clip_name(path),
+        reel=info.reel_name,
+        timecode=timecode,
+        rate=video.frame_rate,
+        width=size[0],
+        height=size[1],
+    )
+    notes = []
+    if "timecode" in items:
+        drop = " drop-frame" if ";" in timecode else ""
+        notes.append(
+            f"timecode from {timecode}{drop} at {video.frame_rate} fps"
+            + ("" if info.timecode else " (the source has none: counted from zero)")
+        )
+    if "reel" in items and info.reel_name is None:
+        notes.append("no reel name in the source: none shown")
+    shown = ", ".join(_BURN_IN_WORDS[item] for item in items)
+    return burn_in_filters(items, facts), Decision(
+        property="burn-ins",
+        found=f"clip {facts.clip_name}, reel {info.reel_name or 'none'}, timecode "
+        f"{info.timecode or 'none'}",
+        decided=f"{shown} burnt in" + (f" ({'; '.join(notes)})" if notes else ""),
+    )
 
 
 # --- decoders --------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from proxx_exec.engines import EngineIdentity, identify_engine
 from proxx_exec.failures import Reason, clip_label, invalid
-from proxx_exec.jobspec import JobSpec
+from proxx_exec.jobspec import CubeLook, JobSpec
+from proxx_exec.looks.cube import CubeProblem
+from proxx_exec.looks.picture import USER_CUBE, AppliedLook, check_shipped_font, resolve_look
 from proxx_exec.media import MediaInfo, NotMedia, probe, prober_identity
 from proxx_exec.naming import (
     check_template,
@@ -83,8 +85,9 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
     profile = profile or resolve_profile(spec)
     engine, binary = identify_engine(spec.engine, spec.engine_sha256)
     _check_sources_exist(spec)
+    look = _look(spec)
     shapes = tuple(
-        decide(profile, _probe_source(index, path), index, path)
+        decide(profile, _probe_source(index, path), index, path, look=look, burn_ins=spec.burn_ins)
         for index, path in enumerate(spec.sources)
     )
     names = tuple(
@@ -94,6 +97,18 @@ def read_job(spec: JobSpec, profile: Profile | None = None) -> Reading:
         for index, source in enumerate(spec.sources)
     )
     return Reading(spec, profile, engine, binary, prober_identity(), shapes, names)
+
+
+def _look(spec: JobSpec) -> AppliedLook | None:
+    """The JobSpec's look, its LUT read and checked (LOOK_INVALID with the line that is
+    wrong), and the burn-ins' font checked against the shipped one."""
+    cube = spec.look.cube if isinstance(spec.look, CubeLook) else None
+    try:
+        if spec.burn_ins:
+            check_shipped_font()
+        return resolve_look(USER_CUBE if cube else str(spec.look), cube)
+    except CubeProblem as problem:
+        raise invalid(Reason.LOOK_INVALID, str(problem)) from None
 
 
 def _check_output_dir(spec: JobSpec) -> None:
@@ -163,7 +178,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
             f"{clip_label(index)}: source {path} {_not_a_readable_clip(source)}",
             clip_index=index,
         )
-    if source.stat().st_size == 0:
+    size = source.stat().st_size
+    if size == 0:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} is empty (0 bytes)",
@@ -175,7 +191,8 @@ def _probe_source(index: int, path: str) -> MediaInfo:
         raise invalid(
             Reason.SOURCE_NOT_MEDIA,
             f"{clip_label(index)}: source {path} does not open as media ({error}). If it was "
-            "just copied, the copy may be unfinished: wait for it to end, or copy it again; "
+            f"just copied, the copy may be unfinished: it holds {size:,} bytes, so compare that "
+            "with the original's size, then wait for the copy to end or copy it again; "
             "otherwise the file is damaged or not a video file",
             clip_index=index,
         ) from None

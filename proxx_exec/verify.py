@@ -4,6 +4,7 @@ structured data (PyAV headers and index, the engine's machine-readable progress 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -12,8 +13,10 @@ from typing import Any
 
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
+from proxx_exec.looks import shipped_file
+from proxx_exec.looks.picture import file_sha256
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
-from proxx_exec.plan import ClipPlan
+from proxx_exec.plan import ClipPlan, look_thumbnails
 from proxx_exec.process import run_engine
 from proxx_exec.result import Check
 
@@ -156,9 +159,61 @@ CHECK_NAMES: tuple[str, ...] = (
     "readable",
     *(check.name for check in HEADER_CHECKS),
     "decodes_without_error",
+    "look_applied",
     "frame_count",
     "timestamps",
 )
+
+# A look changed the picture when the thumbnails' samples differ by more than 1/64 of the range
+# on average: more than twice the encoder's loss and the rounding around the LUT measured with
+# an identity LUT (194 of 65535 for prores_proxy, 405 for h264_quarter, on a 320x180 source),
+# far less than a camera look's change (12,000 to 15,000).
+LOOK_CHANGE_MIN = 65536 // 64
+
+
+def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
+    """The proxy's first frame differs from the source's first frame made without the look
+    (both as small grey thumbnails): the largest sample difference, against LOOK_CHANGE_MIN."""
+    assert clip.look_check_argv is not None and clip.look is not None
+    expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
+    try:
+        lut_now = file_sha256(shipped_file(clip.look.lut))
+    except OSError as error:
+        lut_now = f"unreadable ({error.strerror or error})"
+    if lut_now != clip.look.lut_sha256:
+        # The engine read the LUT while encoding: the look recorded may not be the one applied.
+        return Check(
+            name="look_applied",
+            passed=False,
+            expected=expected,
+            actual=f"the LUT {clip.look.lut} changed during the job: SHA-256 now {lut_now}, "
+            f"at validation {clip.look.lut_sha256}",
+        )
+    outcome = run_engine(binary, clip.look_check_argv, timeout_s)
+    paths = [Path(p) for p in look_thumbnails(clip.staged_output)]
+    problem: str | None
+    try:
+        unlooked, looked = (p.read_bytes() for p in paths)
+    except OSError as error:
+        unlooked = looked = b""
+        problem = outcome.ending(int(timeout_s)) if not outcome.succeeded else str(error)
+    else:
+        problem = None if len(unlooked) == len(looked) > 0 else "no thumbnails were made"
+    finally:
+        for path in paths:
+            path.unlink(missing_ok=True)
+    if problem is not None:
+        return Check(name="look_applied", passed=False, expected=expected, actual=problem)
+    count = len(unlooked) // 2
+    before = struct.unpack(f"<{count}H", unlooked)
+    after = struct.unpack(f"<{count}H", looked)
+    mean = round(sum(abs(a - b) for a, b in zip(before, after, strict=True)) / count)
+    return Check(
+        name="look_applied",
+        passed=mean > LOOK_CHANGE_MIN,
+        expected=expected,
+        actual=f"the mean difference is {mean}",
+    )
 
 
 def verify_clip(clip: ClipPlan, binary: Path, timeout_s: float) -> Verification:
@@ -208,6 +263,11 @@ def verify_clip(clip: ClipPlan, binary: Path, timeout_s: float) -> Verification:
     )
     if not decode.succeeded and failed is None:
         failed = Reason.DECODE_ERROR
+    if clip.look_check_argv is not None:
+        look_check = _look_applied(clip, binary, timeout_s)
+        checks.append(look_check)
+        if not look_check.passed and failed is None:
+            failed = Reason.LOOK_NOT_APPLIED
     decoded_frames = int(decode.progress["frame"]) if "frame" in decode.progress else None
     count_ok = decoded_frames == clip.expected.frame_count
     checks.append(

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from benchmarks.processes import SUITE_MARK, Proc, kill, leftovers
 from proxx_exec import JobSpec
 from tests.corpus import Corpus
 from tests.helpers import Media, unavailable
-from tests.processes import SUITE_MARK, Proc, kill, leftovers
 
-# Set before any test runs, so every process the suite starts carries it (see tests/processes).
+# Set before any test runs, so every process the suite starts carries it (see benchmarks/processes).
 SUITE_TOKEN = uuid.uuid4().hex
 os.environ[SUITE_MARK] = SUITE_TOKEN
 # How long a process that was told to stop may take to go, before it counts as left behind.

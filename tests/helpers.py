@@ -21,7 +21,7 @@ import pytest
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import STAGING_PREFIX
 from proxx_exec.result import compute_digest
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.samples import SampleClip, make_sample
 
 REAL_ENGINE = default_engine_binary()
 PROXX = str(Path(sys.executable).parent / "proxx")  # the `proxx` command of this venv

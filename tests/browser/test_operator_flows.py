@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
+from benchmarks.dagster_processes import REPO, free_port, listening
+from benchmarks.processes import descendants, still_running, wait_for
 from proxx_exec.process import ENGINE_ENVIRONMENT
-from proxx_exec.samples import SampleClip, make_sample
-from tests.dagster.processes import REPO, free_port, listening
+from proxx_exec.tools.samples import SampleClip, make_sample
 from tests.helpers import REAL_ENGINE, unavailable
-from tests.processes import descendants, still_running, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browsers are never used
 CHROMIUM_FLAGS = [

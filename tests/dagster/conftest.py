@@ -8,15 +8,20 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from benchmarks.dagster_processes import dagster_home as new_home
+
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 
 
 @pytest.fixture
 def dagster_home(tmp_path: Path) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    return home
+    return new_home(tmp_path, "dagster_home", INSTANCE_YAML)
+
+
+@pytest.fixture
+def shipped_home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME on the shipped deploy/dagster.yaml (daemon and run queue as deployed)."""
+    return new_home(tmp_path, "home")
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from dagster import (
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.storage.asset_check_state import AssetCheckState, bulk_update_asset_check_state
 
-from proxx_dagster import audit_job as audit_job_module
 from proxx_dagster.assets import JOB_PARTITIONS_DEF
 from proxx_dagster.definitions import defs, proxx_job
+from proxx_dagster.jobs import audit_job as audit_job_module
 from proxx_dagster.no_retry import NO_RETRY_TAGS, retry_problems
 from proxx_exec.display import markdown_text, visible
 from tests.dagster.helpers import events, run_config, spec_fields

@@ -21,7 +21,7 @@ from dagster import (
 from dagster._core.storage.runs.schema import RunTagsTable
 
 from proxx_dagster.builders import build_definitions, build_document_job
-from proxx_dagster.resources import ProxxAutomation, SettingsProblem
+from proxx_dagster.settings import ProxxAutomation, SettingsProblem
 from proxx_exec import ExecutionResult, JobSpec, Status
 from tests.dagster.helpers import events, spec_fields
 from tests.helpers import Media

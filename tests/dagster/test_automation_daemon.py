@@ -19,14 +19,14 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from benchmarks.dagster_processes import BIN, REPO, background, dagster_home
+from benchmarks.processes import wait_for
 from proxx_dagster.names import INBOX_SENSOR
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.dagster.helpers import events
-from tests.dagster.processes import BIN, REPO, background
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media, clear
-from tests.processes import wait_for
 
 REPO_CONFIG = (REPO / "deploy" / "dagster.yaml").read_text()
 
@@ -62,9 +62,7 @@ def far_from_midnight() -> str:
 def test_nightly_and_inbox_through_the_daemon(
     instance_yaml: str, media: Media, tmp_path: Path
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml)
+    home = dagster_home(tmp_path, "home", instance_yaml)
     out_dir = tmp_path / "proxies"
     out_dir.mkdir()
     clips = [media.clip(f"Q{i}.mov", SampleClip(duration_s=1, reel_name=f"Q{i}")) for i in range(3)]

@@ -24,11 +24,12 @@ from dagster import (
 )
 from dagster._core.executor.multiprocess import MultiprocessExecutor
 
-from proxx_dagster.batch import BatchEntry
-from proxx_dagster.batch_outcome import batch_outcome
+from benchmarks.batch_runs import execute_batch
+from benchmarks.dagster_processes import REPO
 from proxx_dagster.definitions import defs
-from proxx_dagster.executors import PINNED_CELERY_SETTINGS, proxx_batch_executor
-from proxx_dagster.executors import celery_config_source as pinned
+from proxx_dagster.jobs.batch import BatchEntry
+from proxx_dagster.jobs.executors import PINNED_CELERY_SETTINGS, proxx_batch_executor
+from proxx_dagster.jobs.executors import celery_config_source as pinned
 from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
     BATCH_FAILED_TAG,
@@ -38,12 +39,11 @@ from proxx_dagster.names import (
     EXECUTE_BATCH_OP,
     PLAN_OP,
 )
-from proxx_dagster.orphans import RunWorkerRecorded
+from proxx_dagster.reports.batch_outcome import batch_outcome
 from proxx_dagster.sizing import pool_limit
+from proxx_dagster.watch.orphans import RunWorkerRecorded
 from proxx_exec import ExecutionResult, Status
-from tests.dagster.batch_runs import execute_batch
 from tests.dagster.helpers import events, spec_fields, stored_results
-from tests.dagster.processes import REPO
 from tests.helpers import Media, job_encodes, listing, write_engine_wrapper
 
 batch_job = defs.resolve_job_def(BATCH_JOB)

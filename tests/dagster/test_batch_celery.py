@@ -13,10 +13,7 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from proxx_dagster.batch_outcome import NO_RESULT, batch_outcome
-from proxx_dagster.names import EXECUTE_BATCH_OP
-from proxx_exec import JobSpec, Reason, Status, execute
-from tests.dagster.batch_runs import (
+from benchmarks.batch_runs import (
     CeleryBroker,
     batch_config,
     celery_workers,
@@ -24,10 +21,13 @@ from tests.dagster.batch_runs import (
     finish,
     running_batch,
 )
+from benchmarks.processes import encoder_pid, ends_within, parent_of, wait_for
+from proxx_dagster.names import EXECUTE_BATCH_OP
+from proxx_dagster.reports.batch_outcome import NO_RESULT, batch_outcome
+from proxx_exec import JobSpec, Reason, Status, execute
 from tests.dagster.helpers import events, spec_fields, stored_results
 from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, clear, engine_calls, listing, sha256, write_engine_wrapper
-from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 Outcome = dict[str, tuple[Status, str, dict[str, str]]]
 

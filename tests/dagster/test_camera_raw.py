@@ -18,13 +18,14 @@ from dagster import (
     build_sensor_context,
 )
 
-from proxx_dagster.camera_raw import CAMERA_RAW
-from proxx_dagster.cards import scan_folder
 from proxx_dagster.definitions import defs
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, RUN_KEY_TAG, TRIGGER_TAG
-from proxx_dagster.night import build_night_report_sensor, night_of, night_runs
-from proxx_dagster.night_summary import build_failure_alert_sensor, build_night_summary_sensor
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.reports.night_report import build_night_report_sensor
+from proxx_dagster.reports.night_runs import night_of, night_runs
+from proxx_dagster.reports.summary import build_failure_alert_sensor, build_night_summary_sensor
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch.camera_raw import CAMERA_RAW
+from proxx_dagster.watch.cards import scan_folder
 from tests.dagster.endpoints import Mailbox, SlackEndpoint, slack, smtp
 from tests.dagster.helpers import events, output_metadata, step_failure
 from tests.dagster.test_night_summary import _night_end, _settings

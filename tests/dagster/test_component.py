@@ -5,15 +5,16 @@ attribute), and `dg launch` runs the folder job the component contributes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
 
+from benchmarks.dagster_processes import BIN, REPO, dagster_env
 from proxx_dagster.component import ProxxComponent
-from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation
-from tests.dagster.processes import BIN, REPO, dagster_env
+from proxx_dagster.settings import ENVIRONMENT, ProxxAutomation
 from tests.helpers import Media
 
 PYPROJECT = """\
@@ -162,3 +163,25 @@ def test_the_component_yaml_in_the_docs_is_valid() -> None:
 def test_operations_doc_names_every_setting() -> None:
     text = (REPO / "docs" / "operations.md").read_text()
     assert [name for name in ENVIRONMENT.values() if f"`{name}`" not in text] == []
+
+
+def test_operations_doc_gives_each_settings_default() -> None:
+    """Each `PROXX_` row of the operations guide's tables states the default the settings
+    have: the value itself, or "(none" where the setting is unset by default."""
+    text = (REPO / "docs" / "operations.md").read_text()
+    rows = re.findall(r"^\| `(PROXX_[A-Z_]+)` \| ([^|]+) \|", text, flags=re.MULTILINE)
+    by_name = {name: field for field, name in ENVIRONMENT.items()}
+    assert rows and {name for name, _ in rows} <= set(by_name)
+    wrong = []
+    for name, stated in rows:
+        default = ProxxAutomation.model_fields[by_name[name]].get_default(call_default_factory=True)
+        expected = "(none" if default in (None, []) else f"`{default}`"
+        if name == "PROXX_REPORT_FOLDER":  # unset, it follows another setting; the field says
+            described = ProxxAutomation.model_fields[by_name[name]].description or ""
+            assert "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports" in (
+                " ".join(described.split())
+            )
+            expected = "`PROXX_PROXY_ROOT`, else `$DAGSTER_HOME/proxx-night-reports`"
+        if not stated.startswith(expected):
+            wrong.append((name, stated.strip(), expected))
+    assert wrong == []

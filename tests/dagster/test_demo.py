@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
 
+from benchmarks.dagster_processes import REPO, dagster_env
 from proxx_exec import ExecutionResult
-from tests.dagster.processes import REPO, dagster_env
 
 
 def test_demo_runs_a_job_and_prints_a_pasteable_ui_command(tmp_path: Path) -> None:

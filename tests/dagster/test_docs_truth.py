@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
-from proxx_dagster.config import jobspec_config_schema
-from proxx_dagster.folder_job import describe_profile
+from benchmarks.dagster_processes import REPO
+from proxx_dagster.launchpad import describe_profile, jobspec_config_schema
 from proxx_exec import BUILTIN_PROFILES, JobSpec
-from tests.dagster.processes import REPO
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 ASSET_KEYS = {"proxx/proxies", "proxx/source_media"}  # AssetKey(["proxx", ...]), not literals
@@ -20,7 +20,7 @@ def documented(pattern: str) -> set[str]:
 
 
 def package_source() -> str:
-    return "\n".join(p.read_text() for p in sorted((REPO / "proxx_dagster").glob("*.py")))
+    return "\n".join(p.read_text() for p in sorted((REPO / "proxx_dagster").rglob("*.py")))
 
 
 def test_every_documented_proxx_key_is_set_by_the_code() -> None:
@@ -58,11 +58,14 @@ def test_the_launchpad_describes_each_jobspec_field_as_the_schema_does() -> None
 
 # Every place the code writes a file in a way that could replace one, and why it may.
 MAY_REPLACE = {
-    ("proxx_exec/files.py", "os.fdopen"): "write_new_file: a new temporary file, then link()",
-    ("proxx_dagster/night.py", "os.fdopen"): "the night report's new temporary file",
-    ("proxx_dagster/night.py", "replace"): "the night report, replaced whole (README says so)",
+    (
+        "proxx_exec/files.py",
+        "os.fdopen",
+    ): "a new temporary file, then link or replace",
+    ("proxx_exec/files.py", "replace"): "replace_file: the night report, replaced whole (README)",
     ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
     ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
+    ("proxx_exec/looks/bake.py", "write_text"): "a developer's one-time bake of the shipped LUTs",
 }
 
 
@@ -91,8 +94,43 @@ def _writes_that_may_replace(path: Path) -> set[tuple[str, str]]:
 
 def test_the_readme_names_every_file_proxx_replaces() -> None:
     """README: no proxy, result or poster is ever overwritten; the night report is replaced."""
-    modules = [p for pkg in ("proxx_exec", "proxx_dagster") for p in (REPO / pkg).glob("*.py")]
+    modules = [p for pkg in ("proxx_exec", "proxx_dagster") for p in (REPO / pkg).rglob("*.py")]
     found = set().union(*(_writes_that_may_replace(path) for path in modules))
     assert found == set(MAY_REPLACE)
     readme = " ".join((REPO / "README.md").read_text().split())
     assert "the one file proxx replaces is the night's HTML report" in readme
+
+
+def _resolves(dotted: str) -> bool:
+    """`proxx_dagster.sizing` or `proxx_dagster.ProxxTranslator`: a module, or a name in one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
+
+
+def test_every_file_module_and_test_the_docs_name_exists() -> None:
+    """A doc that names `proxx_exec/process.py`, `python -m proxx_dagster.sizing` or
+    `tests/...py::test_x` points at something there: a module moved or a test renamed makes
+    the docs name it anew."""
+    paths = documented(r"\b((?:proxx_exec|proxx_dagster|benchmarks|tests|deploy)/[\w./-]*\w)")
+    assert {p for p in paths if not (REPO / p).exists()} == set()
+    dotted = documented(r"\b(proxx_(?:exec|dagster)(?:\.\w+)+)")
+    assert {d for d in dotted if not _resolves(d)} == set()
+    named_tests = documented(r"\b(tests/[\w/]+\.py::\w+)")
+    missing = set()
+    for named in named_tests:
+        path, _, name = named.partition("::")
+        tree = ast.parse((REPO / path).read_text())
+        if name not in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}:
+            missing.add(named)
+    assert missing == set()
+    assert paths and dotted and named_tests

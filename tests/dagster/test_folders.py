@@ -17,11 +17,11 @@ from dagster import (
 )
 from dagster._config import Enum as EnumConfigType
 
-from proxx_dagster.cards import scan_folder
 from proxx_dagster.definitions import defs
-from proxx_dagster.folder_spec import FolderProblem, build_folder_job, jobspec_file
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP
 from proxx_dagster.no_retry import runs_proxx
+from proxx_dagster.watch.cards import scan_folder
+from proxx_dagster.watch.folder_spec import FolderProblem, build_folder_job, jobspec_file
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, JobSpec, Status, execute, load_jobspec
 from proxx_exec.jobspec import DEFAULT_ENGINE, JOB_ID_PATTERN
 from tests.dagster.helpers import output_metadata, step_failure

@@ -23,6 +23,9 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from benchmarks.batch_runs import CeleryBroker
+from benchmarks.dagster_processes import BIN, REPO, background_in, dagster_env
+from benchmarks.processes import wait_for
 from proxx_dagster.definitions import proxx_job
 from proxx_dagster.hosts import (
     ENGINE_HOST_TAG,
@@ -35,7 +38,6 @@ from proxx_dagster.hosts import (
 from proxx_dagster.names import PROXX_JOB
 from proxx_exec import Reason, Status, engines
 from proxx_exec.naming import REFUSAL_INFIX
-from tests.dagster.batch_runs import CeleryBroker
 from tests.dagster.helpers import (
     events,
     output_metadata,
@@ -44,10 +46,8 @@ from tests.dagster.helpers import (
     step_failure,
     stored_result,
 )
-from tests.dagster.processes import BIN, REPO, background_in, dagster_env
 from tests.dagster.services import postgres_schema, require_tcp_service
 from tests.helpers import REAL_ENGINE, Media, engine_calls, sha256, write_engine_wrapper
-from tests.processes import wait_for
 
 QUEUE_TAG = "dagster-celery/queue"  # dagster-celery's tag: the queue a run is sent to
 ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

@@ -26,7 +26,7 @@ from dagster import (
 )
 
 from proxx_dagster.definitions import defs, proxx_job
-from proxx_dagster.io import ExecutionResultIOManager
+from proxx_dagster.jobs.ops import build_execute_jobspec_op
 from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
@@ -34,17 +34,12 @@ from proxx_dagster.names import (
     PARTS_TAG,
     RESULT_IO_MANAGER_KEY,
 )
-from proxx_dagster.night import (
-    NO_RESULT_STATUS,
-    build_night_report_sensor,
-    night_of,
-    night_runs,
-    night_window,
-    report_folder,
-)
 from proxx_dagster.no_retry import NO_RETRY_EXECUTOR_CONFIG, NO_RETRY_TAGS
-from proxx_dagster.ops import build_execute_jobspec_op
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.reports.night_html import NO_RESULT_STATUS
+from proxx_dagster.reports.night_report import build_night_report_sensor, report_folder
+from proxx_dagster.reports.night_runs import night_of, night_runs, night_window
+from proxx_dagster.result_io import ExecutionResultIOManager
+from proxx_dagster.settings import ProxxAutomation
 from tests.dagster.helpers import events, run_config, spec_fields
 from tests.helpers import Media
 

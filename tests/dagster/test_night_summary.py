@@ -20,18 +20,18 @@ from dagster import (
     build_sensor_context,
 )
 
-from proxx_dagster import night_summary
 from proxx_dagster.definitions import proxx_job
-from proxx_dagster.messages import Message, mail
-from proxx_dagster.night import NightRun, night_of, night_runs, night_window
-from proxx_dagster.night_summary import (
+from proxx_dagster.reports import summary as night_summary
+from proxx_dagster.reports.messages import Message, mail
+from proxx_dagster.reports.night_runs import NightRun, night_of, night_runs, night_window
+from proxx_dagster.reports.summary import (
     NOT_CONFIGURED,
     build_failure_alert_sensor,
     build_night_summary_sensor,
     due_night,
     report_address,
 )
-from proxx_dagster.resources import ENVIRONMENT, ProxxAutomation, SettingsProblem, checked_settings
+from proxx_dagster.settings import ENVIRONMENT, ProxxAutomation, SettingsProblem, checked_settings
 from proxx_exec.naming import is_record_name
 from tests.dagster.endpoints import Mailbox, SlackEndpoint, slack, smtp
 from tests.dagster.helpers import events, run_config, spec_fields

@@ -16,17 +16,18 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
-from proxx_dagster import folder_spec
+from benchmarks.dagster_processes import BIN, REPO, dagster_env
 from proxx_dagster.builders import EXECUTE_DEFS_JOB, LAUNCHER
-from proxx_dagster.folder_job import build_proxx_folder_job
-from proxx_dagster.folder_spec import build_folder_job, cut_card, part_number, part_sizes
+from proxx_dagster.jobs.folder_job import build_proxx_folder_job
 from proxx_dagster.names import CARD_TAG, FINISH_OP, FOLDER_JOB, FOLDER_OP, PART_OP, PARTS_TAG
-from proxx_dagster.night import night_of, night_report_html, night_runs
-from proxx_dagster.resources import ProxxAutomation
+from proxx_dagster.reports.night_html import night_report_html
+from proxx_dagster.reports.night_runs import night_of, night_runs
+from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch import folder_spec
+from proxx_dagster.watch.folder_spec import build_folder_job, cut_card, part_number, part_sizes
 from proxx_exec import ExecutionResult, JobSpec, Status, engines
 from proxx_exec.naming import contact_sheet_path, result_path
 from tests.dagster.helpers import events, stored_results
-from tests.dagster.processes import BIN, REPO, dagster_env
 from tests.helpers import Media, write_engine_wrapper
 
 CLIPS = ["A001.mov", "A002.mov", "A003_BAD.mov", "A004.mov", "A005.mov"]

@@ -13,11 +13,11 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster_graphql import DagsterGraphQLClient
 
+from benchmarks.dagster_processes import BIN, REPO, daemon, dagster_env, free_port, webserver
+from benchmarks.processes import wait_for
 from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from tests.dagster.helpers import run_config, spec_fields
-from tests.dagster.processes import BIN, REPO, daemon, dagster_env, free_port, webserver
 from tests.helpers import Media, job_encodes, listing, write_engine_wrapper
-from tests.processes import wait_for
 
 PROXIES = AssetKey(["proxx", "proxies"])
 

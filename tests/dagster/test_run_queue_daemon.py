@@ -8,10 +8,10 @@ from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
+from benchmarks.dagster_processes import daemon
+from benchmarks.processes import wait_for
 from proxx_dagster.sizing import instance_yaml, max_concurrent_runs
 from tests.dagster.helpers import events
-from tests.dagster.processes import daemon
-from tests.processes import wait_for
 
 CORES = 1  # the smallest machine: four runs at once
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill

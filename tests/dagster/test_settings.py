@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx_dagster.resources import (
+from proxx_dagster.settings import (
     ENVIRONMENT,
     ProxxAutomation,
     SettingsProblem,
@@ -51,7 +51,7 @@ def test_importing_the_package_reads_no_setting(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "from proxx_dagster import ProxxTranslator, build_definitions, ProxxComponent\n"
-            "from proxx_dagster.resources import ProxxAutomation\n"
+            "from proxx_dagster.settings import ProxxAutomation\n"
             "defs = build_definitions(automation=ProxxAutomation())\n"
             "print(len(list(defs.jobs or [])))",
         ],

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 
-from proxx_dagster import watch
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
-from proxx_dagster.resources import ProxxAutomation, SettingsProblem
+from proxx_dagster.settings import ProxxAutomation, SettingsProblem
+from proxx_dagster.watch import watch_sensor as watch
 from proxx_exec import ExecutionResult
 from tests.dagster.helpers import step_failure
 from tests.helpers import Media
@@ -290,3 +290,35 @@ def test_a_windows_watch_root_is_called_one(monkeypatch: pytest.MonkeyPatch) -> 
         ProxxAutomation.from_environment()
     assert 'watch root "\\\\nas\\incoming" is a Windows path' in str(refused.value)
     assert "mounts that share" in str(refused.value)
+    assert str(refused.value).startswith("PROXX_WATCH_ROOTS='\\\\nas\\incoming': ")  # as written
+
+
+def test_a_windows_engine_setting_is_not_sent_to_a_mount(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Windows FFmpeg cannot run here wherever its drive is mounted."""
+    monkeypatch.setenv("PROXX_ENGINE", "C:\\ffmpeg\\ffmpeg.exe")
+    with pytest.raises(SettingsProblem) as refused:
+        ProxxAutomation.from_environment()
+    assert str(refused.value).startswith(
+        "PROXX_ENGINE='C:\\ffmpeg\\ffmpeg.exe': \"C:\\ffmpeg\\ffmpeg.exe\" is a Windows path, "
+        "and a Windows program cannot run here: give the absolute path of an FFmpeg binary "
+        "built for this machine; or imageio-ffmpeg for the pinned engine"
+    )
+    assert "mounts" not in str(refused.value)
+
+
+def test_a_windows_proxy_root_is_sent_to_this_machines_mount(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proxy root is a folder, not a program: its Windows path gets the mount advice (the
+    engine's rule, a program that cannot run here, is not its rule)."""
+    monkeypatch.setenv("PROXX_PROXY_ROOT", "D:\\Proxies")
+    with pytest.raises(SettingsProblem) as refused:
+        ProxxAutomation.from_environment()
+    assert str(refused.value).startswith(
+        "PROXX_PROXY_ROOT='D:\\Proxies': \"D:\\Proxies\" is a Windows path, but proxx reads files "
+        "by this machine's paths: give the path where this machine mounts that drive"
+    )
+    assert "or unset it for a Proxy folder inside each card" in str(refused.value)
+    monkeypatch.setenv("PROXX_PROXY_ROOT", "imageio-ffmpeg")
+    with pytest.raises(SettingsProblem, match="is a relative path"):
+        ProxxAutomation.from_environment()

@@ -13,21 +13,21 @@ from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from benchmarks.dagster_processes import BIN, REPO, daemon, dagster_env
+from benchmarks.processes import wait_for
 from proxx_dagster.names import FOLDER_JOB, FOLDER_TAG
 from proxx_exec import ExecutionResult
-from tests.dagster.processes import BIN, REPO, daemon, dagster_env
 from tests.helpers import Media, slow_copy
-from tests.processes import wait_for
 
 SETTLE_S = 3
 CHUNKS = 8
 CHUNK_PAUSE_S = 1.0  # shorter than the settle time: the copy never looks settled
 
 
-def test_a_card_copied_under_the_watch_root_becomes_proxies(media: Media, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+def test_a_card_copied_under_the_watch_root_becomes_proxies(
+    media: Media, shipped_home: Path, tmp_path: Path
+) -> None:
+    home = shipped_home
     root = tmp_path / "incoming"
     card = root / "A001 Día 1"
     root.mkdir()

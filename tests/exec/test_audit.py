@@ -128,6 +128,7 @@ def test_files_that_are_not_results_get_plain_words(result_file: Path, tmp_path:
         "latin1.json": ('{"job_id": "caf\xe9"}'.encode("latin-1"), "is not UTF-8 text"),
         "nan.json": (b'{"status": NaN, "digest": "x"}', "Out of range float"),
         "other.json": (b'{"name": "x"}', "not a proxx ExecutionResult (`status` is missing"),
+        "job.json": (b'{"spec_version": "1"}', "is a JobSpec, not a result: give the result a"),
     }
     for name, (content, _) in cases.items():
         if name == "folder.json":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -168,3 +169,39 @@ def test_samples_in_any_folder_make_a_valid_jobspec(
     assert json.loads(spec.read_text())["job_id"] == job_id
     checked = proxx("validate", str(spec))
     assert checked.returncode == 0, checked.stderr
+
+
+def test_output_into_a_log_file_has_no_colour_codes(tmp_path: Path, media: Media) -> None:
+    """Every command whose output is a file (a cron job's log, `> log 2>&1`) writes plain text:
+    the colours and the progress bars' cursor moves are for a terminal only, even when the
+    shell says the terminal could show colour (TERM, COLORTERM)."""
+    out_dir = tmp_path / "proxies"
+    spec = write_spec(tmp_path, media, out_dir)
+    (tmp_path / "bad").mkdir()
+    bad = write_spec(tmp_path / "bad", media, out_dir, profile="H264_HALF")
+    result = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "TTY_COMPATIBLE"}}
+    env |= {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    log = tmp_path / "proxx.log"
+    for args, code in (
+        (("validate", spec), 0),
+        (("validate", bad), 1),
+        (("plan", spec), 0),
+        (("run", spec, "--result", result), 0),
+        (("audit", result), 0),
+        (("profiles",), 0),
+    ):
+        with log.open("a") as stream:
+            ran = subprocess.run(
+                [PROXX, *map(str, args)],
+                stdout=stream,
+                stderr=stream,
+                env=env,
+                timeout=300,
+                check=False,
+            )
+        assert ran.returncode == code, (args, log.read_text())
+    logged = log.read_text()
+    for shown in ("valid job cli-job", "did you mean h264_half?", "COMPLETED cli-job", "h264_half"):
+        assert shown in logged
+    assert "\x1b" not in logged

@@ -6,6 +6,7 @@ tests/invariants/test_same_input_same_behavior.py.)"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from enum import Enum
@@ -17,10 +18,10 @@ from pydantic import BaseModel
 
 from proxx_exec import ExecutionResult, JobSpec, Status, digest_matches, execute
 from proxx_exec.plan import JobPlan
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from proxx_exec.validate import validate_job
 from tests.conftest import SpecFactory
-from tests.helpers import Media, engine_calls, write_engine_wrapper
+from tests.helpers import PROXX, Media, engine_calls, write_engine_wrapper
 
 
 def test_digest_covers_everything_but_timing_and_host(make_spec: SpecFactory, media: Media) -> None:
@@ -61,6 +62,66 @@ def test_exactly_one_encode_per_clip_in_order(
     assert [k for k, _ in kinds] == ["encode", "verify"] * 3
     for (kind, args), source in zip(kinds[::2], sources, strict=True):
         assert kind == "encode" and f"file:{source}" in args
+
+
+def test_a_jobspec_rewritten_during_its_run_changes_nothing(media: Media, tmp_path: Path) -> None:
+    """JobSpec immutability as a user can break it: while `proxx run` encodes the first clip,
+    the JobSpec file is rewritten (another profile and naming, the clips reversed, another
+    output folder). The job runs what was validated: the planned commands, in the planned
+    order, into the planned folder, and its result records the JobSpec as it was."""
+    sources = [
+        media.clip(f"R{i}.mov", SampleClip(duration_s=0.4, reel_name=f"R{i}")) for i in range(2)
+    ]
+    out, elsewhere = tmp_path / "proxies", tmp_path / "elsewhere"
+    out.mkdir()
+    spec_file, rewritten = tmp_path / "job.json", tmp_path / "rewritten.json"
+    wrapper = write_engine_wrapper(
+        tmp_path,
+        f'case "$*" in *" -c:v "*) cp "{rewritten}" "{spec_file}" ;; esac\nexec "$REAL" "$@"',
+    )
+    document = {
+        "spec_version": "1",
+        "job_id": "as-validated",
+        "sources": [str(s) for s in sources],
+        "output_dir": str(out),
+        "profile": "h264_quarter",
+        "engine": str(wrapper),
+    }
+    spec_file.write_text(json.dumps(document))
+    rewritten.write_text(
+        json.dumps(
+            {
+                **document,
+                "sources": [str(s) for s in reversed(sources)],
+                "output_dir": str(elsewhere),
+                "profile": "prores_proxy",
+                "naming": "{index}",
+            }
+        )
+    )
+    spec = JobSpec.model_validate(document)
+    planned = [clip.argv[1:] for clip in validate_job(spec).plan.clips]
+    result_file = tmp_path / "result.json"
+    ran = subprocess.run(
+        [PROXX, "run", str(spec_file), "--result", str(result_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert spec_file.read_text() == rewritten.read_text()  # rewritten while the job ran
+    result = ExecutionResult.from_json(result_file.read_text())
+    assert result.spec == spec
+    assert [list(clip.argv[1:]) for clip in result.clips] == [list(a) for a in planned]
+    encodes = [args for _, args in engine_calls(tmp_path) if " -c:v " in f" {args} "]
+    assert encodes == [" ".join(argv) for argv in planned]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "R0.mov",
+        "R1.mov",
+        "as-validated.proxx-result.json",
+    ]
+    assert not elsewhere.exists()
 
 
 def _mutable_parts(model: type[BaseModel], where: str = "") -> list[str]:
@@ -142,7 +203,7 @@ def test_importing_proxx_exec_loads_no_orchestrator() -> None:
 def test_reading_results_and_the_cli_load_no_media_library() -> None:
     """`proxx audit` and `proxx --help` hash and read JSON only: PyAV loads with media work."""
     code = (
-        "import sys, proxx_exec.cli, proxx_exec.audit, proxx_exec.result; "
+        "import sys, proxx_exec.cli, proxx_exec.tools.audit, proxx_exec.result; "
         "sys.exit(1 if 'av' in sys.modules else 0)"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from pathlib import Path
 from typing import get_args
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Reason, cli
-from proxx_exec.audit import (
+from proxx_exec.commit import FULL_VOLUME_BYTES
+from proxx_exec.jobspec import MAX_SPEC_BYTES
+from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
+from proxx_exec.tools.audit import (
     AuditReport,
     AuditTotals,
     ChangedOutput,
@@ -19,8 +23,7 @@ from proxx_exec.audit import (
     MissingOutput,
     ResultAudit,
 )
-from proxx_exec.profiles import _CONTAINER_CODECS, _VIDEO_PROFILES, AudioCodec
-from proxx_exec.samples import SampleClip, make_sample
+from proxx_exec.tools.samples import SampleClip, make_sample
 from proxx_exec.validate import validate_job
 from proxx_exec.verify import CHECK_NAMES
 
@@ -182,3 +185,45 @@ def test_output_dir_is_described_as_made_when_missing() -> None:
     described = JobSpec.model_json_schema()["properties"]["output_dir"]["description"]
     for text in (row, described):
         assert "existing" not in text and "the job makes it" in text, text
+
+
+def test_the_field_table_gives_each_default_and_bound() -> None:
+    """Each row of jobspec.md's field table says whether the field is required, its default
+    as the model has it, and the bounds the schema enforces (sources, clip_timeout_s)."""
+    rows = {
+        match[0]: match[1:]
+        for match in re.findall(
+            r"^\| `(\w+)` \| (yes|no) \|([^|]*)\|([^|]*)\|$", _jobspec_doc(), re.MULTILINE
+        )
+    }
+    assert list(rows) == list(JobSpec.model_fields)
+    shown = {None: ("`null`", "unset")}
+    for name, info in JobSpec.model_fields.items():
+        required, default, _ = rows[name]
+        assert required == ("yes" if info.is_required() else "no"), name
+        if info.is_required():
+            assert default.strip() == "", name
+        else:
+            value = list(info.default) if isinstance(info.default, tuple) else info.default
+            written = json.dumps(value) if isinstance(value, list) else str(value)  # as in YAML
+            assert default.strip() in shown.get(info.default, (f"`{written}`",)), name
+    schema = JobSpec.model_json_schema()["properties"]
+    sources = schema["sources"]
+    assert f"({sources['minItems']:,} to {sources['maxItems']:,})" in rows["sources"][2]
+    most = schema["clip_timeout_s"]["maximum"]
+    assert most % 86400 == 0 and f"1 s to {most // 86400} days" in rows["clip_timeout_s"][2]
+    longest = int(re.findall(r"\{0,(\d+)\}", schema["job_id"]["pattern"])[0]) + 1
+    assert f"at most {longest} characters" in rows["job_id"][2]
+
+
+def test_the_reason_table_gives_the_limits_the_code_has() -> None:
+    """The sizes the reason table names are the code's: a JobSpec document's limit
+    (SPEC_UNREADABLE) and the free space under which a failed encode is DISK_FULL."""
+    rows = {
+        reason: line
+        for line in _jobspec_doc().splitlines()
+        for reason in ("SPEC_UNREADABLE", "DISK_FULL")
+        if f"| `{reason}` |" in line
+    }
+    for reason, limit in (("SPEC_UNREADABLE", MAX_SPEC_BYTES), ("DISK_FULL", FULL_VOLUME_BYTES)):
+        assert limit % (1 << 20) == 0 and f" {limit >> 20} MiB" in rows[reason], reason

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from proxx_exec import ClipProgress, ClipState, FailureClass, Reason, Status, execute
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import REAL_ENGINE, Media, engine_calls, listing, write_engine_wrapper
 

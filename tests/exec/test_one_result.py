@@ -23,12 +23,12 @@ import pytest
 
 import proxx_exec
 import proxx_exec.run
-from proxx_dagster.folder_spec import earlier_results
+from proxx_dagster.watch.folder_spec import earlier_results
 from proxx_exec import ClipProgress, ClipState, FailureClass, Reason, Status, execute
 from proxx_exec.commit import commit_outputs
 from proxx_exec.plan import ClipPlan
 from proxx_exec.result import ExecutionResult, digest_matches
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from proxx_exec.verify import Verification, verify_clip
 from tests.conftest import SpecFactory
 from tests.helpers import (

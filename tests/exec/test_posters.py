@@ -15,9 +15,9 @@ import pytest
 
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
 from proxx_exec.naming import contact_sheet_path, posters_dir
-from proxx_exec.posters import make_posters, plan_poster, poster_frame, poster_size
 from proxx_exec.process import ENGINE_ENVIRONMENT
-from proxx_exec.sheets import posters_with_contact_sheet
+from proxx_exec.tools.posters import make_posters, plan_poster, poster_frame, poster_size
+from proxx_exec.tools.sheets import posters_with_contact_sheet
 from tests.conftest import SpecFactory
 from tests.corpus import Corpus
 from tests.helpers import REAL_ENGINE, Media, proxx, sha256

@@ -9,7 +9,7 @@ import pytest
 
 from proxx_exec import BUILTIN_PROFILES, ClipState, ExecutionResult, Status, execute
 from proxx_exec.media import probe
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import Media, listing
 

@@ -153,36 +153,47 @@ def test_profiles_fit_80_columns_without_breaking_a_name() -> None:
     assert "yuv422p10le" in shown and "pcm_s16le" in shown
 
 
-def _validate(tmp_path: Path, **fields: object) -> str:
-    """`proxx validate` on a JobSpec file a person wrote; its refusal as shown to them."""
+def _refused(tmp_path: Path, reason: Reason, **fields: object) -> str:
+    """A JobSpec a person wrote, refused both ways they meet it: `proxx validate` (what they
+    read) and the ExecutionResult a run records (a Dagster step's, a result file's): class
+    VALIDATION, `reason`, the same words. Returns the words as `proxx validate` shows them."""
+    raw = document(**fields)
     spec_file = tmp_path / "job.yaml"
-    spec_file.write_bytes(document(**fields))
+    spec_file.write_bytes(raw)
     refused = proxx("validate", spec_file)
     assert refused.returncode == 1, refused.stderr
     assert "Traceback" not in refused.stderr and "Errno" not in refused.stderr
+    assert refused.stderr.startswith(f"invalid VALIDATION {reason.value}\n"), refused.stderr
+    result = execute_document(raw)
+    failure = result.failure
+    assert failure is not None
+    assert (failure.failure_class, failure.reason) == (FailureClass.VALIDATION, reason)
+    assert failure.message in refused.stderr
     return refused.stderr
 
 
 def test_a_windows_path_is_called_one_and_shown_as_written(tmp_path: Path) -> None:
-    shown = _validate(tmp_path, sources=["D:\\Media\\Day1\\A001C001.mov"])
+    shown = _refused(tmp_path, Reason.SPEC_INVALID, sources=["D:\\Media\\Day1\\A001C001.mov"])
     assert (
         '`sources` item 1: "D:\\Media\\Day1\\A001C001.mov" is a Windows path, but proxx reads '
         "files by this machine's paths: give the path where this machine mounts that drive, "
         "starting with / (e.g. /mnt/<drive>/Media/Day1/A001C001.mov)"
     ) in shown
     assert "\\\\" not in shown and "not an absolute path" not in shown
-    share = _validate(tmp_path, output_dir="\\\\nas\\proxies\\Day1")
+    share = _refused(tmp_path, Reason.SPEC_INVALID, output_dir="\\\\nas\\proxies\\Day1")
     assert "mounts that share" in share and "/mnt/<share>/Day1" in share
-    relative = _validate(tmp_path, sources=["media/A001.mov"])
+    relative = _refused(tmp_path, Reason.SPEC_INVALID, sources=["media/A001.mov"])
     assert '"media/A001.mov" is a relative path: give the whole path, starting with /' in relative
 
 
 def test_a_folder_given_as_a_source_is_called_a_folder(tmp_path: Path) -> None:
     card = tmp_path / "A001"
     card.mkdir()
-    shown = _validate(tmp_path, sources=[str(card)], output_dir=str(tmp_path / "out"))
-    assert "SOURCE_UNREADABLE" in shown
+    shown = _refused(
+        tmp_path, Reason.SOURCE_UNREADABLE, sources=[str(card)], output_dir=str(tmp_path / "out")
+    )
     assert f"clip 1: source {card} is a folder, not a clip: list each clip file in it" in shown
+    assert "proxx_folder_job in Dagster takes a whole folder" in shown
     assert "permission" not in shown
 
 
@@ -190,21 +201,82 @@ def test_a_half_copied_clip_says_the_copy_may_be_unfinished(media: Media, tmp_pa
     half = tmp_path / "A001C001.mov"
     whole = media.standard.read_bytes()
     half.write_bytes(whole[: len(whole) // 2])  # the index (moov) comes last: not yet copied
-    shown = _validate(tmp_path, sources=[str(half)], output_dir=str(tmp_path / "out"))
-    assert "SOURCE_NOT_MEDIA" in shown
+    shown = _refused(
+        tmp_path, Reason.SOURCE_NOT_MEDIA, sources=[str(half)], output_dir=str(tmp_path / "out")
+    )
     assert (
         f"clip 1: source {half} does not open as media (FFmpeg: Invalid data found when "
-        "processing input). If it was just copied, the copy may be unfinished: wait for it to "
-        "end, or copy it again"
+        "processing input). If it was just copied, the copy may be unfinished: it holds "
+        f"{len(whole) // 2:,} bytes, so compare that with the original's size, then wait for "
+        "the copy to end or copy it again"
     ) in shown
     assert "1094995529" not in shown
 
 
-def test_a_profile_in_capitals_gets_its_name(media: Media, tmp_path: Path) -> None:
-    shown = _validate(
+@pytest.mark.parametrize("written", ["H264_HALF", "h264-half", "H264 Half", "h264_hallf"])
+def test_a_profile_in_capitals_or_misspelt_gets_its_name(
+    media: Media, tmp_path: Path, written: str
+) -> None:
+    shown = _refused(
         tmp_path,
+        Reason.PROFILE_UNKNOWN,
         sources=[str(media.standard)],
         output_dir=str(tmp_path / "out"),
-        profile="H264_HALF",
+        profile=written,
     )
-    assert "unknown profile 'H264_HALF'; did you mean h264_half? The built-in profiles" in shown
+    assert f"unknown profile {written!r}; did you mean h264_half? The built-in profiles" in shown
+
+
+def test_a_file_that_is_no_jobspec_is_called_what_it_is(media: Media, tmp_path: Path) -> None:
+    """A clip, a folder or a huge file given where the JobSpec goes: `proxx validate` says
+    what it is, and `proxx run`'s result says the same (SPEC_UNREADABLE), no OS error text,
+    no false size, no `None` for the job_id it could not read."""
+    card = tmp_path / "A001"
+    card.mkdir()
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (20 << 20))
+    for given, words in (
+        (media.standard, "A JobSpec is a JSON or YAML text file that names the clips; if this "),
+        (card, f"{card} is a folder, not a JobSpec file: give the JSON or YAML file that names"),
+        (huge, "JobSpec is larger than 16 MiB, the limit for a JobSpec: it names clips by their"),
+    ):
+        refused = proxx("validate", given)
+        assert refused.returncode == 1 and "invalid VALIDATION SPEC_UNREADABLE\n" in refused.stderr
+        assert words in refused.stderr, refused.stderr
+        ran = proxx("run", given)
+        assert ran.returncode == 1
+        assert "FAILED (no job_id read): VALIDATION SPEC_UNREADABLE" in ran.stderr
+        failure = json.loads(ran.stdout)["failure"]
+        assert failure["reason"] == "SPEC_UNREADABLE" and words in failure["message"]
+        for wrong in ("Is a directory", "bytes; the limit", "None", "Errno", "Traceback"):
+            assert wrong not in ran.stderr, ran.stderr
+
+
+def test_a_jobspec_given_for_a_result_is_called_a_jobspec(tmp_path: Path) -> None:
+    """`proxx reproduce` on the JobSpec instead of its result: not 'the record was changed'."""
+    spec_file = tmp_path / "job.json"
+    spec_file.write_text(json.dumps(yaml.safe_load(document())))
+    refused = proxx("reproduce", spec_file)
+    assert refused.returncode == 3, refused.stderr
+    assert (
+        f"refused, nothing was run: {spec_file}: is a JobSpec, not a result: give the result a "
+        "run of it wrote (<output_dir>/<job_id>.proxx-result.json); `proxx run` runs a JobSpec"
+    ) in " ".join(refused.stderr.split())
+    assert "changed" not in refused.stderr
+
+
+def test_a_windows_engine_is_not_sent_to_a_mount(media: Media, tmp_path: Path) -> None:
+    """A Windows FFmpeg cannot run here wherever its drive is mounted: the refusal says to name
+    this machine's binary or to leave the pinned engine."""
+    shown = _refused(
+        tmp_path,
+        Reason.SPEC_INVALID,
+        sources=[str(media.standard)],
+        engine="C:\\ffmpeg\\bin\\ffmpeg.exe",
+    )
+    assert (
+        '`engine`: "C:\\ffmpeg\\bin\\ffmpeg.exe" is a Windows path, and a Windows program cannot '
+        "run here: give the absolute path of an FFmpeg binary built for this machine, or leave "
+        "`engine` out for the pinned one (imageio-ffmpeg)"
+    ) in shown
+    assert "mounts" not in shown

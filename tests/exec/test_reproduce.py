@@ -17,7 +17,7 @@ import pytest
 
 from proxx_exec import BUILTIN_PROFILES, execute
 from proxx_exec.result import record_path
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import (
     PROXX,
@@ -299,7 +299,7 @@ def test_a_second_reproduction_into_the_same_folder_is_refused_in_words(
     second meets the first's staging folder. A refusal (the CLI's exit 3), never a traceback, and
     the first one's folder is left to it."""
     from proxx_exec.naming import staging_dir  # noqa: PLC0415
-    from proxx_exec.reproduce import Refusal, load_reproducible, reproduce_clips  # noqa: PLC0415
+    from proxx_exec.tools.reproduce import Refusal, load_reproducible, reproduce_clips  # noqa: PLC0415
 
     job = load_reproducible(result_file)
     scratch = tmp_path / "scratch"
@@ -319,8 +319,8 @@ def test_a_proxy_name_taken_in_the_scratch_folder_meanwhile_is_reported_not_rais
     """Something puts a file under clip 1's output name while the reproduction runs: that file
     is left as it is, the verdicts stand, the clip says its proxy was not kept, and the staging
     folder is still removed."""
-    from proxx_exec.reproduce import Verdict, load_reproducible, reproduce_clips  # noqa: PLC0415
     from proxx_exec.result import ClipResult  # noqa: PLC0415
+    from proxx_exec.tools.reproduce import Verdict, load_reproducible, reproduce_clips  # noqa: PLC0415
 
     job = load_reproducible(result_file)
     scratch = tmp_path / "scratch"

@@ -12,7 +12,7 @@ import pytest
 
 from proxx_exec import FailureClass, JobSpec, Reason, Status, engines, execute, execute_document
 from proxx_exec.naming import REFUSAL_INFIX
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import (
     REAL_ENGINE,

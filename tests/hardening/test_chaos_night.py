@@ -52,7 +52,15 @@ from dagster import (
 )
 from markdown_it import MarkdownIt
 
-from proxx_dagster.batch_outcome import NO_RESULT, batch_outcome
+from benchmarks.batch_runs import (
+    CeleryBroker,
+    batch_config,
+    celery_workers,
+    finish,
+    running_batch,
+)
+from benchmarks.dagster_processes import BIN, REPO, daemon, dagster_env
+from benchmarks.processes import SUITE_MARK, Proc, encoder_pid, leftovers, parent_of, wait_for
 from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
     BATCH_FAILED_TAG,
@@ -64,24 +72,17 @@ from proxx_dagster.names import (
     PLAN_OP,
     PROXX_JOB,
 )
-from proxx_dagster.night import NO_RESULT_STATUS, night_of
+from proxx_dagster.reports.batch_outcome import NO_RESULT, batch_outcome
+from proxx_dagster.reports.night_html import NO_RESULT_STATUS
+from proxx_dagster.reports.night_runs import night_of
 from proxx_exec import ExecutionResult, Reason, Status
 from proxx_exec.display import visible
 from proxx_exec.naming import STAGING_PREFIX, night_report_path, result_path, staging_dir
 from proxx_exec.result import ClipState
-from proxx_exec.samples import SampleClip
-from tests.dagster.batch_runs import (
-    CeleryBroker,
-    batch_config,
-    celery_workers,
-    finish,
-    running_batch,
-)
+from proxx_exec.tools.samples import SampleClip
 from tests.dagster.helpers import events, run_config, spec_fields
-from tests.dagster.processes import BIN, REPO, daemon, dagster_env
 from tests.dagster.services import require_tcp_service
 from tests.helpers import Media, job_encodes, mounted, sha256, slow_copy, write_engine_wrapper
-from tests.processes import SUITE_MARK, Proc, encoder_pid, leftovers, parent_of, wait_for
 
 SETTLE_S = 2  # PROXX_WATCH_SETTLE_S: short, so the night stays quick
 WATCH_INTERVAL_S = 5  # PROXX_WATCH_INTERVAL_S and PROXX_ORPHAN_INTERVAL_S: their minimum
@@ -292,13 +293,11 @@ def markdown_texts(instance: DagsterInstance, run_id: str) -> list[str]:
 
 
 @pytest.mark.timeout(2 * NIGHT_BUDGET_S)  # the suite's 300 s is for one bounded wait
-def test_chaos_night(media: Media, tmp_path: Path) -> None:
+def test_chaos_night(media: Media, shipped_home: Path, tmp_path: Path) -> None:
     require_tcp_service("Redis", 6379)
     started = time.monotonic()
     redis = CeleryBroker.redis()
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    home = shipped_home
     root, reports, jobs, full = (tmp_path / n for n in ("incoming", "reports", "jobs", "small"))
     for folder in (root, reports, jobs, full, tmp_path / "inbox", tmp_path / "celery"):
         folder.mkdir()

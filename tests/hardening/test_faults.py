@@ -11,11 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from benchmarks.processes import encoder_pid, ends_within, parent_of, wait_for
 from proxx_exec import ClipProgress, ExecutionResult, FailureClass, Reason, Status, execute
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, engine_calls, listing, mounted, write_engine_wrapper
-from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 RESULT = "test-job.proxx-result.json"
 

@@ -21,7 +21,8 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
 from dagster._core.scheduler.instigation import InstigatorType
 
-from proxx_dagster.batch_outcome import STEP_PROCESS_DIED
+from benchmarks.dagster_processes import BIN, REPO, background, daemon, dagster_env, dagster_home
+from benchmarks.processes import encoder_pid, ends_within, parent_of, wait_for
 from proxx_dagster.builders import EXECUTE_PROXX_JOB, LAUNCHER
 from proxx_dagster.names import (
     BATCH_COMPLETED_TAG,
@@ -33,12 +34,11 @@ from proxx_dagster.names import (
     PROXX_JOB,
     RUN_WORKER_PID_TAG,
 )
-from proxx_dagster.orphans import RUN_WORKER_ENV, RunWorker, end_with_run_worker
+from proxx_dagster.reports.batch_outcome import STEP_PROCESS_DIED
+from proxx_dagster.watch.orphans import RUN_WORKER_ENV, RunWorker, end_with_run_worker
 from proxx_exec import JobSpec, Reason, execute
 from tests.dagster.helpers import events, run_config, spec_fields
-from tests.dagster.processes import BIN, REPO, background, daemon, dagster_env
 from tests.helpers import Media, engine_calls, job_encodes, write_engine_wrapper
-from tests.processes import encoder_pid, ends_within, parent_of, wait_for
 
 WORKSPACE = REPO / "workspace.yaml"
 INTERVAL = {"PROXX_ORPHAN_INTERVAL_S": "5"}
@@ -50,9 +50,7 @@ ENDED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CA
 def shipped_daemon(tmp_path: Path) -> Iterator[tuple[Path, DagsterInstance]]:
     """An instance on the shipped deploy/dagster.yaml with its daemon running, the orphan
     sensor looking every 5 s."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
+    home = dagster_home(tmp_path, "home")
     # The storage is made here first: processes opening an empty DAGSTER_HOME together race.
     with (
         DagsterInstance.from_config(str(home)) as instance,

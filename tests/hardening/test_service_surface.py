@@ -12,12 +12,12 @@ from pathlib import Path
 import yaml
 from dagster import DagsterInstance, serialize_value
 
+from benchmarks.dagster_processes import REPO, free_port, listening
+from benchmarks.processes import descendants, still_running, wait_for
 from proxx_dagster.definitions import proxx_job
 from tests.dagster.helpers import run_config
-from tests.dagster.processes import REPO, free_port, listening
 from tests.dagster.services import postgres_schema
 from tests.helpers import Media
-from tests.processes import descendants, still_running, wait_for
 
 SECRET = "Pr0xx-S3cret-Passw0rd"
 

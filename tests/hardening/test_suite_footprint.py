@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.dagster.processes import REPO
+from benchmarks.dagster_processes import REPO
 
 
 def _files(folder: Path) -> list[Path]:

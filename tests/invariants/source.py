@@ -10,8 +10,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "proxx_exec"
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted(PACKAGE.glob("*.py")):
-        yield path.name, ast.parse(path.read_text(), filename=str(path))
+    """Every module of proxx_exec, named by its path inside the package (`run.py`,
+    `tools/posters.py`)."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        yield name, ast.parse(path.read_text(), filename=str(path))
 
 
 def called_name(node: ast.Call) -> str:

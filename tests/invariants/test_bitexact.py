@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Status, execute, validate_job
+from proxx_exec.looks import PICTURE_DATA
 from proxx_exec.plan import ClipPlan
 from proxx_exec.process import ENGINE_ENVIRONMENT
 from tests.corpus import CODECS, Corpus
@@ -43,6 +44,7 @@ def run_as(cpu: SimulatedCpu, argv: tuple[str, ...], output: Path) -> str:
         command,
         executable=REAL_ENGINE,
         env=ENGINE_ENVIRONMENT,
+        cwd=PICTURE_DATA,  # as the engine runs: the shipped LUTs and font are named from there
         capture_output=True,
         stdin=subprocess.DEVNULL,
         check=False,

@@ -45,6 +45,38 @@ def test_execution_imports_no_orchestration_concurrency_or_network() -> None:
     assert found == []
 
 
+# The tools around the execution path, and the one module of the path that offers them as
+# commands; no other module may import them.
+TOOLS = "proxx_exec.tools"
+OFFERS_TOOLS = {"cli.py", "__init__.py"}
+
+
+def _imported(tree: ast.Module) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def test_execution_path_never_imports_the_tools() -> None:
+    """The top level of proxx_exec is the execution path (jobspec -> validate -> plan -> run ->
+    verify -> commit -> result); the after-the-fact tools live in `proxx_exec.tools`, and
+    nothing on the path reaches them (the CLI offers them as commands, lazily)."""
+    path = [(name, tree) for name, tree in modules() if "/" not in name]
+    assert {"run.py", "validate.py", "verify.py", "commit.py", "result.py"} <= dict(path).keys()
+    found = [
+        f"{name}: {module}"
+        for name, tree in path
+        if name not in OFFERS_TOOLS
+        for module in _imported(tree)
+        if module == TOOLS or module.startswith(f"{TOOLS}.")
+    ]
+    assert found == []
+
+
 def test_execution_reads_no_environment_and_keeps_no_global_state() -> None:
     found = []
     for name, tree in modules():
@@ -152,9 +184,10 @@ def _describe(repeat: ast.AST) -> str:
 
 
 def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
-    """run_engine: once for the encode (run.py), once for the decode check (verify.py), after a
-    job COMPLETED once for each proxy's poster frame (posters.py), and for the encode of
-    `proxx reproduce` (reproduce.py), which is not a job. Every
+    """run_engine: once for the encode (run.py), once for the decode check and, with a look,
+    once for the look check (verify.py), after a
+    job COMPLETED once for each proxy's poster frame (tools/posters.py), and for the encode of
+    `proxx reproduce` (tools/reproduce.py), which is not a job. Every
     chain of calls from any function of proxx_exec down to it passes through one loop at most,
     the loop over the plan's clips; no other loop, no `while`, no exception handler that could
     run it again, however many functions stand between (a retry loop around the clip step is
@@ -172,7 +205,8 @@ def test_the_engine_is_started_in_four_places_and_never_in_a_loop() -> None:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call) and called_name(node) == "run_engine"
     )
-    assert sites == ["posters.py", "reproduce.py", "run.py", "verify.py"]
+    # verify.py twice: the full decode, and the look check of a job with a look
+    assert sites == ["run.py", "tools/posters.py", "tools/reproduce.py", "verify.py", "verify.py"]
 
     known = {name: _known_functions(tree) for name, tree in trees.items()}
 

@@ -23,7 +23,7 @@ from proxx_exec import (
 )
 from proxx_exec.naming import REFUSAL_INFIX
 from proxx_exec.profiles import Profile
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import Media, engine_calls, listing, write_engine_wrapper
 from tests.invariants.harness import busy_cpus

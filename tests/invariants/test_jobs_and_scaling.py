@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from proxx_exec import ExecutionResult, JobSpec, Status, execute
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, clear, engine_calls, listing, write_engine_wrapper
 from tests.invariants.harness import fingerprint_of_run

@@ -14,7 +14,7 @@ import pytest
 
 from proxx_exec import BUILTIN_PROFILES, Status, execute
 from proxx_exec.bitexact import SCALER_FLAGS
-from proxx_exec.posters import make_posters, plan_poster
+from proxx_exec.tools.posters import make_posters, plan_poster
 from tests.corpus import Corpus
 from tests.helpers import sha256
 from tests.invariants.simulated_cpus import simulated_cpus

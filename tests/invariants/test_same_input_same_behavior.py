@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from proxx_exec import JobSpec, Status, execute, validate_job
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.conftest import SpecFactory
 from tests.helpers import PROXX, Media, clear
 from tests.invariants.harness import (

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from proxx_exec import BUILTIN_PROFILES, JobSpec, validate_job
-from proxx_exec.samples import SampleClip
+from proxx_exec.tools.samples import SampleClip
 from tests.helpers import Media
 
 # The chosen counts (docs/determinism.md, "Why the thread count is in the plan"). A change here

@@ -1,0 +1,2 @@
+"""What proxx reports after runs end: the night report (run queries, HTML page, sensor) and a
+failed batch's outcome."""

@@ -1,0 +1,49 @@
+"""Whether a card folder is busy: another unfinished run at work on it, or a staging folder left
+in its proxies' folder. Asked by the watch sensor before it scans a card, and by the folder job
+before it starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
+
+from proxx_dagster.names import (
+    FOLDER_TAG,
+)
+from proxx_dagster.watch.folder_spec import (
+    staging_folders,
+)
+
+UNFINISHED = [
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def folder_busy(
+    instance: DagsterInstance, folder: Path, output_dir: Path, this_run: str | None = None
+) -> str | None:
+    """Why no job of this folder (proxies in `output_dir`) may start now, if another one is at
+    work on it. Cheap: it reads no clip, so the watch sensor asks it before scanning a card."""
+    folder = Path(os.path.normpath(folder))  # as build_folder_job names it in the run's tag
+    runs = instance.get_runs(RunsFilter(tags={FOLDER_TAG: str(folder)}, statuses=UNFINISHED))
+    others = [run.run_id for run in runs if run.run_id != this_run]
+    if others:
+        return f"run {others[0]} is making proxies of {folder}; wait until it ends"
+    staging = staging_folders(output_dir)
+    if staging:
+        return (
+            f"{staging[0]} exists: a job is writing proxies into {output_dir} now, "
+            "or one was killed before it could clean up. Once no run of that job is active, "
+            "remove the folder (nothing in it is a finished proxy)"
+        )
+    return None
