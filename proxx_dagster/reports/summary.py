@@ -1,10 +1,10 @@
 """The night's summary, sent once, and an alert for each failed proxx run, sent when it ends.
 
-The summary of a night (night.py: noon to noon) is due once the night is over and every run
-launched in it has ended, or at `summary_hour` of its morning (then saying what still runs).
+The summary of a night (night_runs.py: noon to noon) is due once the night is over and every
+run launched in it has ended, or at `summary_hour` of its morning (then saying what still runs).
 It gives the jobs, their clips, states and reasons, the proxies made, the files of each card
 that proxx did not read (camera RAW: with what to use instead), and the night report's address;
-it goes to the destinations set (reports/messages.py). The same run queries as the night report read
+it goes to the destinations set (messages.py). The same run queries as the night report read
 the runs.
 
 Sent exactly once per night, whoever looks: the `proxx_night_summary` sensor first creates the
