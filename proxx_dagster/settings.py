@@ -6,6 +6,7 @@ orchestration side; proxx_exec never reads the environment).
 
 import os
 import shlex
+from email.utils import parseaddr
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,8 +42,19 @@ ENVIRONMENT = {
     "cores": "PROXX_CORES",
     "engine": "PROXX_ENGINE",
     "verify_card_mhl": "PROXX_VERIFY_CARD_MHL",
+    "summary_hour": "PROXX_SUMMARY_HOUR",
+    "report_url": "PROXX_REPORT_URL",
+    "slack_token": "PROXX_SLACK_TOKEN",
+    "slack_channel": "PROXX_SLACK_CHANNEL",
+    "slack_base_url": "PROXX_SLACK_BASE_URL",
+    "smtp_host": "PROXX_SMTP_HOST",
+    "smtp_port": "PROXX_SMTP_PORT",
+    "smtp_from": "PROXX_SMTP_FROM",
+    "smtp_to": "PROXX_SMTP_TO",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
+_COMMA_LIST_FIELDS = frozenset({"smtp_to"})  # e-mail addresses, separated by ','
+SLACK_API = "https://slack.com/api/"  # slack_sdk's own default
 
 
 def proxies_inside(proxy_root: str, scanned: str | PurePath) -> bool:
@@ -154,6 +166,93 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "more (PROXX_VERIFY_CARD_MHL: true or false).",
     )
 
+    summary_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=11,
+        description="Hour (0 to 11, in the automation's time zone) at which the night's summary "
+        "is sent, saying what has ended by then; unset: once the night is over (12:00) and its "
+        "every run has ended (PROXX_SUMMARY_HOUR).",
+    )
+    report_url: str | None = Field(
+        default=None,
+        description="Address at which the report folder is served (e.g. "
+        "https://media.example.com/reports/): the summary links the night report there; unset: "
+        "it names the report's path (PROXX_REPORT_URL).",
+    )
+    slack_token: str | None = Field(
+        default=None,
+        description="Slack bot token (chat:write) the summary and the alerts are posted with; "
+        "unset: nothing goes to Slack (PROXX_SLACK_TOKEN).",
+    )
+    slack_base_url: str = Field(
+        default=SLACK_API,
+        description="Slack's Web API address (PROXX_SLACK_BASE_URL); change it only for a "
+        "proxy or a test endpoint.",
+    )
+    slack_channel: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Slack channel of the summary and the alerts, e.g. #dailies "
+        "(PROXX_SLACK_CHANNEL); needed with slack_token.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP relay the summary and the alerts are mailed through (it must accept "
+        "mail from this host without a login); unset: no e-mail (PROXX_SMTP_HOST).",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port (PROXX_SMTP_PORT).")
+    smtp_from: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="The sender address of the e-mails (PROXX_SMTP_FROM); needed with smtp_host.",
+    )
+    smtp_to: list[str] = Field(
+        default_factory=list,
+        validate_default=True,
+        description="Who receives them (PROXX_SMTP_TO, several separated by ','); needed with "
+        "smtp_host.",
+    )
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        token = info.data.get("slack_token")
+        if token and not value:
+            raise ValueError("needed, as slack_token is set: name the channel to post to")
+        if value and not token:
+            raise ValueError("set, but slack_token is not: give the bot token too")
+        if value and any(ch.isspace() for ch in value):
+            raise ValueError("a channel name or id has no spaces")
+        return value
+
+    @field_validator("slack_base_url", "report_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("not a web address (it starts with https:// or http://)")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("smtp_host") and not value:
+            raise ValueError("needed, as smtp_host is set: give the sender address")
+        if value is not None:
+            address_problem(value)
+        return value
+
+    @field_validator("smtp_to")
+    @classmethod
+    def _smtp_to(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("smtp_host") and not value:
+            raise ValueError("needed, as smtp_host is set: give who receives the e-mails")
+        if value and not info.data.get("smtp_host"):
+            raise ValueError("set, but smtp_host is not: give the SMTP relay too")
+        for address in value:
+            address_problem(address)
+        return value
+
     @field_validator("engine")
     @classmethod
     def _engine(cls, value: str) -> str:
@@ -237,7 +336,17 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         values: dict[str, Any] = dict(raw)
         for field in _LIST_FIELDS & values.keys():
             values[field] = [part for part in values[field].split(LIST_SEPARATOR) if part]
+        for field in _COMMA_LIST_FIELDS & values.keys():
+            values[field] = [part.strip() for part in values[field].split(",") if part.strip()]
         return checked_settings(values, ENVIRONMENT, raw)
+
+
+def address_problem(address: str) -> None:
+    """Raise ValueError unless `address` is one plain e-mail address (no name, no line break:
+    it goes into a header)."""
+    _, plain = parseaddr(address)
+    if plain != address.strip() or "@" not in plain or any(ch in address for ch in "\r\n,"):
+        raise ValueError(f"{address!r} is not one e-mail address such as dailies@example.com")
 
 
 class SettingsProblem(ValueError):
@@ -262,8 +371,21 @@ _EXAMPLES = {
     "clips_per_job": "8",
     "cores": "16",
     "engine": DEFAULT_ENGINE,
+    "summary_hour": "7",
+    "report_url": "https://media.example.com/reports/",
+    "slack_channel": "#dailies",
+    "slack_base_url": SLACK_API,
+    "smtp_host": "mail.example.com",
+    "smtp_port": "25",
+    "smtp_from": "proxx@example.com",
+    "smtp_to": "dailies@example.com,post@example.com",
 }
-_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips", "cores": "cores"}
+_UNITS = {
+    "watch_card_depth": "folder levels",
+    "clips_per_job": "clips",
+    "cores": "cores",
+    "summary_hour": "hours",
+}
 
 
 def _unit(field: str) -> str:
@@ -312,7 +434,10 @@ def checked_settings(
             value = (shown or values).get(field, detail["input"])
             example = _EXAMPLES.get(field)
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
-            lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
+            if field not in (shown or values):
+                lines.append(f"{name} unset: {_why(field, detail)}{fix}")
+            else:
+                lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
 
 
