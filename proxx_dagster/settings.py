@@ -11,7 +11,7 @@ from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
@@ -183,7 +183,8 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
     slack_token: str | None = Field(
         default=None,
         description="Slack bot token (chat:write) the summary and the alerts are posted with; "
-        "unset: nothing goes to Slack (PROXX_SLACK_TOKEN).",
+        "unset: nothing goes to Slack (PROXX_SLACK_TOKEN, kept as Dagster's EnvVar, so the UI "
+        "shows the variable's name, never the token).",
     )
     slack_base_url: str = Field(
         default=SLACK_API,
@@ -213,6 +214,14 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         description="Who receives them (PROXX_SMTP_TO, several separated by ','); needed with "
         "smtp_host.",
     )
+
+    def slack_bot_token(self) -> str | None:
+        """The Slack token itself: read from its environment variable when the settings name
+        one (from_environment), else as given."""
+        token = self.slack_token
+        if isinstance(token, EnvVar):
+            return token.get_value() or None
+        return token
 
     @field_validator("slack_channel")
     @classmethod
@@ -334,6 +343,11 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
             field: os.environ[name] for field, name in ENVIRONMENT.items() if os.environ.get(name)
         }
         values: dict[str, Any] = dict(raw)
+        if "slack_token" in raw:
+            # Held as Dagster's EnvVar, so the resource the UI shows names the variable, never
+            # the token; it is read when a message is sent (slack_bot_token).
+            values["slack_token"] = EnvVar(ENVIRONMENT["slack_token"])
+            raw["slack_token"] = "(set)"  # noqa: S105 - shown in messages instead of the token
         for field in _LIST_FIELDS & values.keys():
             values[field] = [part for part in values[field].split(LIST_SEPARATOR) if part]
         for field in _COMMA_LIST_FIELDS & values.keys():

@@ -71,8 +71,9 @@ def destinations(automation: ProxxAutomation) -> list[str]:
 
 def post_to_slack(automation: ProxxAutomation, message: Message) -> str:
     """Post once; what happened, in words."""
-    assert automation.slack_token and automation.slack_channel
-    client = ProxxSlack(token=automation.slack_token, base_url=automation.slack_base_url)
+    token = automation.slack_bot_token()
+    assert token and automation.slack_channel
+    client = ProxxSlack(token=token, base_url=automation.slack_base_url)
     try:
         client.get_client().chat_postMessage(
             channel=automation.slack_channel,

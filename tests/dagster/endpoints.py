@@ -24,6 +24,7 @@ LOOPBACK = "127.0.0.1"
 class SlackEndpoint:
     base_url: str
     posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (path, JSON body)
+    authorizations: list[str] = field(default_factory=list)  # each post's Authorization header
     answer: dict[str, Any] = field(default_factory=lambda: {"ok": True})
 
 
@@ -35,6 +36,7 @@ def slack() -> Iterator[SlackEndpoint]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             endpoint.posts.append((self.path, json.loads(body or b"{}")))
+            endpoint.authorizations.append(self.headers.get("Authorization", ""))
             reply = json.dumps(endpoint.answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -226,6 +226,43 @@ def test_a_failed_run_alerts_at_once_and_once(
     assert mail["Subject"] == f"proxx FAILED: run {failed[:8]} (proxx_job)"
 
 
+def test_the_slack_token_from_the_environment_is_sent_but_never_shown(
+    instance: DagsterInstance,
+    media: Media,
+    tmp_path: Path,
+    slack: SlackEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The resource the UI shows holds the token's variable name (Dagster's EnvVar); the token
+    itself reaches Slack's API only."""
+    secret = "xoxb-not-for-the-ui"
+    for name, value in {
+        "PROXX_SLACK_TOKEN": secret,
+        "PROXX_SLACK_CHANNEL": "#dailies",
+        "PROXX_SLACK_BASE_URL": slack.base_url,
+        "PROXX_REPORT_FOLDER": str(tmp_path / "r"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = ProxxAutomation.from_environment()
+    shown = settings._resolved_config_dict  # what Dagster stores and the UI shows
+    assert secret not in repr(shown) and secret not in settings.model_dump_json()
+    assert shown["slack_token"] == {"env": "PROXX_SLACK_TOKEN"}
+    _completed, failed = _night(instance, media, tmp_path)
+    sensor = build_failure_alert_sensor(JOBS, settings)
+    run = instance.get_run_by_id(failed)
+    assert run is not None
+    [ended] = events(instance, failed, DagsterEventType.RUN_FAILURE)
+    sensor(
+        build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=ended.get_dagster_event(),
+        ).for_run_failure()
+    )
+    assert slack.authorizations == [f"Bearer {secret}"]
+
+
 def test_nothing_is_sent_when_nothing_is_configured(
     instance: DagsterInstance, tmp_path: Path
 ) -> None:
