@@ -152,7 +152,14 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
-    run(BIN / "python", "-m", "pytest", *sys.argv[2:])
+    run(BIN / "python", "-m", "pytest", *TEST_WORKERS, *sys.argv[2:])
+
+
+# The suite on two pytest-xdist workers: most of its time is spent waiting on Dagster's daemons,
+# code servers and brokers, not computing. One worker runs the slowest modules one after
+# another (tests/conftest.py: SLOW_MODULES); both take the rest a test or two at a time.
+# `python3 dev.py test -n 0` runs it in one process.
+TEST_WORKERS = ("--numprocesses", "2", "--dist", "loadgroup")
 
 
 def bench() -> None:

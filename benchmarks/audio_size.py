@@ -8,6 +8,7 @@ Run alone: `.venv/bin/python -m benchmarks.audio_size` (prints the page's sectio
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -126,4 +127,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # no options; argparse answers `--help` instead of starting the measurement
+    argparse.ArgumentParser(
+        prog="python -m benchmarks.audio_size", description=(__doc__ or "").split("\n\n")[0]
+    ).parse_args()
     main()

@@ -45,8 +45,8 @@ from benchmarks.night import NIGHT, breakdown, make_night, run_bare
 from benchmarks.per_profile import bare_run
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
 from proxx_dagster.names import FOLDER_JOB, WATCH_SENSOR
+from proxx_dagster.settings import DEFAULT_CLIPS_PER_JOB
 from proxx_dagster.sizing import instance_yaml as sized_instance
-from proxx_dagster.watch.folder_spec import DEFAULT_CLIPS_PER_JOB
 from proxx_exec import ExecutionResult, JobSpec, validate_job
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import RESULT_SUFFIX

@@ -23,6 +23,7 @@ from proxx_dagster.names import AUTOMATION_RESOURCE, BATCH_JOB, DOCUMENT_JOB, FO
 from proxx_dagster.no_retry import assert_no_retries, single_op_job
 from proxx_dagster.reports.batch_outcome import build_batch_outcome_sensor
 from proxx_dagster.reports.night_report import build_night_report_sensor
+from proxx_dagster.reports.summary import build_failure_alert_sensor, build_night_summary_sensor
 from proxx_dagster.schedules import build_audit_schedule, build_nightly_schedule
 from proxx_dagster.settings import ProxxAutomation
 from proxx_dagster.translator import ProxxTranslator
@@ -98,6 +99,7 @@ def build_definitions(
     batch_job = build_batch_job(names)
     folder_job = build_proxx_folder_job(names, settings)
     audit_job = build_audit_job(names)
+    night_jobs = (PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB)
     defs = Definitions(
         jobs=[build_proxx_job(names), folder_job, document_job, batch_job, audit_job],
         assets=asset_specs(names),
@@ -111,7 +113,9 @@ def build_definitions(
             build_watch_sensor(folder_job, settings),
             build_orphan_sensor(settings),
             build_batch_outcome_sensor(batch_job),
-            build_night_report_sensor((PROXX_JOB, FOLDER_JOB, DOCUMENT_JOB, BATCH_JOB), settings),
+            build_night_report_sensor(night_jobs, settings),
+            build_night_summary_sensor(night_jobs, settings),
+            build_failure_alert_sensor(night_jobs, settings),
         ],
         resources={AUTOMATION_RESOURCE: settings},
     )

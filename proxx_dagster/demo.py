@@ -4,6 +4,7 @@ on the embedded SQLite instance, and print what the ExecutionResult says.
     python -m proxx_dagster.demo FOLDER
 """
 
+import argparse
 import os
 import shlex
 import shutil
@@ -121,6 +122,9 @@ def main(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m proxx_dagster.demo FOLDER")
-    sys.exit(main(Path(sys.argv[1])))
+    # argparse, so `--help` (or any option) is answered, never taken for the folder to fill
+    parser = argparse.ArgumentParser(
+        prog="python -m proxx_dagster.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("folder", type=Path, help="where the sample clips, proxies and instance go")
+    sys.exit(main(parser.parse_args().folder))

@@ -20,9 +20,7 @@ from dagster import (
 )
 from pydantic.fields import FieldInfo
 
-from proxx_dagster.watch.folder_spec import (
-    DEFAULT_PROFILE,
-)
+from proxx_dagster.settings import DEFAULT_PROFILE
 from proxx_exec import BUILTIN_PROFILES, JobSpec, Profile
 from proxx_exec.looks.builtin import BUILTIN_LOOKS
 

@@ -32,6 +32,7 @@ __all__ = [
     "ENCODE_POOL",
     "EXECUTE_BATCH_OP",
     "EXECUTE_OP",
+    "FAILURE_ALERT_SENSOR",
     "FINISH_OP",
     "FOLDER_JOB",
     "FOLDER_OP",
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_RETRIES_TAG",
     "NIGHTLY_SCHEDULE",
     "NIGHT_REPORT_SENSOR",
+    "NIGHT_SUMMARY_SENSOR",
     "ORPHAN_SENSOR",
     "PARTS_TAG",
     "PART_OP",
@@ -85,6 +87,8 @@ ORPHAN_SENSOR = "proxx_orphaned_runs"
 WATCH_SENSOR = "proxx_watch"
 BATCH_OUTCOME_SENSOR = "proxx_batch_outcome"
 NIGHT_REPORT_SENSOR = "proxx_night_report"
+NIGHT_SUMMARY_SENSOR = "proxx_night_summary"
+FAILURE_ALERT_SENSOR = "proxx_failure_alert"
 ASSET_GROUP = "proxx"
 CHECKS_DEFINITION = "proxx_verification"
 AUDIT_CHECKS_DEFINITION = "proxx_audit_checks"

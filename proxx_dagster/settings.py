@@ -6,21 +6,23 @@ orchestration side; proxx_exec never reads the environment).
 
 import os
 import shlex
-from pathlib import Path, PurePosixPath
+from email.utils import parseaddr
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from proxx_dagster.dagster_internals import is_valid_cron_string
-from proxx_dagster.watch.folder_spec import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE, proxies_inside
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.jobspec import DEFAULT_ENGINE, engine_path_problem, relative_path_problem
 from proxx_exec.profiles import unknown_profile
 
 DEFAULT_CRON = "0 2 * * *"
+DEFAULT_PROFILE = "h264_half"  # PROXX_PROFILE, and the launchpad's first choice
+DEFAULT_CLIPS_PER_JOB = 8  # PROXX_CLIPS_PER_JOB
 LIST_SEPARATOR = os.pathsep  # between the folders of PROXX_WATCH_ROOTS, as in PATH
 ENVIRONMENT = {
     "nightly_folder": "PROXX_NIGHTLY_FOLDER",
@@ -40,8 +42,26 @@ ENVIRONMENT = {
     "cores": "PROXX_CORES",
     "engine": "PROXX_ENGINE",
     "verify_card_mhl": "PROXX_VERIFY_CARD_MHL",
+    "summary_hour": "PROXX_SUMMARY_HOUR",
+    "report_url": "PROXX_REPORT_URL",
+    "slack_token": "PROXX_SLACK_TOKEN",
+    "slack_channel": "PROXX_SLACK_CHANNEL",
+    "slack_base_url": "PROXX_SLACK_BASE_URL",
+    "smtp_host": "PROXX_SMTP_HOST",
+    "smtp_port": "PROXX_SMTP_PORT",
+    "smtp_from": "PROXX_SMTP_FROM",
+    "smtp_to": "PROXX_SMTP_TO",
 }
 _LIST_FIELDS = frozenset({"watch_roots"})
+_COMMA_LIST_FIELDS = frozenset({"smtp_to"})  # e-mail addresses, separated by ','
+SLACK_API = "https://slack.com/api/"  # slack_sdk's own default
+
+
+def proxies_inside(proxy_root: str, scanned: str | PurePath) -> bool:
+    """The one rule of where proxies may not go: whether `proxy_root` lies inside a folder that
+    is scanned for clips (a card folder, a watch root), where its proxies would be taken for
+    clips. Paths compared as written, nothing resolved."""
+    return PurePosixPath(proxy_root).is_relative_to(PurePosixPath(scanned))
 
 
 class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
@@ -146,6 +166,102 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
         "more (PROXX_VERIFY_CARD_MHL: true or false).",
     )
 
+    summary_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=11,
+        description="Hour (0 to 11, in the automation's time zone) at which the night's summary "
+        "is sent, saying what has ended by then; unset: once the night is over (12:00) and its "
+        "every run has ended (PROXX_SUMMARY_HOUR).",
+    )
+    report_url: str | None = Field(
+        default=None,
+        description="Address at which the report folder is served (e.g. "
+        "https://media.example.com/reports/): the summary links the night report there; unset: "
+        "it names the report's path (PROXX_REPORT_URL).",
+    )
+    slack_token: str | None = Field(
+        default=None,
+        description="Slack bot token (chat:write) the summary and the alerts are posted with; "
+        "unset: nothing goes to Slack (PROXX_SLACK_TOKEN, kept as Dagster's EnvVar, so the UI "
+        "shows the variable's name, never the token).",
+    )
+    slack_base_url: str = Field(
+        default=SLACK_API,
+        description="Slack's Web API address (PROXX_SLACK_BASE_URL); change it only for a "
+        "proxy or a test endpoint.",
+    )
+    slack_channel: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Slack channel of the summary and the alerts, e.g. #dailies "
+        "(PROXX_SLACK_CHANNEL); needed with slack_token.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP relay the summary and the alerts are mailed through (it must accept "
+        "mail from this host without a login); unset: no e-mail (PROXX_SMTP_HOST).",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port (PROXX_SMTP_PORT).")
+    smtp_from: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="The sender address of the e-mails (PROXX_SMTP_FROM); needed with smtp_host.",
+    )
+    smtp_to: list[str] = Field(
+        default_factory=list,
+        validate_default=True,
+        description="Who receives them (PROXX_SMTP_TO, several separated by ','); needed with "
+        "smtp_host.",
+    )
+
+    def slack_bot_token(self) -> str | None:
+        """The Slack token itself: read from its environment variable when the settings name
+        one (from_environment), else as given."""
+        token = self.slack_token
+        if isinstance(token, EnvVar):
+            return token.get_value() or None
+        return token
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
+        token = info.data.get("slack_token")
+        if token and not value:
+            raise ValueError("needed, as slack_token is set: name the channel to post to")
+        if value and not token:
+            raise ValueError("set, but slack_token is not: give the bot token too")
+        if value and any(ch.isspace() for ch in value):
+            raise ValueError("a channel name or id has no spaces")
+        return value
+
+    @field_validator("slack_base_url", "report_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("not a web address (it starts with https:// or http://)")
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _smtp_from(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("smtp_host") and not value:
+            raise ValueError("needed, as smtp_host is set: give the sender address")
+        if value is not None:
+            address_problem(value)
+        return value
+
+    @field_validator("smtp_to")
+    @classmethod
+    def _smtp_to(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("smtp_host") and not value:
+            raise ValueError("needed, as smtp_host is set: give who receives the e-mails")
+        if value and not info.data.get("smtp_host"):
+            raise ValueError("set, but smtp_host is not: give the SMTP relay too")
+        for address in value:
+            address_problem(address)
+        return value
+
     @field_validator("engine")
     @classmethod
     def _engine(cls, value: str) -> str:
@@ -227,9 +343,24 @@ class ProxxAutomation(ConfigurableResource):  # type: ignore[type-arg]
             field: os.environ[name] for field, name in ENVIRONMENT.items() if os.environ.get(name)
         }
         values: dict[str, Any] = dict(raw)
+        if "slack_token" in raw:
+            # Held as Dagster's EnvVar, so the resource the UI shows names the variable, never
+            # the token; it is read when a message is sent (slack_bot_token).
+            values["slack_token"] = EnvVar(ENVIRONMENT["slack_token"])
+            raw["slack_token"] = "(set)"  # noqa: S105 - shown in messages instead of the token
         for field in _LIST_FIELDS & values.keys():
             values[field] = [part for part in values[field].split(LIST_SEPARATOR) if part]
+        for field in _COMMA_LIST_FIELDS & values.keys():
+            values[field] = [part.strip() for part in values[field].split(",") if part.strip()]
         return checked_settings(values, ENVIRONMENT, raw)
+
+
+def address_problem(address: str) -> None:
+    """Raise ValueError unless `address` is one plain e-mail address (no name, no line break:
+    it goes into a header)."""
+    _, plain = parseaddr(address)
+    if plain != address.strip() or "@" not in plain or any(ch in address for ch in "\r\n,"):
+        raise ValueError(f"{address!r} is not one e-mail address such as dailies@example.com")
 
 
 class SettingsProblem(ValueError):
@@ -254,8 +385,21 @@ _EXAMPLES = {
     "clips_per_job": "8",
     "cores": "16",
     "engine": DEFAULT_ENGINE,
+    "summary_hour": "7",
+    "report_url": "https://media.example.com/reports/",
+    "slack_channel": "#dailies",
+    "slack_base_url": SLACK_API,
+    "smtp_host": "mail.example.com",
+    "smtp_port": "25",
+    "smtp_from": "proxx@example.com",
+    "smtp_to": "dailies@example.com,post@example.com",
 }
-_UNITS = {"watch_card_depth": "folder levels", "clips_per_job": "clips", "cores": "cores"}
+_UNITS = {
+    "watch_card_depth": "folder levels",
+    "clips_per_job": "clips",
+    "cores": "cores",
+    "summary_hour": "hours",
+}
 
 
 def _unit(field: str) -> str:
@@ -304,7 +448,10 @@ def checked_settings(
             value = (shown or values).get(field, detail["input"])
             example = _EXAMPLES.get(field)
             fix = f"; set e.g. {name}={shlex.quote(example)}" if example else ""
-            lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
+            if field not in (shown or values):
+                lines.append(f"{name} unset: {_why(field, detail)}{fix}")
+            else:
+                lines.append(f"{name}={_as_written(value)}: {_why(field, detail)}{fix}")
         raise SettingsProblem("\n".join(lines)) from None
 
 

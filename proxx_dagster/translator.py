@@ -44,6 +44,10 @@ POSTER_FILES_KEY = "proxx/poster_files"
 CONTACT_SHEET_KEY = "proxx/contact_sheet"
 POSTER_PROBLEMS_KEY = "proxx/poster_problems"
 NIGHT_REPORT_KEY = "proxx/night_report"
+# The files of a card that its run did not read (cards.py's Skipped), as JSON: its night reads them.
+SKIPPED_FILES_KEY = "proxx/skipped_files"
+FOLDER_KEY = "proxx/folder"  # the card folder a folder job was built from
+CAMERA_RAW_KEY = "proxx/camera_raw_files"  # how many of them are camera RAW
 POSTER_COLUMNS = TableSchema(
     columns=[
         TableColumn("index", "int"),

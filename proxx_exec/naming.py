@@ -53,7 +53,7 @@ def is_record_name(name: str) -> bool:
             )
         )
         or (REFUSAL_INFIX in name and name.endswith(".json"))
-        or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith(".html"))
+        or (name.startswith(NIGHT_REPORT_PREFIX) and name.endswith((".html", ".json")))
     )
 
 
@@ -173,3 +173,13 @@ def fcpxml_path(output_dir: str, job_id: str) -> str:
 def night_report_path(folder: str, night: str) -> str:
     """The report of one night's jobs (`night` is its date, YYYY-MM-DD)."""
     return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.html")
+
+
+def night_summary_path(folder: str, night: str) -> str:
+    """The record of the night's summary, sent once: whoever creates it sends it."""
+    return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.summary.json")
+
+
+def failure_alert_path(folder: str, night: str, run_id: str) -> str:
+    """The record of the alert sent for a failed run of the night: whoever creates it sends it."""
+    return str(PurePosixPath(folder) / f"{NIGHT_REPORT_PREFIX}{night}.alert-{run_id}.json")

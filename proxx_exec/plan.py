@@ -6,13 +6,15 @@ What each clip's proxy must be is decided in `shape`; this module writes it as F
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook
+from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook, look_filters
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -69,9 +71,9 @@ class ClipPlan(BaseModel):
     look_check_argv: tuple[str, ...] | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
-        description="With a look: writes the first frame of the source without the look and "
-        "of the proxy, each as a 64x36 16-bit grey thumbnail, beside the staged output; "
-        "verification's `look_applied` compares them.",
+        description="With a look: writes a 64x36 test pattern as 16-bit RGB without the look "
+        "and through the look's LUT, in the staging folder; verification's `look_applied` "
+        "compares them.",
     )
 
 
@@ -160,35 +162,31 @@ def decode_argv(staged: str) -> tuple[str, ...]:
     )
 
 
-# The thumbnail the look check compares: small (the check is cheap), luma only, 16 bits.
-LOOK_THUMBNAIL = (64, 36)
-_THUMBNAIL = (
-    f"scale={LOOK_THUMBNAIL[0]}:{LOOK_THUMBNAIL[1]}:flags=area+{bitexact.SCALER_FLAGS},"
-    "format=gray16le"
-)
+# What the look check runs the LUT over: a test pattern (colour bars, a grey ramp, saturated
+# and mid-tone patches), not the footage, so a legit look over a clip whose first frames are
+# black or flat (a slate, a fade-in) is not taken for a LUT that changes nothing.
+LOOK_PATTERN = "testsrc2=size=64x36:rate=1"
 
 
-def look_thumbnails(staged: str) -> tuple[str, str]:
-    """Where the look check writes the unlooked and the looked thumbnail."""
-    return staged + ".unlooked.gray16", staged + ".looked.gray16"
+def look_thumbnails(staged: str, index: int) -> tuple[str, str]:
+    """Where the look check writes the pattern without and with the look (16-bit RGB): in the
+    staging folder, named by the clip's index (a name made from the clip's, with a suffix,
+    could pass the file system's 255-byte limit)."""
+    stem = f"{PurePosixPath(staged).parent}/look-check-{index}"
+    return f"{stem}.unlooked.rgb48", f"{stem}.looked.rgb48"
 
 
-def look_check_argv(shape: ClipShape, source_path: str, staged: str) -> tuple[str, ...]:
-    """One run: the source's first frame through the plan's picture without the look, and the
-    staged proxy's first frame, each to a raw thumbnail."""
-    unlooked, looked = look_thumbnails(staged)
+def look_check_argv(look: AppliedLook, staged: str, index: int) -> tuple[str, ...]:
+    """One run: the test pattern as the packed 16-bit RGB the look is applied to, written as it
+    is and through the plan's LUT (the same `lut3d` filter as the encode)."""
+    unlooked, looked = look_thumbnails(staged, index)
     graph = (
-        f"[0:{shape.video_stream}]{shape.unlooked_filter},{_THUMBNAIL}[unlooked];"
-        f"[1:v:0]{_THUMBNAIL}[looked]"
+        f"{LOOK_PATTERN},format={bitexact.LUT3D_INPUT},split[unlooked][pattern];"
+        f"[pattern]{','.join(look_filters(look))}[looked]"
     )
     return (
         ENGINE_PROGRAM,
         *COMMON_INPUT_ARGS,
-        *shape.input_args,
-        "-i",
-        "file:" + source_path,
-        "-i",
-        "file:" + staged,
         "-filter_complex",
         graph,
         *("-map", "[unlooked]", "-frames:v", "1", "-f", "rawvideo", "file:" + unlooked),
@@ -217,9 +215,7 @@ def plan_clip(
         cpu_dependent=shape.cpu_dependent,
         look=shape.look,
         burn_ins=shape.burn_ins,
-        look_check_argv=(
-            None if shape.unlooked_filter is None else look_check_argv(shape, source_path, staged)
-        ),
+        look_check_argv=None if shape.look is None else look_check_argv(shape.look, staged, index),
     )
 
 

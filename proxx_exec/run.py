@@ -30,6 +30,7 @@ from proxx_exec.engines import engine_binary
 from proxx_exec.failures import FailureClass, JobFailure, Reason, clip_label
 from proxx_exec.files import file_fingerprint
 from proxx_exec.jobspec import JobSpec, load_jobspec_bytes, read_spec_file, unreadable_spec_file
+from proxx_exec.looks.picture import lut_sha256_now
 from proxx_exec.plan import ClipPlan, JobPlan
 from proxx_exec.process import ProcessOutcome, run_engine
 from proxx_exec.result import (
@@ -361,6 +362,17 @@ def _check_inputs(staging: Staging, clip: ClipPlan) -> None:
             f"{clip_label(clip.index)}: source {clip.source} disappeared after validation",
             clip_index=clip.index,
         )
+    if clip.look is not None:
+        digest = lut_sha256_now(clip.look)
+        if digest != clip.look.lut_sha256:
+            raise JobFailure(
+                FailureClass.EXECUTION,
+                Reason.LOOK_LUT_CHANGED,
+                f"{clip_label(clip.index)}: the look's LUT {clip.look.lut} changed after "
+                f"validation, before this clip's turn (SHA-256 now {digest}, at validation "
+                f"{clip.look.lut_sha256}): restore it, or run a new job with the new LUT",
+                clip_index=clip.index,
+            )
 
 
 def _engine_failure(

@@ -49,7 +49,6 @@ class ClipShape:
     cpu_dependent: tuple[str, ...]
     look: AppliedLook | None = None
     burn_ins: AppliedBurnIns | None = None
-    unlooked_filter: str | None = None  # the picture without the look, for verification
 
 
 def decide(
@@ -108,18 +107,6 @@ def decide(
         f":color_primaries={tags[0]}:color_trc={tags[1]}"
         f":colorspace={tags[2]}:range={PROXY_RANGE}",
     ]
-    # The same picture without the look (burn-ins and all else kept): what verification
-    # compares the proxy's first frame with, to show the look changed the picture.
-    unlooked = None
-    if look is not None:
-        unlooked = [
-            *orient.filters,
-            *fields.filters,
-            f"scale={width}:{height}:{flags}"
-            f":in_range={colour.in_range}:out_range={PROXY_RANGE}{colour.matrix_args}",
-            f"format={profile.pix_fmt}",
-            *(burn[0] if burn else ()),
-        ]
     timecode = info.timecode if profile.carry_timecode else None
     expected = ExpectedOutput(
         major_brand=profile.container_brand,
@@ -168,7 +155,6 @@ def decide(
         audio_streams=tuple(track.index for track in info.audio),
         input_args=_input_args(video, info.audio),
         video_filter=",".join(chain),
-        unlooked_filter=",".join(unlooked) if unlooked else None,
         audio_sample_fmt=profile.audio_sample_fmt,
         expected=expected,
         decisions=decisions,

@@ -13,8 +13,7 @@ from typing import Any
 
 from proxx_exec.expected import ExpectedOutput
 from proxx_exec.failures import Reason
-from proxx_exec.looks import shipped_file
-from proxx_exec.looks.picture import file_sha256
+from proxx_exec.looks.picture import lut_sha256_now
 from proxx_exec.media import MediaInfo, NotMedia, VideoStream, probe
 from proxx_exec.plan import ClipPlan, look_thumbnails
 from proxx_exec.process import run_engine
@@ -164,22 +163,20 @@ CHECK_NAMES: tuple[str, ...] = (
     "timestamps",
 )
 
-# A look changed the picture when the thumbnails' samples differ by more than 1/64 of the range
-# on average: more than twice the encoder's loss and the rounding around the LUT measured with
-# an identity LUT (194 of 65535 for prores_proxy, 405 for h264_quarter, on a 320x180 source),
-# far less than a camera look's change (12,000 to 15,000).
+# A look changes pictures when the test pattern's samples through its LUT differ from the
+# pattern's own by more than 1/64 of the range on average: an identity LUT measures 0 (the
+# rounding of tetrahedral interpolation on 16-bit samples), every built-in look far more.
+# Measured on a pattern, never on the footage: a legit look over black or flat frames (a slate,
+# a fade-in) can change them by nothing.
 LOOK_CHANGE_MIN = 65536 // 64
 
 
 def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
-    """The proxy's first frame differs from the source's first frame made without the look
-    (both as small grey thumbnails): the largest sample difference, against LOOK_CHANGE_MIN."""
+    """The look's LUT, unchanged since validation, changes a test pattern (as 16-bit RGB): the
+    mean sample difference, against LOOK_CHANGE_MIN."""
     assert clip.look_check_argv is not None and clip.look is not None
     expected = f"a mean difference above {LOOK_CHANGE_MIN} of 65535"
-    try:
-        lut_now = file_sha256(shipped_file(clip.look.lut))
-    except OSError as error:
-        lut_now = f"unreadable ({error.strerror or error})"
+    lut_now = lut_sha256_now(clip.look)
     if lut_now != clip.look.lut_sha256:
         # The engine read the LUT while encoding: the look recorded may not be the one applied.
         return Check(
@@ -190,7 +187,7 @@ def _look_applied(clip: ClipPlan, binary: Path, timeout_s: float) -> Check:
             f"at validation {clip.look.lut_sha256}",
         )
     outcome = run_engine(binary, clip.look_check_argv, timeout_s)
-    paths = [Path(p) for p in look_thumbnails(clip.staged_output)]
+    paths = [Path(p) for p in look_thumbnails(clip.staged_output, clip.index)]
     problem: str | None
     try:
         unlooked, looked = (p.read_bytes() for p in paths)

@@ -3,6 +3,7 @@ that every process a test starts is gone when it ends."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from benchmarks.processes import SUITE_MARK, Proc, kill, leftovers
 from proxx_exec import JobSpec
@@ -24,8 +26,15 @@ SUITE_TOKEN = uuid.uuid4().hex
 os.environ[SUITE_MARK] = SUITE_TOKEN
 # How long a process that was told to stop may take to go, before it counts as left behind.
 STOPPING_GRACE_S = 15.0
-_LEFT_BEHIND: list[tuple[str, list[Proc]]] = []
+# Where, and which processes (as text): in this process; under pytest-xdist the controller also
+# gathers what each worker found after its last test (`pytest_testnodedown`).
+_LEFT_BEHIND: list[tuple[str, list[str]]] = []
+# The key of this list in a pytest-xdist worker's output to the controller.
+LEFT_BEHIND_OUTPUT = "proxx_left_behind"
 _SESSION_FOLDER: list[Path] = []  # pytest's temporary folder of this session, once known
+# The files of the lock that lets a test marked `alone` run alone, and their folder, once known.
+LOCKS = ("gate.lock", "tests.lock")
+_LOCK_FOLDER: list[Path] = []
 
 
 def _still_running() -> list[Proc]:
@@ -44,9 +53,81 @@ def _left_behind(where: str) -> list[Proc]:
     cannot disturb the tests after it."""
     found = _still_running()
     if found:
-        _LEFT_BEHIND.append((where, found))
+        _LEFT_BEHIND.append((where, [str(proc) for proc in found]))
         kill(found)
     return found
+
+
+# The modules whose tests take minutes each, mostly waiting on Dagster's daemons and brokers (or a
+# browser). On pytest-xdist's workers (python3 dev.py test, --dist loadgroup) they are one group:
+# one worker runs them one after another, started first, while the other takes the rest; so no
+# two of them share the machine and make each other miss their bounded waits.
+SLOW_MODULES = frozenset(
+    {
+        "tests/browser/test_operator_flows.py",
+        "tests/dagster/test_automation_daemon.py",
+        "tests/dagster/test_batch_celery.py",
+        "tests/dagster/test_watch_daemon.py",
+        "tests/hardening/test_chaos_night.py",
+    }
+)
+SLOW_GROUP = "slow"
+
+
+class SlowModulesTogether(LoadScopeScheduling):  # type: ignore[misc]
+    """pytest-xdist's scheduling by groups: the tests of SLOW_MODULES are one group, every other
+    test a group of its own. Groups are handed out largest first, then in collection order."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return SLOW_GROUP if nodeid.split("::", 1)[0] in SLOW_MODULES else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup schedules by SlowModulesTogether (pytest-xdist's own `xdist_group` marks
+    do not reach its scheduler under pytest 9: it renames node ids by an attribute pytest 9 no
+    longer reads)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return SlowModulesTogether(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of SLOW_MODULES run first, those marked `alone` last: on pytest-xdist's workers
+    the longest work starts at once, and a test that measures time waits seconds, not minutes,
+    for the test beside it to end. The order is otherwise kept."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("alone") is not None,
+            item.nodeid.split("::", 1)[0] not in SLOW_MODULES,
+        )
+    )
+
+
+@pytest.fixture(autouse=True)
+def alone_or_beside_others(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """On pytest-xdist's workers, a test marked `alone` (it measures time) runs while no other
+    test runs, and any other test beside any but such a one. A readers-writer lock on a file
+    in the session's temporary folder: each test holds it shared, an `alone` test exclusively;
+    an `alone` test first takes the gate, so that tests that start later wait for it instead of
+    overtaking it. Set up before, and torn down after, every other fixture of the test."""
+    if not hasattr(request.config, "workerinput"):  # one process: nothing runs beside
+        yield
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # the session's, parent of each worker's own
+    _LOCK_FOLDER[:] = [folder]
+    alone = request.node.get_closest_marker("alone") is not None
+    with (folder / LOCKS[0]).open("a") as gate, (folder / LOCKS[1]).open("a") as tests:
+        if alone:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            fcntl.flock(tests, fcntl.LOCK_EX)
+        else:
+            fcntl.flock(gate, fcntl.LOCK_SH)
+            fcntl.flock(tests, fcntl.LOCK_SH)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # closing the files releases the locks
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +147,28 @@ def no_process_left_behind(
         )
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: a worker ended; keep what it found after its last test (its
+    tests' own finds fail those tests, reported as any failure is)."""
+    output = getattr(node, "workeroutput", {})
+    worker = node.gateway.id
+    for where, found in output.get(LEFT_BEHIND_OUTPUT, []):
+        _LEFT_BEHIND.append((f"{where} (worker {worker})", list(found)))
+
+
+@pytest.hookimpl(trylast=True)  # in pytest-xdist's controller: after its workers have ended
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The session fails if any test, or anything after the last one, left a process behind."""
+    """The session fails if any test, or anything after the last one, left a process behind.
+    A pytest-xdist worker hands what it found to the controller, which says so and fails."""
     _left_behind("after the last test")
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[LEFT_BEHIND_OUTPUT] = _LEFT_BEHIND
+        for folder in _LOCK_FOLDER:  # the other worker may still run tests, but never beside
+            for name in LOCKS:  # one of this worker's again: the last to end removes the lock
+                (folder / name).unlink(missing_ok=True)
+        return
     if not _LEFT_BEHIND:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

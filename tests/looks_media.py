@@ -17,6 +17,12 @@ _CLIPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "eq=contrast=0.45:brightness=0.08:saturation=0.5",
         ("-timecode", "01:00:59;28", "-metadata:s:v", "reel_name=A001"),
     ),
+    # A log clip that opens on black (a fade-in, as after a slate): its first frame is black.
+    "A001C004_black_first.mov": (
+        "25",
+        "eq=contrast=0.45:brightness=0.08:saturation=0.5,fade=t=in:st=0:n=3",
+        (),
+    ),
     "B002C001_hlg.mov": (
         "25",
         "setparams=color_trc=arib-std-b67:color_primaries=bt2020:colorspace=bt2020nc",

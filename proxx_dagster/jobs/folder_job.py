@@ -13,6 +13,7 @@ it. One run per card, one place to retry (`retried_from: <card id>`).
 
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from dagster import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from proxx_dagster.dagster_internals import EngineEventData
 from proxx_dagster.jobs.executors import CARD_EXECUTOR
 from proxx_dagster.jobs.ops import proxx_op, proxx_resources, run_document
 from proxx_dagster.launchpad import folder_config_schema
@@ -49,7 +51,13 @@ from proxx_dagster.names import (
 from proxx_dagster.no_retry import no_retry_job, refuse_retry
 from proxx_dagster.result_io import ExecutionResultType
 from proxx_dagster.settings import ProxxAutomation
-from proxx_dagster.translator import CONTACT_SHEET_KEY, ProxxTranslator
+from proxx_dagster.translator import (
+    CAMERA_RAW_KEY,
+    CONTACT_SHEET_KEY,
+    FOLDER_KEY,
+    SKIPPED_FILES_KEY,
+    ProxxTranslator,
+)
 from proxx_dagster.watch.busy import folder_busy
 from proxx_dagster.watch.folder_spec import (
     FolderJob,
@@ -89,13 +97,14 @@ def folder_metadata(folder_job: FolderJob, spec: JobSpec | None = None) -> dict[
     """How a JobSpec of the card was made: the folder, what was skipped and why, the JobSpec
     itself and where it is kept."""
     metadata: dict[str, Any] = {
-        "proxx/folder": MetadataValue.path(str(folder_job.folder)),
+        FOLDER_KEY: MetadataValue.path(str(folder_job.folder)),
         "proxx/output_dir": MetadataValue.path(str(folder_job.output_dir)),
         "proxx/video_files": folder_job.clip_count,
         "proxx/skipped": MetadataValue.table(
             [TableRecord({"file": s.path, "reason": s.reason}) for s in folder_job.skipped],
             schema=SKIPPED_COLUMNS,
         ),
+        CAMERA_RAW_KEY: sum(1 for s in folder_job.skipped if s.camera_raw),
     }
     if folder_job.card_id is not None:
         metadata["proxx/card"] = folder_job.card_id
@@ -113,6 +122,31 @@ def _refuse(description: str, metadata: dict[str, Any] | None = None) -> Failure
         description=f"No job was started: {description}",
         metadata=metadata or {},
         allow_retries=False,
+    )
+
+
+def report_skipped(context: OpExecutionContext, folder_job: FolderJob) -> None:
+    """Say in the run which files of the card it does not read and why (camera RAW with what to
+    use instead): a warning in its log, and an event its night report and summary read."""
+    if not folder_job.skipped:
+        return
+    raws = [s for s in folder_job.skipped if s.camera_raw]
+    context.log.warning(
+        f"{folder_job.folder}: {len(folder_job.skipped)} file(s) not read, "
+        f"{len(raws)} of them camera RAW:\n"
+        + "\n".join(f"{s.path}: {s.reason}" for s in folder_job.skipped)
+    )
+    context.instance.report_engine_event(
+        f"{folder_job.folder}: {len(folder_job.skipped)} file(s) not read, "
+        f"{len(raws)} of them camera RAW",
+        context.dagster_run,
+        EngineEventData(
+            metadata={
+                FOLDER_KEY: MetadataValue.path(str(folder_job.folder)),
+                SKIPPED_FILES_KEY: MetadataValue.json([asdict(s) for s in folder_job.skipped]),
+                CAMERA_RAW_KEY: len(raws),
+            }
+        ),
     )
 
 
@@ -140,10 +174,23 @@ def prepare_folder_job(context: OpExecutionContext, automation: ProxxAutomation)
         )
     except FolderProblem as problem:
         raise _refuse(str(problem)) from None
+    report_skipped(context, folder_job)
     busy = folder_busy(context.instance, folder_job.folder, folder_job.output_dir, context.run_id)
     if busy:
         raise _refuse(busy, folder_metadata(folder_job))
     card_id = folder_job.card_id
+    if card_id is None and folder_job.clip_count == 0:
+        raws = sum(1 for s in folder_job.skipped if s.camera_raw)
+        raise _refuse(
+            f"no clip proxx can read in {folder_job.folder}"
+            + (
+                f": {raws} camera RAW file(s), which must be transcoded first "
+                "(proxx/skipped says which, and with what)"
+                if raws
+                else " (proxx/skipped lists what is there and why it was not taken)"
+            ),
+            folder_metadata(folder_job),
+        )
     if card_id is None:
         raise _refuse(
             f"no new clip in {folder_job.folder}: {folder_job.clip_count} video file(s), each "

@@ -117,6 +117,21 @@ def _card_section(page_path: str, run: NightRun) -> str:
     )
 
 
+def _skipped_section(run: NightRun) -> str:
+    """The files of a run's card that it did not read: each with why, and what to use instead."""
+    raws = sum(1 for s in run.skipped if s.camera_raw)
+    rows = "\n".join(
+        f"<tr><td>{html_text(s.path)}</td><td>{html_text(s.reason)}</td></tr>" for s in run.skipped
+    )
+    return (
+        f"<h3>{html_text(run.folder or NONE)} · {len(run.skipped)} file(s) not read, "
+        f"{raws} of them camera RAW</h3>\n"
+        f'<p class="facts">run {html_text(run.run_id)}</p>\n'
+        "<table><tr><th>file</th><th>why, and what to use instead</th></tr>\n"
+        f"{rows}\n</table>"
+    )
+
+
 def _run_cells(run: NightRun) -> str:
     return (
         f"<td>{html_text(run.run_id[:8])}</td><td>{html_text(run.job_name)}</td>"
@@ -178,12 +193,15 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
     completed = sum(1 for result in results if result.completed)
     lost = sum(len(run.lost) for run in runs)
     never = sum(run.never_started for run in runs)
+    not_read = sum(len(run.skipped) for run in runs)
+    raws = sum(1 for run in runs for s in run.skipped if s.camera_raw)
     summary = (
         f"{len(results)} job(s): {completed} COMPLETED, {len(results) - completed} FAILED; "
         f"{sum(1 for _, result in pairs if result is None)} run(s) that started no job; "
         + (f"{lost} job(s) that ended without a result; " if lost else "")
         + (f"{never} job(s) of cards that never started; " if never else "")
         + (f"{unreadable} result(s) unreadable; " if unreadable else "")
+        + (f"{not_read} file(s) of cards not read ({raws} camera RAW); " if not_read else "")
         + f"{sum(len(r.clips) for r in results if r.completed)} proxies made"
     )
     jobs = "\n".join(
@@ -191,11 +209,16 @@ def night_report_html(night: date, timezone: str, runs: list[NightRun], page_pat
         + [_lost_row(run, lost) for run in runs for lost in run.lost]
     )
     sections = "\n".join(
-        _card_section(page_path, run)
-        if run.parts > 1 and run.refusal is None
-        else "\n".join(
-            _job_section(page_path, run, r) for r in run.results if isinstance(r, ExecutionResult)
+        (
+            _card_section(page_path, run)
+            if run.parts > 1 and run.refusal is None
+            else "\n".join(
+                _job_section(page_path, run, r)
+                for r in run.results
+                if isinstance(r, ExecutionResult)
+            )
         )
+        + (_skipped_section(run) if run.skipped else "")
         for run in runs
     )
     body = (

@@ -17,9 +17,10 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
+    RunRecord,
     RunsFilter,
 )
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from proxx_dagster.names import (
     CARD_TAG,
@@ -31,7 +32,8 @@ from proxx_dagster.names import (
     TRIGGER_TAG,
 )
 from proxx_dagster.reports.batch_outcome import NO_RESULT, failure_text, step_failure_says
-from proxx_dagster.translator import RESULT_PATH_KEY
+from proxx_dagster.translator import FOLDER_KEY, RESULT_PATH_KEY, SKIPPED_FILES_KEY
+from proxx_dagster.watch.cards import Skipped
 from proxx_exec import ExecutionResult
 from proxx_exec.refusals import describe
 from proxx_exec.result import read_result_document
@@ -41,6 +43,7 @@ NIGHT_ENDS = time(12, 0)  # a night runs from noon to noon
 
 
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+_SKIPPED_LIST = TypeAdapter(tuple[Skipped, ...])
 
 
 def night_of(moment: datetime, timezone: str) -> date:
@@ -78,6 +81,8 @@ class NightRun:
     lost: tuple[LostJob, ...] = ()
     card: str | None = None  # a folder run's card id
     parts: int = 0  # how many jobs the card was cut into (0: not a card run, or not planned)
+    skipped: tuple[Skipped, ...] = ()  # files of the card the run did not read, and why
+    folder: str | None = None  # the card folder, when the run read one
 
     @property
     def never_started(self) -> int:
@@ -174,26 +179,43 @@ def night_runs(
         order_by="create_timestamp",
         ascending=True,
     )
-    runs = []
-    for record in records:
-        run = record.dagster_run
-        if run.job_name not in names:
-            continue
-        results = _results(instance, run.run_id)
-        lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
-        runs.append(
-            NightRun(
-                run_id=run.run_id,
-                job_name=run.job_name,
-                trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
-                launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
-                status=run.status.value,
-                results=tuple(results.values()),
-                refusal=None if results or lost else _refusal(instance, run.run_id),
-                lost=lost,
-                card=run.tags.get(CARD_TAG),
-                # a tag anyone may set: a non-number must not stop every night's report
-                parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
-            )
-        )
-    return runs
+    return [night_run(instance, r, timezone) for r in records if r.dagster_run.job_name in names]
+
+
+def night_run(instance: DagsterInstance, record: RunRecord, timezone: str) -> NightRun:
+    """One ended run as the night sees it, from its own events."""
+    run = record.dagster_run
+    results = _results(instance, run.run_id)
+    lost = _lost(instance, run, results) if run.status is not DagsterRunStatus.SUCCESS else ()
+    folder, skipped = skipped_files(instance, run.run_id)
+    return NightRun(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        trigger=run.tags.get(TRIGGER_TAG, "launched by hand"),
+        launched=record.create_timestamp.astimezone(ZoneInfo(timezone)),
+        status=run.status.value,
+        results=tuple(results.values()),
+        refusal=None if results or lost else _refusal(instance, run.run_id),
+        lost=lost,
+        card=run.tags.get(CARD_TAG),
+        # a tag anyone may set: a non-number must not stop every night's report
+        parts=int(p) if (p := run.tags.get(PARTS_TAG, "")).isdecimal() else 0,
+        skipped=skipped,
+        folder=folder,
+    )
+
+
+def skipped_files(instance: DagsterInstance, run_id: str) -> tuple[str | None, tuple[Skipped, ...]]:
+    """The card folder the run read and the files of it that the run said it did not read
+    (folder_job.report_skipped)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT)
+    for record in records.records:
+        event = record.event_log_entry.dagster_event
+        metadata = event.engine_event_data.metadata if event and event.engine_event_data else {}
+        if SKIPPED_FILES_KEY in metadata:
+            folder = str(metadata[FOLDER_KEY].value) if FOLDER_KEY in metadata else None
+            try:
+                return folder, _SKIPPED_LIST.validate_python(metadata[SKIPPED_FILES_KEY].value)
+            except ValidationError:
+                return folder, (Skipped(NONE, f"the run's {SKIPPED_FILES_KEY} cannot be read"),)
+    return None, ()

@@ -2,8 +2,9 @@
 
 A card folder is one job. Every video file below it becomes a clip, in name order of its path
 inside the folder (sub-folders included, so a card's CLIP/ or PRIVATE/M4ROOT/CLIP/ clips are
-found); everything else is listed as skipped with the reason. Never read: a folder named `Proxy`
-(in any letter case; it holds proxies, ours or the camera's). Never followed: symbolic links.
+found); everything else is listed as skipped with the reason (camera RAW files with what to use
+instead: camera_raw.py). Never read: a folder named `Proxy` (in any letter case; it holds
+proxies, ours or the camera's). Never followed: symbolic links.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from proxx_dagster.watch.camera_raw import CAMERA_RAW
 
 PROXY_FOLDER = "Proxy"
 # Containers the pinned FFmpeg reads, with the first bytes each must start with. Anything else
@@ -43,6 +46,7 @@ class MediaFile:
 class Skipped:
     path: str  # inside the folder, with / between parts
     reason: str
+    camera_raw: str | None = None  # the camera RAW format (camera_raw.py), if it is one
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ def _classify(entry: os.DirEntry[str], relative: str) -> Skipped | MediaFile | N
     if not stat.S_ISREG(info.st_mode):
         return Skipped(relative, "not a regular file")
     extension = Path(entry.name).suffix.lower()
+    if raw := CAMERA_RAW.get(extension):
+        return Skipped(relative, raw.reason, camera_raw=raw.name)
     if extension not in MEDIA_EXTENSIONS:
         return Skipped(relative, "not a video file")
     if info.st_size == 0:

@@ -23,11 +23,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePath, PurePosixPath
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from proxx_dagster.names import CARD_TAG, FOLDER_TAG, JOB_ID_TAG, PARTS_TAG
+from proxx_dagster.settings import DEFAULT_CLIPS_PER_JOB, DEFAULT_PROFILE, proxies_inside
 from proxx_dagster.watch.cards import PROXY_FOLDER, FolderContents, MediaFile, Skipped, scan_folder
 from proxx_exec import BUILTIN_PROFILES, ExecutionResult, FailureClass, JobSpec
 from proxx_exec.canonical import canonical_json, fingerprint
@@ -44,9 +45,7 @@ from proxx_exec.naming import (
 from proxx_exec.profiles import unknown_profile
 from proxx_exec.refusals import describe
 
-DEFAULT_PROFILE = "h264_half"
 DEFAULT_NAMING = "{source_stem}"  # relink-friendly: the proxy keeps the clip's name
-DEFAULT_CLIPS_PER_JOB = 8  # PROXX_CLIPS_PER_JOB
 _SLUG_LENGTH = 60
 _ID_HASH_LENGTH = 12
 _PART_SUFFIX = re.compile(r"-p[0-9]+of[0-9]+$")  # the end of a part's job_id: -p2of3
@@ -165,13 +164,6 @@ def staging_folders(output_dir: Path) -> list[Path]:
 def job_slug(folder: Path) -> str:
     """The readable part of a job_id: the folder name in letters, digits, '.', '_' and '-'."""
     return job_id_from(folder.name, "folder", _SLUG_LENGTH)
-
-
-def proxies_inside(proxy_root: str, scanned: str | PurePath) -> bool:
-    """The one rule of where proxies may not go: whether `proxy_root` lies inside a folder that
-    is scanned for clips (a card folder, a watch root), where its proxies would be taken for
-    clips. Paths compared as written, nothing resolved."""
-    return PurePosixPath(proxy_root).is_relative_to(PurePosixPath(scanned))
 
 
 def _check_inputs(folder: Path, profile: str, proxy_root: str | None) -> None:

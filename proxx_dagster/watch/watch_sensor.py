@@ -35,6 +35,7 @@ from dagster import (
 from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
+    FOLDER_TAG,
     TRIGGER_TAG,
     VOLUME_TAG,
     WATCH_SENSOR,
@@ -86,6 +87,17 @@ def watch_run_config(folder_job: FolderJob, proxy_root: str | None) -> dict[str,
     return {"ops": {FOLDER_OP: {"config": config}}}
 
 
+def unreadable_only(folder_job: FolderJob) -> bool:
+    """A folder with no video file but camera RAW: its run is launched to be refused, so the
+    files are named where people look (the run, the night report, the summary, the alert)."""
+    return folder_job.clip_count == 0 and any(s.camera_raw for s in folder_job.skipped)
+
+
+def _unreadable_key(seen: str, folder_job: FolderJob) -> str:
+    """Once per folder state: the folder and the digest of what it holds."""
+    return f"{RUN_KEY_PREFIX}no-clip:{folder_job.folder}:{seen[:16]}"
+
+
 class _Watcher:
     """One sensor evaluation: look at every card folder, launch the settled ones."""
 
@@ -94,6 +106,7 @@ class _Watcher:
         self.settings = settings
         self.now = time.time()
         self._settled: list[tuple[float, FolderJob]] = []  # since when, the job
+        self._unreadable: list[tuple[str, FolderJob]] = []  # the folder's digest, its files
 
     def look(self, folder: Path, before: Sighting | None) -> Sighting | None:
         """The folder's new cursor entry (None: forget it); may add a run request."""
@@ -128,7 +141,9 @@ class _Watcher:
         except FolderProblem as problem:
             log.warning(f"{folder}: no job: {problem}")
             return before  # asked again at the next look
-        if folder_job.card_id is None:
+        if folder_job.card_id is None and unreadable_only(folder_job):
+            self._unreadable.append((seen, folder_job))  # a run that says so, never silence
+        elif folder_job.card_id is None:
             log.info(f"{folder}: settled, no new clip ({folder_job.clip_count} video files)")
         else:
             self._settled.append((before.since, folder_job))
@@ -136,10 +151,11 @@ class _Watcher:
 
     def requests(self) -> list[RunRequest]:
         """A run request per settled folder whose job was not launched yet (one look at the
-        runs for all of them)."""
-        if not self._settled:
+        runs for all of them), and one per settled folder of camera RAW only, whose run is
+        refused saying what the folder holds and what to use instead."""
+        if not self._settled and not self._unreadable:
             return []
-        oldest = min(since for since, _ in self._settled) - CLOCK_MARGIN_S
+        oldest = min([self.now, *(since for since, _ in self._settled)]) - CLOCK_MARGIN_S
         launched = launched_run_keys(
             self.context.instance, FOLDER_JOB, datetime.fromtimestamp(oldest, UTC)
         )
@@ -148,7 +164,26 @@ class _Watcher:
             for _, folder_job in self._settled
             if folder_job.card_id is not None
             and f"{RUN_KEY_PREFIX}{folder_job.card_id}" not in launched
+        ] + [
+            self._unreadable_request(seen, folder_job)
+            for seen, folder_job in self._unreadable
+            if _unreadable_key(seen, folder_job) not in launched
         ]
+
+    def _unreadable_request(self, seen: str, folder_job: FolderJob) -> RunRequest:
+        self.context.log.warning(
+            f"{folder_job.folder}: settled, no clip proxx can read; launched to say so"
+        )
+        config = {
+            "folder": str(folder_job.folder),
+            "profile": self.settings.profile,
+            "proxy_root": self.settings.proxy_root or "",
+        }
+        return RunRequest(
+            run_key=_unreadable_key(seen, folder_job),
+            run_config={"ops": {FOLDER_OP: {"config": config}}},
+            tags={**NO_RETRY_TAGS, FOLDER_TAG: str(folder_job.folder), TRIGGER_TAG: "watch"},
+        )
 
     def _request(self, folder_job: FolderJob) -> RunRequest:
         assert folder_job.card_id is not None

@@ -11,6 +11,7 @@ one value differently, which is why the files are shipped instead).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib
 import sys
@@ -50,7 +51,10 @@ def cube_text(title: str, samples: list[float]) -> str:
 
 def bake(folder: Path) -> dict[str, str]:
     """Write every built-in look's .cube into `folder`; their SHA-256 by file name."""
-    ocio: Any = importlib.import_module("PyOpenColorIO")  # a bake-time dependency only
+    try:
+        ocio: Any = importlib.import_module("PyOpenColorIO")  # a bake-time dependency only
+    except ImportError:
+        sys.exit(f"baking needs OpenColorIO {OCIO_VERSION}: pip install 'proxx-dagster[bake]'")
 
     if ocio.__version__ != OCIO_VERSION:
         sys.exit(f"bake with OpenColorIO {OCIO_VERSION}; this is {ocio.__version__}")
@@ -75,7 +79,14 @@ def bake(folder: Path) -> dict[str, str]:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else LUT_DIR
+    # argparse, so `--help` is answered, never taken for the folder to write LUTs into
+    parser = argparse.ArgumentParser(
+        prog="python -m proxx_exec.looks.bake", description=(__doc__ or "").split("\n\n")[0]
+    )
+    parser.add_argument(
+        "folder", type=Path, nargs="?", default=LUT_DIR, help="where the .cube files go"
+    )
+    folder = parser.parse_args().folder
     for file, digest in bake(folder).items():
         print(f"{digest}  {file}")
 

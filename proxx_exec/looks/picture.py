@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from proxx_exec.looks import PICTURE_DATA
+from proxx_exec.looks import PICTURE_DATA, shipped_file
 from proxx_exec.looks.builtin import BUILTIN_LOOKS, REC709_TAGS
 from proxx_exec.looks.cube import CubeProblem, read_cube
 
@@ -57,6 +57,15 @@ class AppliedBurnIns(BaseModel):
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def lut_sha256_now(look: AppliedLook) -> str:
+    """The SHA-256 of the look's LUT as it is now, or why it cannot be read, in words: compared
+    with the one read at validation, since the engine reads the file again."""
+    try:
+        return file_sha256(shipped_file(look.lut))
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
 
 
 def resolve_look(look: str, cube: str | None) -> AppliedLook | None:

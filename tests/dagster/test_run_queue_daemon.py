@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from benchmarks.dagster_processes import daemon
 from benchmarks.processes import wait_for
 from proxx_dagster.sizing import instance_yaml, max_concurrent_runs
 from tests.dagster.helpers import events
+
+pytestmark = pytest.mark.alone  # it measures how soon a run starts: see tests/conftest.py
 
 CORES = 1  # the smallest machine: four runs at once
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill

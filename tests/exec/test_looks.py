@@ -18,6 +18,7 @@ from proxx_exec.looks.builtin import BUILTIN_LOOKS, LUT_SIZE
 from proxx_exec.looks.cube import read_cube
 from proxx_exec.looks.picture import FONT_FILE, FONT_NAME, FONT_SHA256, option_value
 from proxx_exec.process import ENGINE_ENVIRONMENT
+from proxx_exec.run import ClipProgress
 from proxx_exec.tools.posters import make_posters
 from tests.conftest import SpecFactory
 from tests.helpers import REAL_ENGINE, listing, proxx, sha256
@@ -87,6 +88,24 @@ def test_the_shipped_luts_and_font_are_the_recorded_files() -> None:
         ("# only a comment\n", "no LUT_3D_SIZE line"),
         (negative_cube() + "0 0 0\n", "line 13: more rows than LUT_3D_SIZE 2 allows"),
         ("LUT_3D_SIZE 2\n\xe9\n", "line 2: not plain ASCII text"),
+        # Read otherwise by FFmpeg's lut3d (vf_lut3d.c parse_cube), so refused:
+        (negative_cube(8).replace("SIZE 8", "SIZE 010"), "line 3: LUT_3D_SIZE needs one whole"),
+        ("DOMAIN_MAX 2 2 2\n" + negative_cube(), "line 1: DOMAIN_MAX before LUT_3D_SIZE"),
+        (
+            negative_cube().replace("SIZE 2\n", "SIZE 2\nDOMAIN_MIN -1 -1 -1\n"),
+            "DOMAIN_MIN (-1.0, -1.0, -1.0) and DOMAIN_MAX (1.0, 1.0, 1.0): FFmpeg reads",
+        ),
+        (
+            negative_cube().replace("SIZE 2\n", "SIZE 2\nDOMAIN_MAX 0.5 0.5 0.5\n"),
+            "DOMAIN_MIN (0.0, 0.0, 0.0) and DOMAIN_MAX (0.5, 0.5, 0.5): FFmpeg reads",
+        ),
+        (negative_cube().replace("1.000000 1.000000 1.000000", "1_0 1 1"), "line 5: '1_0' is"),
+        (" " + negative_cube().split("\n", 2)[2], "line 1: LUT_3D_SIZE does not start the line"),
+        (negative_cube().replace("# a comment", "#" + "x" * 510), "line 2: longer than 510"),
+        (negative_cube().replace("\n0.000000 1.000000", "\f0.000000 1.000000", 1), "line 5: a row"),
+        (negative_cube().replace("SIZE 2\n", "SIZE 2\nLUT_3D_SIZE 3\n"), "line 4: a second"),
+        (negative_cube().replace("# a comment", "# a\x00comment"), "line 2: a control character"),
+        (negative_cube().replace("\n", "\r"), "line 1: a carriage return inside the line"),
     ],
 )
 def test_a_broken_lut_is_refused_at_validation_naming_the_line(
@@ -264,6 +283,30 @@ def test_a_look_that_leaves_the_picture_as_it_was_fails_verification(
     assert [name for name in listing(out_dir) if not name.endswith(".json")] == []
 
 
+def test_a_look_over_a_clip_that_opens_on_black_is_verified(
+    clips: Path, make_spec: SpecFactory
+) -> None:
+    """A camera look maps black to black: a clip whose first frame is black (a slate, a
+    fade-in) must not be taken for one whose LUT changes nothing."""
+    source = make_clip(clips, "A001C004_black_first.mov")
+    result = completed(
+        make_spec([source], look="sony_slog3_sgamut3cine_to_rec709", profile="prores_proxy")
+    )
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert applied.passed, applied
+
+
+def test_a_look_over_a_clip_with_a_long_name_is_verified(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """A clip's name may take nearly all of the file system's 255 bytes: the look check's
+    files must not be named from it."""
+    source = named_clip(tmp_path, make_clip(clips, LOG), "L" * 245 + ".mov")
+    result = completed(make_spec([source], look="sony_slog3_sgamut3cine_to_rec709"))
+    applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
+    assert applied.passed, applied
+
+
 def test_a_lut_changed_while_the_job_ran_fails_verification(
     clips: Path, make_spec: SpecFactory, tmp_path: Path
 ) -> None:
@@ -279,6 +322,27 @@ def test_a_lut_changed_while_the_job_ran_fails_verification(
     assert result.failure is not None and result.failure.reason is Reason.LOOK_NOT_APPLIED
     applied = next(check for check in result.clips[0].checks if check.name == "look_applied")
     assert f"the LUT {cube} changed during the job" in str(applied.actual)
+
+
+def test_a_lut_removed_before_a_clips_turn_fails_that_clip_naming_it(
+    clips: Path, make_spec: SpecFactory, tmp_path: Path
+) -> None:
+    """Removed once clip 1 is done, the LUT is missed by clip 2's engine: the job fails
+    EXECUTION LOOK_LUT_CHANGED naming the LUT, not an engine exit status."""
+    cube = tmp_path / "negative.cube"
+    cube.write_text(negative_cube())
+    first = make_clip(clips, LOG)
+    spec = make_spec([first, named_clip(tmp_path, first, "second.mov")], look={"cube": str(cube)})
+
+    def remove_the_lut(progress: ClipProgress) -> None:
+        if progress.index == 0 and progress.phase == "done":
+            cube.unlink(missing_ok=True)
+
+    result = execute(spec, on_progress=remove_the_lut)
+    assert result.failure is not None
+    assert result.failure.failure_class is FailureClass.EXECUTION
+    assert result.failure.reason is Reason.LOOK_LUT_CHANGED
+    assert result.failure.message.startswith(f"clip 2: the look's LUT {cube} changed after")
 
 
 def test_a_looked_job_reproduces(clips: Path, make_spec: SpecFactory, out_dir: Path) -> None:

@@ -28,6 +28,7 @@ def _holds(machine: SimulatedMachine, holds: list[tuple[int, float]]) -> float:
     return time.monotonic() - began
 
 
+@pytest.mark.alone  # it measures wall time: see tests/conftest.py
 def test_holds_share_an_oversubscribed_machine_and_leave_idle_cores_idle(tmp_path: Path) -> None:
     with SimulatedMachine(4, short_socket_path(tmp_path)) as machine:
         alone = _holds(machine, [(2, 0.8)])  # 2 of 4 cores: 0.4 s

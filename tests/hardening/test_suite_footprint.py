@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.dagster_processes import REPO
+from tests.conftest import SLOW_MODULES
 
 
 def _files(folder: Path) -> list[Path]:
@@ -48,3 +49,10 @@ def test_a_green_run_leaves_nothing_in_the_temp_folder(tmp_path: Path) -> None:
     red = _pytest(suite, temp)
     assert red.returncode == 1, red.stdout
     assert [p.name for p in _files(temp)] == ["A001.mov"]
+
+
+def test_every_module_named_slow_exists() -> None:
+    """The modules run one after another on one pytest-xdist worker are named by path
+    (tests/conftest.py): a module moved or renamed would silently join the others."""
+    missing = sorted(name for name in SLOW_MODULES if not (REPO / name).is_file())
+    assert missing == []

@@ -17,6 +17,9 @@ FORBIDDEN = {
     "jobs": ("proxx_dagster.reports",),
 }
 ASSEMBLY = ("proxx_dagster.builders", "proxx_dagster.component", "proxx_dagster.definitions")
+SUB_PACKAGES = tuple(f"proxx_dagster.{sub}" for sub in ("watch", "reports", "jobs"))
+# The top-level modules that are not building blocks: the assembly and its Celery entry points.
+NOT_BLOCKS = {"builders", "component", "definitions", "schedules", "launcher", "celery_app", "demo"}
 
 
 def _imported(path: Path) -> set[str]:
@@ -41,6 +44,19 @@ def test_sub_packages_import_no_later_layer() -> None:
         for path in sorted((PACKAGE / sub).glob("*.py"))
         for module in sorted(_imported(path))
         if _under(module, (*later, *ASSEMBLY))
+    ]
+    assert found == []
+
+
+def test_building_blocks_import_no_sub_package() -> None:
+    """The first layer: a top-level building block (names, settings, launchpad, ...) imports
+    none of watch/, reports/ or jobs/, so the layers drawn in docs/architecture.md hold."""
+    found = [
+        f"{path.relative_to(REPO)}: {module}"
+        for path in sorted(PACKAGE.glob("*.py"))
+        if path.stem not in NOT_BLOCKS and path.name != "__init__.py"
+        for module in sorted(_imported(path))
+        if _under(module, SUB_PACKAGES)
     ]
     assert found == []
 
