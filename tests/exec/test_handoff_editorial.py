@@ -163,7 +163,7 @@ def test_posters_that_raise_are_said_and_the_proxies_are_still_sealed(
     def posters(_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    handed = hand_off(result, posters)  # type: ignore[arg-type]
+    handed = hand_off(result, posters)
     assert handed is not None
     assert handed.problems == ["posters failed: OSError: [Errno 28] No space left on device"]
     assert handed.seal.problem is None and handed.seal.generation
