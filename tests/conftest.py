@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
+from benchmarks.dagster_processes import dagster_home as new_dagster_home
 from benchmarks.processes import SUITE_MARK, Proc, kill, leftovers
 from proxx_exec import JobSpec
 from tests.corpus import Corpus
@@ -249,3 +250,10 @@ def make_spec(out_dir: Path) -> SpecFactory:
         return JobSpec.model_validate(document)
 
     return build
+
+
+@pytest.fixture
+def shipped_home(tmp_path: Path) -> Path:
+    """A DAGSTER_HOME on the shipped deploy/dagster.yaml (daemon and run queue as deployed), for
+    the Dagster and the hardening tests alike."""
+    return new_dagster_home(tmp_path, "home")

@@ -19,12 +19,6 @@ def dagster_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def shipped_home(tmp_path: Path) -> Path:
-    """A DAGSTER_HOME on the shipped deploy/dagster.yaml (daemon and run queue as deployed)."""
-    return new_home(tmp_path, "home")
-
-
-@pytest.fixture
 def instance(dagster_home: Path) -> Iterator[DagsterInstance]:
     with DagsterInstance.from_config(str(dagster_home)) as dagster_instance:
         yield dagster_instance

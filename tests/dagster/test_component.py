@@ -175,7 +175,10 @@ def test_operations_doc_gives_each_settings_default() -> None:
     wrong = []
     for name, stated in rows:
         default = ProxxAutomation.model_fields[by_name[name]].get_default(call_default_factory=True)
-        expected = "(none" if default in (None, []) else f"`{default}`"
+        if isinstance(default, bool):  # the variable is written true or false
+            expected = f"`{str(default).lower()}`"
+        else:
+            expected = "(none" if default in (None, []) else f"`{default}`"
         if name == "PROXX_REPORT_FOLDER":  # unset, it follows another setting; the field says
             described = ProxxAutomation.model_fields[by_name[name]].description or ""
             assert "proxy_root when that is set, else <DAGSTER_HOME>/proxx-night-reports" in (

@@ -66,6 +66,7 @@ MAY_REPLACE = {
     ("proxx_dagster/component.py", "write_text"): "`dg scaffold`'s new component folder",
     ("proxx_dagster/demo.py", "write_text"): "the demo's run config, beside a new job's folder",
     ("proxx_exec/looks/bake.py", "write_text"): "a developer's one-time bake of the shipped LUTs",
+    ("proxx_exec/handoff/mhl.py", "replace"): "the ASC MHL chain file, one line more (README)",
 }
 
 
@@ -99,6 +100,7 @@ def test_the_readme_names_every_file_proxx_replaces() -> None:
     assert found == set(MAY_REPLACE)
     readme = " ".join((REPO / "README.md").read_text().split())
     assert "the one file proxx replaces is the night's HTML report" in readme
+    assert "besides the ASC MHL chain file `ascmhl/ascmhl_chain.xml`, rewritten whole" in readme
 
 
 def _resolves(dotted: str) -> bool:

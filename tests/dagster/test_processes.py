@@ -41,9 +41,12 @@ def test_dg_launch_cli(dagster_home: Path, media: Media, out_dir: Path, tmp_path
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert listing(out_dir) == [
         "A001C001.mov",
+        "ascmhl",
         "cli-1.proxx-contact-sheet.html",
         "cli-1.proxx-posters",
         "cli-1.proxx-result.json",
+        "cli-1.proxx.ale",
+        "cli-1.proxx.fcpxml",
     ]
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         [run] = instance.get_runs()

@@ -120,6 +120,9 @@ def test_a_jobspec_rewritten_during_its_run_changes_nothing(media: Media, tmp_pa
         "R0.mov",
         "R1.mov",
         "as-validated.proxx-result.json",
+        "as-validated.proxx.ale",
+        "as-validated.proxx.fcpxml",
+        "ascmhl",
     ]
     assert not elsewhere.exists()
 

@@ -77,12 +77,17 @@ def test_execution_path_never_imports_the_tools() -> None:
     assert found == []
 
 
+# Reads that decide nothing and are only recorded: the ASC MHL seal's creator info names the
+# host that sealed the folder (its <hostname>), as the result's host block does.
+RECORDED_ONLY = {"handoff/mhl.py: platform.node"}
+
+
 def test_execution_reads_no_environment_and_keeps_no_global_state() -> None:
     found = []
     for name, tree in modules():
         source = ast.unparse(tree)
         for needle in ("os.environ", "os.getenv", "os.putenv", "getpass", "platform.node"):
-            if needle in source:
+            if needle in source and f"{name}: {needle}" not in RECORDED_ONLY:
                 found.append(f"{name}: {needle}")
         found += [f"{name}: global" for node in ast.walk(tree) if isinstance(node, ast.Global)]
         found += [f"{name}: {c}" for c in calls(tree) if c.endswith(("lru_cache", "cache"))]
