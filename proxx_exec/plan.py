@@ -14,7 +14,7 @@ from proxx_exec import bitexact
 from proxx_exec.engines import EngineIdentity
 from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook, look_filters
+from proxx_exec.looks.picture import AppliedLook, BurnInsField, LookField, look_filters
 from proxx_exec.naming import final_path, staged_path, staging_dir
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -58,16 +58,8 @@ class ClipPlan(BaseModel):
         description="Stages whose bytes may differ between CPUs; empty when the whole clip is "
         "bit-exact on every x86-64 machine."
     )
-    look: AppliedLook | None = Field(
-        default=None,
-        exclude_if=lambda value: value is None,
-        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
-    )
-    burn_ins: AppliedBurnIns | None = Field(
-        default=None,
-        exclude_if=lambda value: value is None,
-        description="The text burnt in, with the font's SHA-256 (None: none).",
-    )
+    look: LookField = None
+    burn_ins: BurnInsField = None
     look_check_argv: tuple[str, ...] | None = Field(
         default=None,
         exclude_if=lambda value: value is None,

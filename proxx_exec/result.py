@@ -17,7 +17,7 @@ from proxx_exec.expected import Decision, ExpectedOutput
 from proxx_exec.failures import FailureClass, JobFailure, Reason
 from proxx_exec.files import write_new_file
 from proxx_exec.jobspec import JobSpec
-from proxx_exec.looks.picture import AppliedBurnIns, AppliedLook
+from proxx_exec.looks.picture import BurnInsField, LookField
 from proxx_exec.naming import refusal_path, result_path
 from proxx_exec.prober import ProberIdentity
 from proxx_exec.profiles import Profile
@@ -102,18 +102,8 @@ class ClipResult(BaseModel):
         description="Stages whose bytes may differ between CPUs; empty: bit-exact on every "
         "x86-64 machine with the same engine."
     )
-    # Left out of the result's JSON when None, so results of jobs without a look or burn-ins
-    # keep their form and digests.
-    look: AppliedLook | None = Field(
-        default=None,
-        exclude_if=lambda value: value is None,
-        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
-    )
-    burn_ins: AppliedBurnIns | None = Field(
-        default=None,
-        exclude_if=lambda value: value is None,
-        description="The text burnt in, with the font's SHA-256 (None: none).",
-    )
+    look: LookField = None
+    burn_ins: BurnInsField = None
     look_check_argv: list[str] | None = Field(
         default=None,
         exclude_if=lambda value: value is None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +54,24 @@ class AppliedBurnIns(BaseModel):
     )
     font_sha256: str
     font_size: int = Field(description="Pixels, chosen from the proxy's height.")
+
+
+# How a clip's plan and its result carry the look and the burn-ins: left out of the JSON when
+# None, so plans and results of jobs without them keep their form and digests.
+LookField = Annotated[
+    AppliedLook | None,
+    Field(
+        exclude_if=lambda value: value is None,
+        description="The look applied, with its LUT's SHA-256 (None: the picture as it is).",
+    ),
+]
+BurnInsField = Annotated[
+    AppliedBurnIns | None,
+    Field(
+        exclude_if=lambda value: value is None,
+        description="The text burnt in, with the font's SHA-256 (None: none).",
+    ),
+]
 
 
 def file_sha256(path: Path) -> str:
