@@ -4,15 +4,15 @@
    `proxx_exec.execute` in process, and `proxx run` as a process; interleaved. `proxx run`'s
    start-up to the encode's start.
 2. Dagster against the CLI: `dg launch --job proxx_job` vs `proxx run`, 10-clip JobSpec.
-3. Batch throughput: 8 JobSpecs through `proxx_batch` vs `xargs -P2` of the bare argv; the same
-   batch on 1 vs 2 Celery workers.
+3. Celery: 8 one-clip JobSpecs through `proxx_batch` on 1 vs 2 Celery workers.
 4. Planning at scale: `proxx validate` + `proxx plan --json` of a 1,000-clip JobSpec.
 5. Memory: peak RSS of the proxx process (not FFmpeg) for 10- and 100-clip jobs.
 6. A night: five camera cards of mixed clips through `proxx_batch` against `xargs -P2` of the
    recorded encode commands, with the cost breakdown (benchmarks/night.py).
 
-The "Thread counts" and "Scale rehearsal" sections are measured on their own
-(`python -m benchmarks.threads`, `python -m benchmarks.scale`) and kept.
+The "Thread counts", "Scale rehearsal" and "Batch throughput" sections are measured on their own
+(`python -m benchmarks.threads`, `python -m benchmarks.scale`, `python -m benchmarks.batch`) and
+kept.
 
     python3 dev.py bench [--reps N] [--seconds S] [--sizes WxH,WxH] [--night-reps N]
                          [--no-write]
@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import audio_size, scale, threads, volume_share
-from benchmarks.batch import batch_vs_xargs, celery_one_vs_two_workers
+from benchmarks import audio_size, batch, scale, threads, volume_share
+from benchmarks.batch import celery_one_vs_two_workers
 from benchmarks.common import (
     REPO,
     clip_folder,
@@ -181,7 +181,6 @@ def main() -> None:
             "| comparison | measured | ratio | target |",
             "| --- | --- | --- | --- |",
             *dagster_vs_cli(root, source, args.reps),
-            *batch_vs_xargs(root, source, args.reps),
             *celery_rows(root, source, args.reps),
             *planning_at_scale(root, small),
             *memory_with_clip_count(root, small),
@@ -190,9 +189,11 @@ def main() -> None:
     page = report(rows, starts, audio_sizes, volume, others, the_night, engine, args)
     print("\n".join(page))
     if not args.no_write:
-        # Sections measured by runs of their own (benchmarks/threads.py, benchmarks/scale.py)
+        # Sections measured by runs of their own (benchmarks/threads.py, scale.py, batch.py)
         # are kept as they are.
-        kept = {title: section_of(REPORT, title) for title in (threads.TITLE, scale.TITLE)}
+        kept = {
+            title: section_of(REPORT, title) for title in (threads.TITLE, scale.TITLE, batch.TITLE)
+        }
         REPORT.write_text("\n".join(page) + "\n")
         for title, body in kept.items():
             if body is not None:

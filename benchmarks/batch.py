@@ -1,25 +1,46 @@
 """Batch throughput: 8 JobSpecs through `proxx_batch` against `xargs -P2` of the bare encode
-commands, and the same batch on one Celery worker against two."""
+commands, and the same batch on one Celery worker against two.
+
+    .venv/bin/python -m benchmarks.batch [--reps N] [--seconds S] [--no-write]
+
+run alone measures the first comparison with where proxx's time went, and writes the "Batch
+throughput" section of docs/benchmarks.md.
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.batch_runs import CeleryBroker, celery_workers, execute_batch
-from benchmarks.common import clip_folder, measured, xargs_listing
+from benchmarks.common import (
+    REPO,
+    clip_folder,
+    machine,
+    measured,
+    replace_section,
+    source_clip,
+    xargs_listing,
+)
 from benchmarks.dagster_processes import dagster_home
+from benchmarks.night import breakdown
 from proxx_dagster.names import PLAN_OP
-from proxx_exec import JobSpec, validate_job
+from proxx_exec import ExecutionResult, JobSpec, validate_job
+from proxx_exec.naming import RESULT_SUFFIX
 from proxx_exec.process import ENGINE_ENVIRONMENT
 
 BATCH_SIZE = 8
 PROFILE = "h264_half"
+TITLE = "Batch throughput"
+REPORT = REPO / "docs" / "benchmarks.md"
 
 
 def batch_jobspecs(sources: list[str], out: Path, tag: str) -> list[dict[str, Any]]:
@@ -66,8 +87,10 @@ def dagster_batch(
     execution: dict[str, Any],
     folder: Path,
     extra_env: dict[str, str] | None = None,
+    results: list[ExecutionResult] | None = None,
 ) -> float:
-    """Wall time of one proxx_batch run through `dg launch --job`."""
+    """Wall time of one proxx_batch run through `dg launch --job`; its ExecutionResults are
+    added to `results` when given."""
     config = {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
     began = time.perf_counter()
     code, output = execute_batch(home, config, folder, **(extra_env or {}))
@@ -75,11 +98,18 @@ def dagster_batch(
     if code != 0:
         raise SystemExit(f"benchmark batch failed:\n{output[-3000:]}")
     for out in {Path(fields["output_dir"]) for fields in jobspecs}:
+        if results is not None:
+            results += [
+                ExecutionResult.from_json(path.read_text())
+                for path in sorted(out.glob(f"*{RESULT_SUFFIX}"))
+            ]
         shutil.rmtree(out)
     return elapsed
 
 
-def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
+def batch_vs_xargs(
+    root: Path, source: Path, reps: int, results: list[ExecutionResult] | None = None
+) -> list[str]:
     home = dagster_home(root, "batch_home")
     sources = clip_folder(source, root / "batch8", BATCH_SIZE)
     bare, ours = [], []
@@ -87,7 +117,7 @@ def batch_vs_xargs(root: Path, source: Path, reps: int) -> list[str]:
         bare.append(xargs_bare(batch_jobspecs(sources, root / f"x{rep}", f"x{rep}"), root / "xs"))
         jobspecs = batch_jobspecs(sources, root / f"m{rep}", f"m{rep}")
         multiprocess = {"config": {"multiprocess": {"max_concurrent": 2}}}
-        ours.append(dagster_batch(home, jobspecs, multiprocess, root))
+        ours.append(dagster_batch(home, jobspecs, multiprocess, root, results=results))
     ratio = statistics.median(bare) / statistics.median(ours)
     print(f"8 JobSpecs: xargs -P2 bare vs proxx_batch multiprocess: {ratio:.3f}", flush=True)
     return [
@@ -118,3 +148,56 @@ def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
         f"| throughput, {BATCH_SIZE} one-clip JobSpecs ({PROFILE}) on Celery (Redis): 2 workers "
         f"vs 1 (one task at a time each) | {measured(two)} vs {measured(one)} | {ratio:.3f}x | - |"
     ]
+
+
+def section(row: list[str], results: list[ExecutionResult], reps: int, seconds: float) -> list[str]:
+    """The comparison and, from the proxx side's results, where its time went per job."""
+    parts = breakdown(results)
+    jobs = parts["jobs"] or 1.0
+    inside = ("validation_s", "encode_s", "verify_s", "hash_s", "commit_s")
+    rest = parts["execute_s"] - sum(parts[key] for key in inside)
+    return [
+        "Made by `.venv/bin/python -m benchmarks.batch`: "
+        f"{BATCH_SIZE} one-clip JobSpecs of one {seconds:g} s 1920x1080 clip (hard links), "
+        f"{PROFILE}, {reps} repetitions, the sides alternating: `proxx_batch` through `dg "
+        "launch` (multiprocess executor, 2 steps at a time, forkserver) against `xargs -P2` of "
+        "the planned encode argv, bare.",
+        "",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {machine()}",
+        "",
+        "| comparison | measured | ratio | target |",
+        "| --- | --- | --- | --- |",
+        *row,
+        "",
+        "Per job on the proxx side, from its ExecutionResults (means over "
+        f"{int(parts['jobs'])} jobs): validation {parts['validation_s'] / jobs:.2f} s, encode "
+        f"{parts['encode_s'] / jobs:.2f} s, verification {parts['verify_s'] / jobs:.2f} s, "
+        f"SHA-256 {parts['hash_s'] / jobs:.2f} s, commit {parts['commit_s'] / jobs:.2f} s, the "
+        f"rest of execute() {rest / jobs:.2f} s; the whole of execute() "
+        f"{parts['execute_s'] / jobs:.2f} s. What the step adds beyond execute() (its process, "
+        "posters and contact sheet, events, the IO manager) and the run's start are the rest of "
+        "the wall time.",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    results: list[ExecutionResult] = []
+    with tempfile.TemporaryDirectory(prefix="proxx-batch-") as tmp:
+        root = Path(tmp)
+        source = source_clip(root, "1920x1080", args.seconds)
+        row = batch_vs_xargs(root, source, args.reps, results)
+    lines = section(row, results, args.reps, args.seconds)
+    print("\n".join(lines))
+    if not args.no_write:
+        replace_section(REPORT, TITLE, lines)
+        print(f"wrote the {TITLE!r} section of {REPORT.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ from tests.dagster.helpers import events
 
 pytestmark = pytest.mark.alone  # it measures how soon a run starts: see tests/conftest.py
 
-CORES = 1  # the smallest machine: four runs at once
+CORES = 12  # four runs at once: 3 encode slots + 1 ahead
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill
 # the slots last longer than launching a run takes, the first ending 12 s before the others:
 # Dagster's code server answers a launch once the run worker has started (seconds on a loaded

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from dagster import DagsterInstance
 
@@ -46,7 +48,8 @@ def test_the_numbers_follow_the_profiles_threads() -> None:
     for cores in (1, 2, 16, 64, 4096):
         slots = encode_slots(cores)
         assert pool_limit(cores) == slots + ahead(slots)
-        assert max_concurrent_runs(cores) == 2 * pool_limit(cores)
+        # no run is started just to wait at the pool: a step waiting there spins a core
+        assert max_concurrent_runs(cores) == pool_limit(cores)
 
 
 def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
@@ -98,3 +101,54 @@ def test_every_encoding_op_waits_for_the_encode_pool() -> None:
     assert encoding == dict.fromkeys(
         [PART_OP, EXECUTE_BATCH_OP, DOCUMENT_OP, EXECUTE_OP], ENCODE_POOL
     )
+
+
+# A one-op job whose op waits at a full pool, run in process; used by the test below.
+WAITING_JOB = """
+import sys
+from dagster import DagsterInstance, execute_job, in_process_executor, job, op, reconstructable
+
+@op(pool="full")
+def waits() -> None:
+    pass
+
+@job(executor_def=in_process_executor)
+def waiting() -> None:
+    waits()
+
+if __name__ == "__main__":
+    with DagsterInstance.get() as instance:
+        instance.event_log_storage.set_concurrency_slots("full", 1)
+        instance.event_log_storage.claim_concurrency_slot("full", "another-run", "its-step")
+        sys.stdout.write("waiting\\n")
+        sys.stdout.flush()
+        execute_job(reconstructable(waiting), instance=instance)
+"""
+
+
+def test_a_step_waiting_at_a_full_pool_keeps_a_core_busy(tmp_path: Path) -> None:
+    """Why the sizing starts no run just to wait at the pool (sizing.py, docs/scaling.md): in
+    Dagster 1.13 the wait does not sleep. When this fails, Dagster's wait sleeps: starting runs
+    ahead to wait at the pool may be worth it again."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / "waiting.py").write_text(WAITING_JOB)
+    process = subprocess.Popen(
+        [sys.executable, str(tmp_path / "waiting.py")],
+        cwd=tmp_path,
+        env={"DAGSTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "waiting\n"
+        time.sleep(2)  # the run starts and its step reaches the pool
+        watched = psutil.Process(process.pid)
+        before, began = sum(watched.cpu_times()[:2]), time.monotonic()
+        time.sleep(4)
+        busy = (sum(watched.cpu_times()[:2]) - before) / (time.monotonic() - began)
+    finally:
+        process.kill()
+        process.wait()
+    assert busy > 0.5, f"the waiting run used {busy:.0%} of a core"
