@@ -9,8 +9,9 @@ busiest mix of profiles fills the machine without oversubscribing it. A few slot
 cores busy while some jobs start up (process, probe, plan: little CPU). No more runs are started
 than the pool has places: the others wait in the run queue, where waiting costs nothing. A run
 started to wait at a full pool costs a whole core while it waits: Dagster 1.13's executors ask
-the pool again without pausing (`interval_to_next_pending_claim_check` never returns more than
-0 s; measured: 99 % of a core for as long as the step waits, in process and multiprocess alike).
+the pool again without pausing (in process: `interval_to_next_pending_claim_check` never returns
+more than 0 s; multiprocess: its loop has no pause while none of the run's steps is running;
+measured: 99 % of a core for as long as the step waits).
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ run_queue:
   # Look for a free run slot every second, launching each run in its own thread.
   dequeue_interval_seconds: {DEQUEUE_INTERVAL_S}
   dequeue_use_threads: true
-  # Runs start while the pool is full; their encode steps wait for a slot inside the run.
+  # Not used: max_concurrent_runs above keeps the runs within the pool's places (card and
+  # batch runs begin with a step outside the pool, which this would not hold back).
   block_op_concurrency_limited_runs:
     enabled: false
 

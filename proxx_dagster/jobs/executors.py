@@ -164,8 +164,7 @@ def proxx_batch_executor(init_context: InitExecutorContext) -> Executor:
         method = options["start_method"]
         # As many steps as the encode pool has places on the configured machine (a rehearsal of
         # a big one, not the one it runs on): a step past those would only wait for a place,
-        # polling with Dagster's back-off (up to 15 s), while a step held here starts the moment
-        # another of its run ends.
+        # while a step held here starts the moment another of its run ends.
         # (imported here: `python -m proxx_dagster.sizing` must not find itself already loaded)
         from proxx_dagster.sizing import pool_limit  # noqa: PLC0415
 

@@ -12,6 +12,7 @@ import psutil
 import pytest
 from dagster import DagsterInstance
 
+from benchmarks.processes import wait_for
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import DOCUMENT_OP, ENCODE_POOL, EXECUTE_BATCH_OP, EXECUTE_OP, PART_OP
 from proxx_dagster.sizing import (
@@ -126,6 +127,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.alone  # it measures a process's CPU share
 def test_a_step_waiting_at_a_full_pool_keeps_a_core_busy(tmp_path: Path) -> None:
     """Why the sizing starts no run just to wait at the pool (sizing.py, docs/scaling.md): in
     Dagster 1.13 the wait does not sleep. When this fails, Dagster's wait sleeps: starting runs
@@ -138,12 +140,15 @@ def test_a_step_waiting_at_a_full_pool_keeps_a_core_busy(tmp_path: Path) -> None
         [sys.executable, str(tmp_path / "waiting.py")],
         cwd=tmp_path,
         env={"DAGSTER_HOME": str(home), "PATH": "/usr/bin:/bin"},
-        stdout=subprocess.PIPE,
-        text=True,
     )
     try:
-        assert process.stdout is not None and process.stdout.readline() == "waiting\n"
-        time.sleep(2)  # the run starts and its step reaches the pool
+        with DagsterInstance.from_config(str(home)) as instance:
+
+            def waiting() -> bool:
+                info = instance.event_log_storage.get_concurrency_info("full")
+                return info.pending_step_count > 0
+
+            wait_for(waiting, 120, "the step to wait at the pool")
         watched = psutil.Process(process.pid)
         before, began = sum(watched.cpu_times()[:2]), time.monotonic()
         time.sleep(4)
