@@ -167,11 +167,21 @@ def slow_copy(source: Path, target: Path, chunks: int, pause_s: float) -> None:
             time.sleep(pause_s)
 
 
+def _default_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_mid_encode(command: list[str], staged: Path, stop: signal.Signals) -> tuple[int, str, str]:
     """Run a `proxx` command, send it `stop` once its engine has written into `staged`, and
-    return its exit status, standard output and standard error."""
+    return its exit status, standard output and standard error. The command starts with Ctrl-C's
+    default meaning, as in a terminal, even when the suite itself was started with SIGINT
+    ignored (a background job of a non-interactive shell, `nohup`), which children inherit."""
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_interrupt,  # noqa: PLW1509 - no lock taken: one signal() call
     ) as running:
         deadline = time.monotonic() + 120
         while not (staged.is_file() and staged.stat().st_size > 0):
