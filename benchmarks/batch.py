@@ -26,7 +26,7 @@ from benchmarks.common import (
     clip_folder,
     machine,
     measured,
-    replace_section,
+    publish_section,
     source_clip,
     xargs_listing,
 )
@@ -193,10 +193,7 @@ def main() -> None:
         source = source_clip(root, "1920x1080", args.seconds)
         row = batch_vs_xargs(root, source, args.reps, results)
     lines = section(row, results, args.reps, args.seconds)
-    print("\n".join(lines))
-    if not args.no_write:
-        replace_section(REPORT, TITLE, lines)
-        print(f"wrote the {TITLE!r} section of {REPORT.relative_to(REPO)}")
+    publish_section(REPORT, TITLE, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

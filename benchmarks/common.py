@@ -128,3 +128,11 @@ def replace_section(path: Path, title: str, body: list[str]) -> None:
     else:
         lines[bounds[0] : bounds[1]] = [*new, ""] if bounds[1] < len(lines) else new
     path.write_text("\n".join(lines) + "\n")
+
+
+def publish_section(path: Path, title: str, body: list[str], write: bool) -> None:
+    """Print a benchmark's own section and, when `write`, put it in the page (replace_section)."""
+    print("\n".join(body))
+    if write:
+        replace_section(path, title, body)
+        print(f"wrote the {title!r} section of {path.relative_to(REPO)}")

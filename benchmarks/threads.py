@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.common import REPO, machine, measured, replace_section, source_clip
+from benchmarks.common import REPO, machine, measured, publish_section, source_clip
 from proxx_exec import BUILTIN_PROFILES, JobSpec, validate_job
 from proxx_exec.process import ENGINE_ENVIRONMENT
 
@@ -161,10 +161,7 @@ def main() -> None:
         root = Path(tmp)
         cells = measure(root, source_clip(root, args.size, args.seconds), args.reps)
     lines = section(cells, args)
-    print("\n".join(lines))
-    if not args.no_write:
-        replace_section(REPORT, TITLE, lines)
-        print(f"wrote the {TITLE!r} section of {REPORT.relative_to(REPO)}")
+    publish_section(REPORT, TITLE, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":
