@@ -6,12 +6,17 @@ commands (its pinned thread count) never depend on N.
 
 Encode slots are the cores divided by the most threads any built-in profile pins, so that the
 busiest mix of profiles fills the machine without oversubscribing it. A few slots more keep the
-cores busy while some jobs start up (process, probe, plan: little CPU). No more runs are started
-than the pool has places: the others wait in the run queue, where waiting costs nothing. A run
-started to wait at a full pool costs a whole core while it waits: Dagster 1.13's executors ask
-the pool again without pausing (in process: `interval_to_next_pending_claim_check` never returns
-more than 0 s; multiprocess: its loop has no pause while none of the run's steps is running;
-measured: 99 % of a core for as long as the step waits).
+cores busy while some jobs start up (process, probe, plan: little CPU).
+
+The run queue launches a run only when the pool has a place for its first step, counting the
+steps already waiting there and the runs just launched (Dagster's
+`block_op_concurrency_limited_runs`; every proxx run that encodes begins with a step in the
+pool). A run started to wait at a full pool would cost a whole core while it waits: Dagster
+1.13's executors ask the pool again without pausing (in process:
+`interval_to_next_pending_claim_check` never returns more than 0 s; multiprocess: its loop has
+no pause while none of the run's steps is running; measured: 99 % of a core for as long as the
+step waits). Runs may be twice the pool's places so that a run in its last step outside the pool
+(a card's finish) does not hold a free place back.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 from typing import Annotated
 
 import typer
+from dagster import DagsterInstance
 
 from proxx_dagster.names import ENCODE_POOL
 from proxx_dagster.settings import SettingsProblem, configured_cores
@@ -54,10 +60,21 @@ def pool_limit(cores: int) -> int:
 
 
 def max_concurrent_runs(cores: int) -> int:
-    """As many runs as the pool has places: a run beyond them would wait at the pool, spinning a
-    core (see the module's docstring), where a run waiting in the queue costs nothing and is
-    launched within about a second of a run ending (the 1 s dequeue look)."""
-    return pool_limit(cores)
+    """Twice the pool's places. The pool, not this, decides when an encoding run starts (the run
+    queue holds a run back while the pool has no place for its first step); the other half lets
+    runs past their encodes (a card's finish) and runs that never encode (the audit) go on
+    without holding a free place back."""
+    return 2 * pool_limit(cores)
+
+
+def know_the_encode_pool(instance: DagsterInstance) -> None:
+    """Give the encode pool its limit (the instance's default) before runs that use it are
+    requested. Dagster's run queue holds runs back only for a pool it already knows; it learns a
+    new one during the pass that first sees it, after deciding, so on a fresh instance the first
+    burst of runs (a night's cards) would all be launched, most of them to wait at the pool."""
+    storage = instance.event_log_storage
+    if ENCODE_POOL not in storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(ENCODE_POOL)
 
 
 _SQLITE_HEADER = """\
@@ -103,23 +120,26 @@ telemetry:
 # Dagster's run queue: launched runs wait here until a slot is free; they never fail for it.
 # Encodes run in the pool {pool}: {cores} cores / {threads} threads (the most a built-in
 # profile pins) = {slots} encodes, plus {extra} for the share of its time a job spends starting
-# up (~{start_up} s of a ~{encode} s clip). No more runs start than the pool has places: the
-# others wait in the queue (a run waiting at a full pool spins a core in Dagster 1.13).
+# up (~{start_up} s of a ~{encode} s clip). Runs: twice the pool's places, for runs past their
+# encodes; the queue starts an encoding run only when the pool has a place for it (below).
 concurrency:
   runs:
     max_concurrent_runs: {max_concurrent_runs(cores)}
   pools:
     granularity: op
     default_limit: {pool_limit(cores)}
+    # No run is launched on the strength of a place not yet free (see run_queue below).
+    op_granularity_run_buffer: 0
 
 run_queue:
   # Look for a free run slot every second, launching each run in its own thread.
   dequeue_interval_seconds: {DEQUEUE_INTERVAL_S}
   dequeue_use_threads: true
-  # Not used: max_concurrent_runs above keeps the runs within the pool's places (card and
-  # batch runs begin with a step outside the pool, which this would not hold back).
+  # Launch a run only when the pool of its first step has a free place, counting the steps
+  # waiting there and the runs just launched: a run never starts just to wait at the pool (its
+  # worker would spin a core there in Dagster 1.13).
   block_op_concurrency_limited_runs:
-    enabled: false
+    enabled: true
 
 # Run retries stay off at the instance level too; proxx runs also carry
 # dagster/max_retries=0 and refuse to run as a retry.

@@ -35,6 +35,7 @@ from proxx_dagster.launchpad import jobspec_config_schema
 from proxx_dagster.names import (
     BATCH_JOB,
     BATCH_SIZE_TAG,
+    ENCODE_POOL,
     EXECUTE_BATCH_OP,
     PLAN_OP,
 )
@@ -142,6 +143,7 @@ BATCH_CONFIG = Selector(  # type: ignore[no-untyped-call]
     description="Read the batch and fan it out: one execute step per JobSpec.",
     config_schema=BATCH_CONFIG,
     out=DynamicOut(BatchEntry),
+    pool=ENCODE_POOL,  # the run queue starts a batch's run only when the pool has a place
 )
 def plan_batch(context: OpExecutionContext) -> Iterator[DynamicOutput[BatchEntry]]:
     entries = batch_entries(context.op_config)

@@ -42,6 +42,7 @@ from proxx_dagster.launchpad import folder_config_schema
 from proxx_dagster.names import (
     AUTOMATION_RESOURCE,
     CARD_TAG,
+    ENCODE_POOL,
     FINISH_OP,
     FOLDER_JOB,
     FOLDER_OP,
@@ -230,6 +231,7 @@ def build_folder_op(name: str = FOLDER_OP) -> OpDefinition:
         "results, and fan them out: one make_part_proxies step per part.",
         config_schema=folder_config_schema(),
         out=DynamicOut(CardPart),
+        pool=ENCODE_POOL,  # the run queue starts a card's run only when the pool has a place
     )
     def plan_card(
         context: OpExecutionContext, proxx_automation: ProxxAutomation

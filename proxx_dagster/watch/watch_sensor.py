@@ -42,6 +42,7 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.sizing import know_the_encode_pool
 from proxx_dagster.watch.busy import folder_busy
 from proxx_dagster.watch.cards import card_folders, observe
 from proxx_dagster.watch.folder_spec import (
@@ -230,6 +231,7 @@ def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         cursor = _dump_cursor(after)
         requests = watcher.requests()
         if requests:
+            know_the_encode_pool(context.instance)
             return SensorResult(run_requests=requests, cursor=cursor)
         waiting = sum(not s.done for s in after.values())
         return SensorResult(

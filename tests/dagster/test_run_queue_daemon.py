@@ -1,6 +1,7 @@
-"""The run queue of the sized instance, with dagster-daemon in a subprocess: a queued run is
-launched within about a second of a run slot freeing (Dagster's default looks every 5 s, and the
-machine stood idle that long between runs)."""
+"""The run queue of the sized instance, with dagster-daemon in a subprocess: the encode pool, not
+the run limit, decides when a run starts (no run is started to wait at the pool), and a queued
+run is launched within about a second of a place freeing (Dagster's default looks every 5 s, and
+the machine stood idle that long between runs)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from benchmarks.dagster_processes import daemon
 from benchmarks.processes import wait_for
-from proxx_dagster.sizing import instance_yaml, max_concurrent_runs
+from proxx_dagster.names import ENCODE_POOL
+from proxx_dagster.sizing import instance_yaml, max_concurrent_runs, pool_limit
 from tests.dagster.helpers import events
 
 pytestmark = pytest.mark.alone  # it measures how soon a run starts: see tests/conftest.py
 
-CORES = 12  # four runs at once: 3 encode slots + 1 ahead
+CORES = 12  # four places in the pool: 3 encode slots + 1 ahead; the run limit is eight
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill
-# the slots last longer than launching a run takes, the first ending 12 s before the others:
+# the pool last longer than launching a run takes, the first ending 12 s before the others:
 # Dagster's code server answers a launch once the run worker has started (seconds on a loaded
 # machine) and the queue launches nothing else meanwhile, so each slot frees while the queue is
 # idle, as in a night of long runs. The two waiting runs end at once.
@@ -26,13 +28,15 @@ PAUSES_S = (15, 27, 27, 27, 0, 0)
 FILLING = 4
 MOST_IDLE_S = 1.5  # the 1 s dequeue look, plus the look itself on a loaded machine
 
-# A code location of one job and a sensor that asks for all its runs in one tick.
+# A code location of one job, its op in the encode pool as proxx's are, and a sensor that asks
+# for all its runs in one tick, making the pool known first as proxx's sensors do.
 LOCATION = f"""
 import time
 from dagster import DefaultSensorStatus, Definitions, RunRequest, in_process_executor, job, op
 from dagster import sensor
+from proxx_dagster.sizing import know_the_encode_pool
 
-@op
+@op(pool="{ENCODE_POOL}")
 def pause(context) -> None:
     time.sleep(float(context.run.tags["pause_s"]))
 
@@ -42,6 +46,7 @@ def queued_job() -> None:
 
 @sensor(job=queued_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
 def burst(context):
+    know_the_encode_pool(context.instance)
     for number, pause_s in enumerate({PAUSES_S}):
         yield RunRequest(run_key=str(number), tags={{"pause_s": str(pause_s)}})
 
@@ -54,8 +59,14 @@ def launched(instance: DagsterInstance, run_id: str) -> float:
     return starting.timestamp
 
 
-def test_a_queued_run_starts_within_a_second_or_so_of_a_slot_freeing(tmp_path: Path) -> None:
-    assert max_concurrent_runs(CORES) == FILLING
+def place_freed(instance: DagsterInstance, run_id: str) -> float:
+    """When the run's op gave its place in the pool back: as its step succeeded."""
+    [success] = events(instance, run_id, DagsterEventType.STEP_SUCCESS)
+    return success.timestamp
+
+
+def test_a_queued_run_starts_within_a_second_or_so_of_a_place_freeing(tmp_path: Path) -> None:
+    assert pool_limit(CORES) == FILLING < len(PAUSES_S) < max_concurrent_runs(CORES)
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(instance_yaml(CORES))
@@ -74,11 +85,14 @@ def test_a_queued_run_starts_within_a_second_or_so_of_a_slot_freeing(tmp_path: P
             )
         records = instance.get_run_records()
         assert all(r.dagster_run.status is DagsterRunStatus.SUCCESS for r in records)
-        # All were queued before any ended, so each slot that freed had a run waiting.
-        ends = sorted(r.end_time or 0 for r in records)
-        assert max(r.create_timestamp.timestamp() for r in records) < ends[0]
+        # All were queued before any place freed, so each place that freed had a run waiting.
+        freed = sorted(place_freed(instance, r.dagster_run.run_id) for r in records)
+        assert max(r.create_timestamp.timestamp() for r in records) < freed[0]
         starts = sorted(launched(instance, r.dagster_run.run_id) for r in records)
-    # The i-th slot to free is the i-th run end; the i-th waiting run is launched into it.
-    idle = [start - end for start, end in zip(starts[FILLING:], ends, strict=False)]
-    print("slot freed -> waiting run launched (s):", [f"{gap:.2f}" for gap in idle])
+    # The run limit would have started all six at once; the pool's four places held two back
+    # until the first places freed: the i-th waiting run is launched into the i-th freed place.
+    seen = {"launched": [x - starts[0] for x in starts], "freed": [x - starts[0] for x in freed]}
+    assert starts[FILLING - 1] < freed[0] < starts[FILLING], f"a run beyond the pool: {seen}"
+    idle = [start - free for start, free in zip(starts[FILLING:], freed, strict=False)]
+    print("place freed -> waiting run launched (s):", [f"{gap:.2f}" for gap in idle])
     assert len(idle) == 2 and all(0 <= gap <= MOST_IDLE_S for gap in idle), idle

@@ -14,7 +14,19 @@ from dagster import DagsterInstance
 
 from benchmarks.processes import wait_for
 from proxx_dagster.builders import build_definitions
-from proxx_dagster.names import DOCUMENT_OP, ENCODE_POOL, EXECUTE_BATCH_OP, EXECUTE_OP, PART_OP
+from proxx_dagster.names import (
+    BATCH_JOB,
+    DOCUMENT_JOB,
+    DOCUMENT_OP,
+    ENCODE_POOL,
+    EXECUTE_BATCH_OP,
+    EXECUTE_OP,
+    FOLDER_JOB,
+    FOLDER_OP,
+    PART_OP,
+    PLAN_OP,
+    PROXX_JOB,
+)
 from proxx_dagster.sizing import (
     ahead,
     encode_slots,
@@ -49,8 +61,8 @@ def test_the_numbers_follow_the_profiles_threads() -> None:
     for cores in (1, 2, 16, 64, 4096):
         slots = encode_slots(cores)
         assert pool_limit(cores) == slots + ahead(slots)
-        # no run is started just to wait at the pool: a step waiting there spins a core
-        assert max_concurrent_runs(cores) == pool_limit(cores)
+        # the pool decides when an encoding run starts; the rest are runs past their encodes
+        assert max_concurrent_runs(cores) == 2 * pool_limit(cores)
 
 
 def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
@@ -60,7 +72,9 @@ def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
         queue = concurrency.run_queue_config
         assert queue is not None and queue.max_concurrent_runs == max_concurrent_runs(64)
         assert queue.tag_concurrency_limits == []  # no per-volume limit
-        assert not queue.should_block_op_concurrency_limited_runs
+        # a run is launched only when the pool has a place for its first step, nothing spare
+        assert queue.should_block_op_concurrency_limited_runs
+        assert queue.op_concurrency_slot_buffer == 0
         assert concurrency.pool_config.default_pool_limit == pool_limit(64)
         assert concurrency.pool_config.pool_granularity.value == "op"  # type: ignore[union-attr]
         coordinator = instance.run_coordinator
@@ -102,6 +116,24 @@ def test_every_encoding_op_waits_for_the_encode_pool() -> None:
     assert encoding == dict.fromkeys(
         [PART_OP, EXECUTE_BATCH_OP, DOCUMENT_OP, EXECUTE_OP], ENCODE_POOL
     )
+
+
+def test_every_run_that_encodes_begins_in_the_encode_pool() -> None:
+    """The run queue holds a run back while the pool is full only if each of its first steps
+    waits for that pool: a run beginning outside it would be launched, then wait at the pool,
+    spinning a core (the test below)."""
+    first_steps = {}
+    for job in build_definitions().resolve_all_job_defs():
+        pools = {node.name: getattr(node.definition, "pool", None) for node in job.graph.nodes}
+        if ENCODE_POOL in pools.values():
+            upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node
+            first_steps[job.name] = {name: pools[name] for name in pools if not upstream(name)}
+    assert first_steps == {
+        BATCH_JOB: {PLAN_OP: ENCODE_POOL},
+        DOCUMENT_JOB: {DOCUMENT_OP: ENCODE_POOL},
+        FOLDER_JOB: {FOLDER_OP: ENCODE_POOL},
+        PROXX_JOB: {EXECUTE_OP: ENCODE_POOL},
+    }
 
 
 # A one-op job whose op waits at a full pool, run in process; used by the test below.
