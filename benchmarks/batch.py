@@ -16,9 +16,13 @@ import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from dagster import DagsterEventType as Event
+from dagster import DagsterInstance
 
 from benchmarks.batch_runs import CeleryBroker, celery_workers, execute_batch
 from benchmarks.common import (
@@ -30,7 +34,7 @@ from benchmarks.common import (
     source_clip,
     xargs_listing,
 )
-from benchmarks.dagster_processes import dagster_home
+from benchmarks.dagster_processes import dagster_home, event_times
 from benchmarks.night import breakdown
 from proxx_dagster.names import PLAN_OP
 from proxx_exec import ExecutionResult, JobSpec, validate_job
@@ -81,6 +85,33 @@ def xargs_bare(jobspecs: list[dict[str, Any]], scratch: Path) -> float:
     return elapsed
 
 
+@dataclass
+class Phases:
+    """Where one batch run's wall time went, from its own event log (seconds)."""
+
+    launch_s: float  # `dg launch` started to the run's RUN_START: CLI, definitions, run worker
+    plan_s: float  # RUN_START to the plan step's success: its process and the fan-out
+    step_start_s: list[float]  # each execute step: process asked for to its STEP_START
+    step_body_s: list[float]  # each execute step: STEP_START to STEP_SUCCESS
+    finish_s: float  # the last step's success to `dg launch` exiting
+
+
+def run_phases(home: Path, began: float, ended: float) -> Phases:
+    """The phases of the newest run in `home` (`began`/`ended`: wall clock around dg launch)."""
+    with DagsterInstance.from_config(str(home)) as instance:
+        [record] = instance.get_run_records(limit=1)
+        at = event_times(instance, record.dagster_run.run_id)
+    steps = sorted({key for _, key in at if key and key != PLAN_OP})
+    successes = [at[Event.STEP_SUCCESS, key] for key in steps]
+    return Phases(
+        launch_s=at[Event.RUN_START, None] - began,
+        plan_s=at[Event.STEP_SUCCESS, PLAN_OP] - at[Event.RUN_START, None],
+        step_start_s=[at[Event.STEP_START, k] - at[Event.STEP_WORKER_STARTING, k] for k in steps],
+        step_body_s=[at[Event.STEP_SUCCESS, k] - at[Event.STEP_START, k] for k in steps],
+        finish_s=ended - max(successes),
+    )
+
+
 def dagster_batch(
     home: Path,
     jobspecs: list[dict[str, Any]],
@@ -88,15 +119,18 @@ def dagster_batch(
     folder: Path,
     extra_env: dict[str, str] | None = None,
     results: list[ExecutionResult] | None = None,
+    phases: list[Phases] | None = None,
 ) -> float:
     """Wall time of one proxx_batch run through `dg launch --job`; its ExecutionResults are
-    added to `results` when given."""
+    added to `results` and where its time went to `phases` when given."""
     config = {"ops": {PLAN_OP: {"config": {"jobspecs": jobspecs}}}, "execution": execution}
-    began = time.perf_counter()
+    began, wall = time.perf_counter(), time.time()
     code, output = execute_batch(home, config, folder, **(extra_env or {}))
     elapsed = time.perf_counter() - began
     if code != 0:
         raise SystemExit(f"benchmark batch failed:\n{output[-3000:]}")
+    if phases is not None:
+        phases.append(run_phases(home, wall, wall + elapsed))
     for out in {Path(fields["output_dir"]) for fields in jobspecs}:
         if results is not None:
             results += [
@@ -108,7 +142,11 @@ def dagster_batch(
 
 
 def batch_vs_xargs(
-    root: Path, source: Path, reps: int, results: list[ExecutionResult] | None = None
+    root: Path,
+    source: Path,
+    reps: int,
+    results: list[ExecutionResult] | None = None,
+    phases: list[Phases] | None = None,
 ) -> list[str]:
     home = dagster_home(root, "batch_home")
     sources = clip_folder(source, root / "batch8", BATCH_SIZE)
@@ -117,7 +155,9 @@ def batch_vs_xargs(
         bare.append(xargs_bare(batch_jobspecs(sources, root / f"x{rep}", f"x{rep}"), root / "xs"))
         jobspecs = batch_jobspecs(sources, root / f"m{rep}", f"m{rep}")
         multiprocess = {"config": {"multiprocess": {"max_concurrent": 2}}}
-        ours.append(dagster_batch(home, jobspecs, multiprocess, root, results=results))
+        ours.append(
+            dagster_batch(home, jobspecs, multiprocess, root, results=results, phases=phases)
+        )
     ratio = statistics.median(bare) / statistics.median(ours)
     print(f"8 JobSpecs: xargs -P2 bare vs proxx_batch multiprocess: {ratio:.3f}", flush=True)
     return [
@@ -150,8 +190,32 @@ def celery_one_vs_two_workers(root: Path, source: Path, reps: int) -> list[str]:
     ]
 
 
-def section(row: list[str], results: list[ExecutionResult], reps: int, seconds: float) -> list[str]:
-    """The comparison and, from the proxx side's results, where its time went per job."""
+def phase_lines(phases: list[Phases], execute_s: float) -> list[str]:
+    """Means over the runs: the run's own start and end, and each step's share beyond execute()."""
+    mean = statistics.fmean
+    start = mean(s for p in phases for s in p.step_start_s)
+    body = mean(s for p in phases for s in p.step_body_s)
+    return [
+        "",
+        f"Where each run's time went, from its event log (means over {len(phases)} runs): "
+        f"`dg launch` to the run's start {mean(p.launch_s for p in phases):.2f} s (the CLI, "
+        f"loading the definitions, the run worker); the plan step "
+        f"{mean(p.plan_s for p in phases):.2f} s; per JobSpec step, its process start "
+        f"{start:.2f} s and its body {body:.2f} s, of which execute() {execute_s:.2f} s and the "
+        f"rest (posters, contact sheet, events, the IO manager) {body - execute_s:.2f} s; the "
+        f"last step's end to the command's exit {mean(p.finish_s for p in phases):.2f} s. In "
+        f"two lanes the steps take about {BATCH_SIZE // 2} x ({start + body:.2f}) s.",
+    ]
+
+
+def section(
+    row: list[str],
+    results: list[ExecutionResult],
+    phases: list[Phases],
+    reps: int,
+    seconds: float,
+) -> list[str]:
+    """The comparison and, from the proxx side's results and runs, where its time went."""
     parts = breakdown(results)
     jobs = parts["jobs"] or 1.0
     inside = ("validation_s", "encode_s", "verify_s", "hash_s", "commit_s")
@@ -178,6 +242,7 @@ def section(row: list[str], results: list[ExecutionResult], reps: int, seconds: 
         f"{parts['execute_s'] / jobs:.2f} s. What the step adds beyond execute() (its process, "
         "posters and contact sheet, events, the IO manager) and the run's start are the rest of "
         "the wall time.",
+        *phase_lines(phases, parts["execute_s"] / jobs),
     ]
 
 
@@ -188,11 +253,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     results: list[ExecutionResult] = []
+    phases: list[Phases] = []
     with tempfile.TemporaryDirectory(prefix="proxx-batch-") as tmp:
         root = Path(tmp)
         source = source_clip(root, "1920x1080", args.seconds)
-        row = batch_vs_xargs(root, source, args.reps, results)
-    lines = section(row, results, args.reps, args.seconds)
+        row = batch_vs_xargs(root, source, args.reps, results, phases)
+    lines = section(row, results, phases, args.reps, args.seconds)
     publish_section(REPORT, TITLE, lines, write=not args.no_write)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 
 from benchmarks.processes import marked, stop
 
@@ -24,6 +24,19 @@ BIN = Path(sys.executable).parent
 
 
 SHIPPED_INSTANCE = REPO / "deploy" / "dagster.yaml"
+
+EventTimes = dict[tuple[DagsterEventType, str | None], float]
+
+
+def event_times(instance: DagsterInstance, run_id: str) -> EventTimes:
+    """When each kind of Dagster event first happened in a run, per step (None: the run's own),
+    e.g. `times[DagsterEventType.STEP_START, "plan_batch"]`: where a run's time went."""
+    times: EventTimes = {}
+    for entry in instance.all_logs(run_id):
+        if entry.dagster_event is not None:
+            key = (entry.dagster_event.event_type, entry.step_key)
+            times.setdefault(key, entry.timestamp)
+    return times
 
 
 def dagster_home(root: Path, name: str, config: str | None = None) -> Path:

@@ -73,6 +73,8 @@ def know_the_encode_pool(instance: DagsterInstance) -> None:
     new one during the pass that first sees it, after deciding, so on a fresh instance the first
     burst of runs (a night's cards) would all be launched, most of them to wait at the pool."""
     storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return  # a storage without pools: nothing to hold runs back with
     if ENCODE_POOL not in storage.get_concurrency_keys():
         storage.initialize_concurrency_limit_to_default(ENCODE_POOL)
 
