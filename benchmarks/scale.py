@@ -661,6 +661,8 @@ def real_night_breakdown(real: dict[str, Any]) -> list[str]:
         return []
     phases = real["phases_s"]
     beyond = phases["step_body"] - real["execute_s"]
+    own = (sum(phases.values()) - phases["step_body"] + beyond) / BARE_LANES
+    rest = real["proxx_s"] - real["jobs_bound_s"] - own
     return [
         "",
         f"Where it went: the {real['jobs']} jobs' own execute() took {real['execute_s']} s in "
@@ -671,6 +673,14 @@ def real_night_breakdown(real: dict[str, Any]) -> list[str]:
         f"{phases['plan']} s, the part steps' process starts {phases['step_start']} s, the part "
         f"steps' hand-off (posters, contact sheet, ASC MHL seal, events) {beyond:.1f} s, and "
         f"from the last part to the run's end (finish_card, the card sheet) {phases['finish']} s.",
+        f"On two lanes those come to about {own:.0f} s; the other {rest:.0f} s of proxx's "
+        f"{real['proxx_s']} s beyond the jobs' {real['jobs_bound_s']} s are lanes without a job: "
+        "between runs, and at the night's end, where whole jobs on two lanes leave one lane "
+        "without work while the other finishes its job (the bare side's single commands do "
+        f"not). What would close the gap: cheaper steps per card (the plan step and the "
+        f"hand-off are {(phases['plan'] + beyond) / (own * BARE_LANES):.0%} of the runs' own "
+        f"cost), and cards cut into more jobs (`PROXX_CLIPS_PER_JOB` below its default "
+        f"{DEFAULT_CLIPS_PER_JOB}) so that the night ends with less left on one lane.",
     ]
 
 
