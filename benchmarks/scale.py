@@ -540,8 +540,10 @@ def _short_stretches(row: dict[str, Any]) -> tuple[float, float, float]:
 def with_floor(row: dict[str, Any], costs: dict[tuple[str, str], float]) -> dict[str, Any]:
     """A kept row with its floor worked out again from the night, its scale and the costs."""
     clips = night_clips(row["night"])
-    work = clip_work(clips, costs, row["work_scale"])
-    return row | {"floor_s": floor_s(clips, work, row["cores"])}
+    full = sum(clip_work(clips, costs, 1.0).values())
+    # the scale as rehearse() had it: the row's work_scale is rounded
+    scale = min(1.0, row["ideal_s"] * row["cores"] / full)
+    return row | {"floor_s": floor_s(clips, clip_work(clips, costs, scale), row["cores"])}
 
 
 def against_targets(rows: list[dict[str, Any]]) -> list[str]:
@@ -661,26 +663,28 @@ def real_night_breakdown(real: dict[str, Any]) -> list[str]:
         return []
     phases = real["phases_s"]
     beyond = phases["step_body"] - real["execute_s"]
-    own = (sum(phases.values()) - phases["step_body"] + beyond) / BARE_LANES
+    # in the pool, so on a lane: everything but finish_card, which runs beside the next run
+    lanes = phases["launch"] + phases["plan"] + phases["step_start"] + beyond
+    own = lanes / BARE_LANES
     rest = real["proxx_s"] - real["jobs_bound_s"] - own
     return [
         "",
         f"Where it went: the {real['jobs']} jobs' own execute() took {real['execute_s']} s in "
-        f"all (encode, verification, hashing), and on two lanes, each job's clips in order, "
-        f"they could not end in less than {real['jobs_bound_s']} s (the bare side runs "
-        f"{real['clips']} single commands, which share two lanes evenly). Summed over the runs "
-        f"beyond execute(): the run worker's start {phases['launch']} s, the card's plan step "
-        f"{phases['plan']} s, the part steps' process starts {phases['step_start']} s, the part "
-        f"steps' hand-off (posters, contact sheet, ASC MHL seal, events) {beyond:.1f} s, and "
-        f"from the last part to the run's end (finish_card, the card sheet) {phases['finish']} s.",
-        f"On two lanes those come to about {own:.0f} s; the other {rest:.0f} s of proxx's "
-        f"{real['proxx_s']} s beyond the jobs' {real['jobs_bound_s']} s are lanes without a job: "
-        "between runs, and at the night's end, where whole jobs on two lanes leave one lane "
-        "without work while the other finishes its job (the bare side's single commands do "
-        f"not). What would close the gap: cheaper steps per card (the plan step and the "
-        f"hand-off are {(phases['plan'] + beyond) / (own * BARE_LANES):.0%} of the runs' own "
-        f"cost), and cards cut into more jobs (`PROXX_CLIPS_PER_JOB` below its default "
-        f"{DEFAULT_CLIPS_PER_JOB}) so that the night ends with less left on one lane.",
+        f"all (encode, verification, hashing; two at a time on two cores), {real['jobs_bound_s']} "
+        f"s on two lanes. Summed over the runs beyond execute(): the run worker's start "
+        f"{phases['launch']} s, the plan step with its process start {phases['plan']} s, the "
+        f"part steps' process starts {phases['step_start']} s, the part steps' hand-off "
+        f"(posters, contact sheet, ASC MHL seal, events) {beyond:.1f} s, all of them holding a "
+        f"place in the pool, about {own:.0f} s on two lanes; and from the last part to the "
+        f"run's end (finish_card, the card sheet, outside the pool) {phases['finish']} s. The "
+        f"other {rest:.0f} s of proxx's {real['proxx_s']} s are not broken down further: places "
+        "without an encode between runs (the queue's look, a launch) and at the night's end, "
+        "where whole jobs on two lanes leave one lane without work while the other finishes "
+        "(the bare side's single commands do not). What would close the gap: cheaper steps per "
+        f"card (the plan step and the hand-off are {(phases['plan'] + beyond) / lanes:.0%} of "
+        "the runs' own cost in the pool), and cards cut into more jobs (`PROXX_CLIPS_PER_JOB` "
+        f"below its default {DEFAULT_CLIPS_PER_JOB}) so that the night ends with less left on "
+        "one lane.",
     ]
 
 
@@ -725,6 +729,8 @@ def main() -> None:
         if args.real_night:
             real = real_night(root, args.instance)
             print(json.dumps(real), flush=True)
+        elif real is None and FIGURES.exists():  # kept as measured, until measured again
+            real = json.loads(FIGURES.read_text())["real_night"]
     lines = describe(rows, costs, real)
     print("\n".join(lines))
     if not args.no_write:

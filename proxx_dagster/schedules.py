@@ -23,8 +23,7 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.settings import ProxxAutomation
-from proxx_dagster.sizing import know_the_encode_pool
-from proxx_dagster.watch.run_requests import launched_run_keys, run_request
+from proxx_dagster.watch.run_requests import know_the_encode_pool, launched_run_keys, run_request
 from proxx_dagster.watch.spec_files import read_specs
 from proxx_exec.naming import result_path
 
@@ -51,7 +50,7 @@ def build_nightly_schedule(job: JobDefinition, automation: ProxxAutomation) -> S
         already = launched_run_keys(
             context.instance, DOCUMENT_JOB, context.scheduled_execution_time - timedelta(days=2)
         )
-        know_the_encode_pool(context.instance)
+        know_the_encode_pool(context.instance, context.log)
         launched = 0
         folder = Path(proxx_automation.nightly_folder)
         for spec_file in read_specs(folder, context.log, {DATE_TOKEN: night}):

@@ -9,9 +9,9 @@ busiest mix of profiles fills the machine without oversubscribing it. A few slot
 cores busy while some jobs start up (process, probe, plan: little CPU).
 
 The run queue launches a run only when the pool has a place for its first step, counting the
-steps already waiting there and the runs just launched (Dagster's
-`block_op_concurrency_limited_runs`; every proxx run that encodes begins with a step in the
-pool). A run started to wait at a full pool would cost a whole core while it waits: Dagster
+steps already holding or waiting for a place and the runs launched or started in the last 5 s
+(Dagster's `block_op_concurrency_limited_runs`; every proxx run that encodes begins with a step
+in the pool). A run started to wait at a full pool would cost a whole core while it waits: Dagster
 1.13's executors ask the pool again without pausing (in process:
 `interval_to_next_pending_claim_check` never returns more than 0 s; multiprocess: its loop has
 no pause while none of the run's steps is running; measured: 99 % of a core for as long as the
@@ -25,7 +25,6 @@ import math
 from typing import Annotated
 
 import typer
-from dagster import DagsterInstance
 
 from proxx_dagster.names import ENCODE_POOL
 from proxx_dagster.settings import SettingsProblem, configured_cores
@@ -65,18 +64,6 @@ def max_concurrent_runs(cores: int) -> int:
     runs past their encodes (a card's finish) and runs that never encode (the audit) go on
     without holding a free place back."""
     return 2 * pool_limit(cores)
-
-
-def know_the_encode_pool(instance: DagsterInstance) -> None:
-    """Give the encode pool its limit (the instance's default) before runs that use it are
-    requested. Dagster's run queue holds runs back only for a pool it already knows; it learns a
-    new one during the pass that first sees it, after deciding, so on a fresh instance the first
-    burst of runs (a night's cards) would all be launched, most of them to wait at the pool."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return  # a storage without pools: nothing to hold runs back with
-    if ENCODE_POOL not in storage.get_concurrency_keys():
-        storage.initialize_concurrency_limit_to_default(ENCODE_POOL)
 
 
 _SQLITE_HEADER = """\
@@ -138,8 +125,8 @@ run_queue:
   dequeue_interval_seconds: {DEQUEUE_INTERVAL_S}
   dequeue_use_threads: true
   # Launch a run only when the pool of its first step has a free place, counting the steps
-  # waiting there and the runs just launched: a run never starts just to wait at the pool (its
-  # worker would spin a core there in Dagster 1.13).
+  # holding or waiting for a place and the runs launched or started in the last 5 s, so that
+  # runs do not start just to wait at the pool (a worker spins a core there in Dagster 1.13).
   block_op_concurrency_limited_runs:
     enabled: true
 

@@ -21,8 +21,12 @@ from dagster import (
 
 from proxx_dagster.names import DOCUMENT_JOB, INBOX_SENSOR
 from proxx_dagster.settings import ProxxAutomation
-from proxx_dagster.sizing import know_the_encode_pool
-from proxx_dagster.watch.run_requests import CLOCK_MARGIN_S, launched_run_keys, run_request
+from proxx_dagster.watch.run_requests import (
+    CLOCK_MARGIN_S,
+    know_the_encode_pool,
+    launched_run_keys,
+    run_request,
+)
 from proxx_dagster.watch.spec_files import read_specs
 
 
@@ -49,7 +53,7 @@ def build_inbox_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         launched = launched_run_keys(
             context.instance, DOCUMENT_JOB, datetime.fromtimestamp(oldest, UTC)
         )
-        know_the_encode_pool(context.instance)
+        know_the_encode_pool(context.instance, context.log)
         for spec_file in spec_files:
             run_key = f"inbox:{spec_file.content_fingerprint}"
             if run_key not in launched:

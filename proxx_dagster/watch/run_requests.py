@@ -1,17 +1,21 @@
-"""A JobSpec file's run request (the file's exact bytes, its volume and trigger as tags), and the
-run keys already launched, asked of the instance, that the schedule and the inbox sensor skip."""
+"""A JobSpec file's run request (the file's exact bytes, its volume and trigger as tags), the
+run keys already launched, asked of the instance, that the schedule and the inbox sensor skip,
+and the encode pool made known before any of proxx's sensors asks for runs."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 from datetime import datetime
 from pathlib import Path
 
 from dagster import DagsterInstance, RunRequest, RunsFilter
+from sqlalchemy.exc import SQLAlchemyError
 
 from proxx_dagster.names import (
     DOCUMENT_OP,
+    ENCODE_POOL,
     JOB_ID_TAG,
     RUN_KEY_TAG,
     SPEC_FILE_TAG,
@@ -75,3 +79,19 @@ def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
         },
         tags=tags,
     )
+
+
+def know_the_encode_pool(instance: DagsterInstance, log: logging.Logger) -> None:
+    """Give the encode pool its limit (the instance's default) before runs that use it are
+    requested. Dagster's run queue holds runs back only for a pool it already knows; it learns a
+    new one during the pass that first sees it, after deciding, so on a fresh instance the first
+    burst of runs (a night's cards) would all be launched, most of them to wait at the pool.
+    A storage error here only costs that: logged, and the runs are requested all the same."""
+    storage = instance.event_log_storage
+    try:
+        if not storage.supports_global_concurrency_limits:
+            return  # a storage without pools: nothing to hold runs back with
+        if ENCODE_POOL not in storage.get_concurrency_keys():
+            storage.initialize_concurrency_limit_to_default(ENCODE_POOL)
+    except SQLAlchemyError as error:  # e.g. two first ticks at once on PostgreSQL
+        log.warning(f"could not give the pool {ENCODE_POOL} its limit yet: {error}")

@@ -42,7 +42,6 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.settings import ProxxAutomation
-from proxx_dagster.sizing import know_the_encode_pool
 from proxx_dagster.watch.busy import folder_busy
 from proxx_dagster.watch.cards import card_folders, observe
 from proxx_dagster.watch.folder_spec import (
@@ -52,7 +51,12 @@ from proxx_dagster.watch.folder_spec import (
     card_tags,
     proxy_dir,
 )
-from proxx_dagster.watch.run_requests import CLOCK_MARGIN_S, launched_run_keys, output_volume
+from proxx_dagster.watch.run_requests import (
+    CLOCK_MARGIN_S,
+    know_the_encode_pool,
+    launched_run_keys,
+    output_volume,
+)
 
 RUN_KEY_PREFIX = "watch:"
 
@@ -231,7 +235,7 @@ def build_watch_sensor(job: JobDefinition, automation: ProxxAutomation) -> Senso
         cursor = _dump_cursor(after)
         requests = watcher.requests()
         if requests:
-            know_the_encode_pool(context.instance)
+            know_the_encode_pool(context.instance, context.log)
             return SensorResult(run_requests=requests, cursor=cursor)
         waiting = sum(not s.done for s in after.values())
         return SensorResult(

@@ -22,7 +22,9 @@ from dagster._core.storage.runs.schema import RunTagsTable
 
 from proxx_dagster.builders import build_definitions, build_document_job
 from proxx_dagster.settings import ProxxAutomation, SettingsProblem
+from proxx_dagster.sizing import pool_limit
 from proxx_exec import ExecutionResult, JobSpec, Status
+from tests.dagster.conftest import SIZED_CORES, pool_places
 from tests.dagster.helpers import events, spec_fields
 from tests.helpers import Media
 
@@ -117,6 +119,35 @@ def test_nightly_without_a_folder_says_so(instance: DagsterInstance) -> None:
     ) as context:
         result = schedule.evaluate_tick(context)
     assert "PROXX_NIGHTLY_FOLDER" in (result.skip_message or "")
+
+
+@pytest.mark.parametrize("asker", ["inbox", "nightly"])
+def test_the_encode_pool_is_known_before_runs_are_asked_for(
+    asker: str, media: Media, out_dir: Path, tmp_path: Path, sized_instance: DagsterInstance
+) -> None:
+    """Dagster's run queue holds runs back only for a pool it knows: a fresh instance's first
+    burst would otherwise all start, to wait at the pool (sizing.py)."""
+    folder = tmp_path / asker
+    folder.mkdir()
+    write_spec(folder, "job.json", **spec_fields(media, out_dir, "first-night"))
+    automation = (
+        ProxxAutomation(inbox_folder=str(folder))
+        if asker == "inbox"
+        else ProxxAutomation(nightly_folder=str(folder))
+    )
+    defs = build_definitions(automation=automation)
+    resources = {"proxx_automation": automation}
+    assert pool_places(sized_instance) is None
+    if asker == "inbox":
+        context = build_sensor_context(resources=resources, instance=sized_instance)
+        asked = requests(defs.resolve_sensor_def("proxx_inbox").evaluate_tick(context))
+    else:
+        with build_schedule_context(
+            scheduled_execution_time=NIGHT, resources=resources, instance=sized_instance
+        ) as night:
+            asked = requests(defs.resolve_schedule_def("proxx_nightly").evaluate_tick(night))
+    assert len(asked) == 1
+    assert pool_places(sized_instance) == pool_limit(SIZED_CORES)
 
 
 def test_inbox_keys_are_content_fingerprints(

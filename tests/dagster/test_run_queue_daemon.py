@@ -22,9 +22,11 @@ CORES = 12  # four places in the pool: 3 encode slots + 1 ahead; the run limit i
 # How long each run's op pauses, in the order the sensor asks for them. The four runs that fill
 # the pool last longer than launching a run takes, the first ending 12 s before the others:
 # Dagster's code server answers a launch once the run worker has started (seconds on a loaded
-# machine) and the queue launches nothing else meanwhile, so each slot frees while the queue is
-# idle, as in a night of long runs. The two waiting runs end at once.
-PAUSES_S = (15, 27, 27, 27, 0, 0)
+# machine) and the queue launches nothing else meanwhile, so each place frees while the queue is
+# idle, as in a night of long runs. The two waiting runs pause 8 s: longer than the 5 s for which
+# the queue still counts a place for a run that has just started, so the second waiting run goes
+# into the second place to free, not into the first waiting run's.
+PAUSES_S = (15, 27, 27, 27, 8, 8)
 FILLING = 4
 MOST_IDLE_S = 1.5  # the 1 s dequeue look, plus the look itself on a loaded machine
 
@@ -34,7 +36,7 @@ LOCATION = f"""
 import time
 from dagster import DefaultSensorStatus, Definitions, RunRequest, in_process_executor, job, op
 from dagster import sensor
-from proxx_dagster.sizing import know_the_encode_pool
+from proxx_dagster.watch.run_requests import know_the_encode_pool
 
 @op(pool="{ENCODE_POOL}")
 def pause(context) -> None:
@@ -46,7 +48,7 @@ def queued_job() -> None:
 
 @sensor(job=queued_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
 def burst(context):
-    know_the_encode_pool(context.instance)
+    know_the_encode_pool(context.instance, context.log)
     for number, pause_s in enumerate({PAUSES_S}):
         yield RunRequest(run_key=str(number), tags={{"pause_s": str(pause_s)}})
 
@@ -90,7 +92,7 @@ def test_a_queued_run_starts_within_a_second_or_so_of_a_place_freeing(tmp_path: 
         assert max(r.create_timestamp.timestamp() for r in records) < freed[0]
         starts = sorted(launched(instance, r.dagster_run.run_id) for r in records)
     # The run limit would have started all six at once; the pool's four places held two back
-    # until the first places freed: the i-th waiting run is launched into the i-th freed place.
+    # until places freed: the i-th waiting run is launched into the i-th place to free.
     seen = {"launched": [x - starts[0] for x in starts], "freed": [x - starts[0] for x in freed]}
     assert starts[FILLING - 1] < freed[0] < starts[FILLING], f"a run beyond the pool: {seen}"
     idle = [start - free for start, free in zip(starts[FILLING:], freed, strict=False)]

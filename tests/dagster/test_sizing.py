@@ -74,7 +74,7 @@ def test_dagster_reads_the_settings_as_meant(tmp_path: Path) -> None:
         assert queue.tag_concurrency_limits == []  # no per-volume limit
         # a run is launched only when the pool has a place for its first step, nothing spare
         assert queue.should_block_op_concurrency_limited_runs
-        assert queue.op_concurrency_slot_buffer == 0
+        assert concurrency.pool_config.op_granularity_run_buffer == 0  # set, not a default
         assert concurrency.pool_config.default_pool_limit == pool_limit(64)
         assert concurrency.pool_config.pool_granularity.value == "op"  # type: ignore[union-attr]
         coordinator = instance.run_coordinator

@@ -13,8 +13,10 @@ from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_cont
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
 from proxx_dagster.settings import ProxxAutomation, SettingsProblem
+from proxx_dagster.sizing import pool_limit
 from proxx_dagster.watch import watch_sensor as watch
 from proxx_exec import ExecutionResult
+from tests.dagster.conftest import SIZED_CORES, pool_places
 from tests.dagster.helpers import step_failure
 from tests.helpers import Media
 
@@ -133,6 +135,19 @@ def test_a_big_card_is_one_request_for_all_its_parts(
     assert request.tags["proxx/parts"] == "2" and "proxx/job_id" not in request.tags
     assert request.run_key == f"watch:{card_id}"
     assert sensor.look(SETTLE_S) == []  # taken once
+
+
+def test_the_encode_pool_is_known_before_a_card_is_asked_for(
+    sized_instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    """As the inbox and the nightly schedule (test_automation.py): the run queue holds the
+    night's cards back at the pool only once the instance knows the pool."""
+    root = tmp_path / "incoming"
+    copy_clip(media, root / "C001" / "C001.mov")
+    sensor = Watch(sized_instance, clock, watch_roots=[str(root)])
+    assert sensor.look() == [] and pool_places(sized_instance) is None
+    assert len(sensor.look(SETTLE_S)) == 1
+    assert pool_places(sized_instance) == pool_limit(SIZED_CORES)
 
 
 def test_later_clips_make_a_new_job_of_their_own(
