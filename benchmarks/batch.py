@@ -212,10 +212,11 @@ def phase_lines(phases: list[Phases], execute_s: float) -> list[str]:
         "",
         f"Why the target is missed: jobs this short pay the run's fixed costs ({fixed:.1f} s: "
         "the CLI and run worker, the plan step, the exit) and each step's hand-off in full, "
-        "where the bare side pays none. What would close it: JobSpecs of more than a few "
-        "seconds of work (the fixed costs stay), a plan step without a process of its own, and "
-        "posters and contact sheets made after the encodes rather than inside each encoding "
-        "step.",
+        "where the bare side pays none. What would close it: the run's fixed costs do not "
+        "shrink with the work (the executor's first step process starts its process server, "
+        "whichever step it is), so only JobSpecs of more work amortise them; each step's "
+        "hand-off would leave the encode slot if posters and contact sheets were made after "
+        "the encodes rather than inside each encoding step.",
     ]
 
 

@@ -680,9 +680,11 @@ def real_night_breakdown(real: dict[str, Any]) -> list[str]:
         f"other {rest:.0f} s of proxx's {real['proxx_s']} s are not broken down further: places "
         "without an encode between runs (the queue's look, a launch) and at the night's end, "
         "where whole jobs on two lanes leave one lane without work while the other finishes "
-        "(the bare side's single commands do not). What would close the gap: cheaper steps per "
-        f"card (the plan step and the hand-off are {(phases['plan'] + beyond) / lanes:.0%} of "
-        "the runs' own cost in the pool), and cards cut into more jobs (`PROXX_CLIPS_PER_JOB` "
+        "(the bare side's single commands do not). What would close the gap: the hand-off out "
+        "of the encoding steps and a cheaper start per run (the plan step with the executor's "
+        "first process start, and the hand-off, are "
+        f"{(phases['plan'] + beyond) / lanes:.0%} of the runs' own cost in the pool), and "
+        "cards cut into more jobs (`PROXX_CLIPS_PER_JOB` "
         f"below its default {DEFAULT_CLIPS_PER_JOB}) so that the night ends with less left on "
         "one lane.",
     ]
