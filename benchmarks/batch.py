@@ -34,7 +34,7 @@ from benchmarks.common import (
     source_clip,
     xargs_listing,
 )
-from benchmarks.dagster_processes import dagster_home, event_times
+from benchmarks.dagster_processes import dagster_home, event_times, step_body_s, step_start_s
 from benchmarks.night import breakdown
 from proxx_dagster.names import PLAN_OP
 from proxx_exec import ExecutionResult, JobSpec, validate_job
@@ -107,9 +107,9 @@ def run_phases(home: Path, began: float, ended: float) -> Phases:
     return Phases(
         launch_s=at[Event.RUN_START, None] - began,
         plan_start_s=at[Event.STEP_START, PLAN_OP] - at[Event.RUN_START, None],
-        plan_body_s=at[Event.STEP_SUCCESS, PLAN_OP] - at[Event.STEP_START, PLAN_OP],
-        step_start_s=[at[Event.STEP_START, k] - at[Event.STEP_WORKER_STARTING, k] for k in steps],
-        step_body_s=[at[Event.STEP_SUCCESS, k] - at[Event.STEP_START, k] for k in steps],
+        plan_body_s=step_body_s(at, PLAN_OP),
+        step_start_s=[step_start_s(at, key) for key in steps],
+        step_body_s=[step_body_s(at, key) for key in steps],
         finish_s=ended - max(successes),
     )
 

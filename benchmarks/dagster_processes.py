@@ -39,6 +39,19 @@ def event_times(instance: DagsterInstance, run_id: str) -> EventTimes:
     return times
 
 
+def step_start_s(times: EventTimes, step: str) -> float:
+    """From the executor asking for the step's process to the step starting in it."""
+    return (
+        times[DagsterEventType.STEP_START, step]
+        - times[DagsterEventType.STEP_WORKER_STARTING, step]
+    )
+
+
+def step_body_s(times: EventTimes, step: str) -> float:
+    """From the step's start to its success."""
+    return times[DagsterEventType.STEP_SUCCESS, step] - times[DagsterEventType.STEP_START, step]
+
+
 def dagster_home(root: Path, name: str, config: str | None = None) -> Path:
     """A new DAGSTER_HOME `root/name` whose dagster.yaml is `config` (default: the shipped
     deploy/dagster.yaml)."""

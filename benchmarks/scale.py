@@ -42,14 +42,14 @@ from dagster import DagsterEventType as Event
 from dagster import DagsterInstance, RunsFilter
 
 from benchmarks.common import REPO, machine, replace_section, source_clip
-from benchmarks.dagster_processes import EventTimes, event_times
+from benchmarks.dagster_processes import EventTimes, event_times, step_body_s, step_start_s
 from benchmarks.night import NIGHT, breakdown, make_night, run_bare
 from benchmarks.per_profile import bare_run
 from benchmarks.standin import SimulatedMachine, short_socket_path, write_standin
 from proxx_dagster.names import FINISH_OP, FOLDER_JOB, FOLDER_OP, WATCH_SENSOR
 from proxx_dagster.settings import DEFAULT_CLIPS_PER_JOB
 from proxx_dagster.sizing import instance_yaml as sized_instance
-from proxx_dagster.watch.folder_spec import part_sizes
+from proxx_dagster.watch.folder_spec import consecutive_parts
 from proxx_exec import ExecutionResult, JobSpec, validate_job
 from proxx_exec.engines import default_engine_binary
 from proxx_exec.naming import RESULT_SUFFIX
@@ -355,14 +355,11 @@ def floor_s(clips: list[Clip], work: dict[str, float], cores: int) -> float:
     cards: dict[str, list[Clip]] = {}
     for clip in clips:
         cards.setdefault(clip.card, []).append(clip)
-    longest = 0.0
-    for card in cards.values():
-        start = 0
-        for size in part_sizes(len(card), DEFAULT_CLIPS_PER_JOB):
-            job = card[start : start + size]
-            start += size
-            seconds = sum(work[f"{c.card}/{c.name}"] / threads_of(c.profile) for c in job)
-            longest = max(longest, seconds)
+    longest = max(
+        sum(work[f"{c.card}/{c.name}"] / threads_of(c.profile) for c in job)
+        for card in cards.values()
+        for job in consecutive_parts(card, DEFAULT_CLIPS_PER_JOB)
+    )
     return round(max(sum(work.values()) / cores, longest), 1)
 
 
@@ -469,9 +466,8 @@ def night_phases(times: list[tuple[Any, EventTimes]]) -> dict[str, float]:
         parts = sorted({k for _, k in at if k and k not in {FOLDER_OP, FINISH_OP}})
         sums["launch"] += at[Event.RUN_START, None] - at[Event.RUN_STARTING, None]
         sums["plan"] += at[Event.STEP_SUCCESS, FOLDER_OP] - at[Event.RUN_START, None]
-        starts = (at[Event.STEP_START, k] - at[Event.STEP_WORKER_STARTING, k] for k in parts)
-        sums["step_start"] += sum(starts)
-        sums["step_body"] += sum(at[Event.STEP_SUCCESS, k] - at[Event.STEP_START, k] for k in parts)
+        sums["step_start"] += sum(step_start_s(at, k) for k in parts)
+        sums["step_body"] += sum(step_body_s(at, k) for k in parts)
         sums["finish"] += record.end_time - max(at[Event.STEP_SUCCESS, k] for k in parts)
     return {name: round(seconds, 1) for name, seconds in sums.items()}
 

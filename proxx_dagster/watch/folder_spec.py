@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -86,12 +87,25 @@ def card_of(job_id: str) -> str:
     return _PART_SUFFIX.sub("", job_id)
 
 
+_Clip = TypeVar("_Clip")  # a clip's name, or anything standing for a clip
+
+
 def part_sizes(clip_count: int, clips_per_job: int) -> list[int]:
     """The fewest parts of at most `clips_per_job` clips, sizes differing by at most one,
     the larger ones first."""
     count = -(-clip_count // clips_per_job)  # ceiling
     base, extra = divmod(clip_count, count)
     return [base + 1] * extra + [base] * (count - extra)
+
+
+def consecutive_parts(clips: Sequence[_Clip], clips_per_job: int) -> list[list[_Clip]]:
+    """`clips` cut in order into parts of the sizes `part_sizes` gives."""
+    parts: list[list[_Clip]] = []
+    start = 0
+    for size in part_sizes(len(clips), clips_per_job):
+        parts.append(list(clips[start : start + size]))
+        start += size
+    return parts
 
 
 def cut_card(card: JobSpec, clips_per_job: int) -> tuple[JobSpec, ...]:
@@ -102,16 +116,14 @@ def cut_card(card: JobSpec, clips_per_job: int) -> tuple[JobSpec, ...]:
         raise ValueError(f"clips_per_job must be at least 1, not {clips_per_job}")
     if len(card.sources) <= clips_per_job:
         return (card,)
-    sizes = part_sizes(len(card.sources), clips_per_job)
     fields = card.canonical()
-    parts = []
-    start = 0
-    for number, size in enumerate(sizes, start=1):
-        sources = card.sources[start : start + size]
-        start += size
-        job_id = f"{card.job_id}-p{number}of{len(sizes)}"
-        parts.append(JobSpec.model_validate({**fields, "job_id": job_id, "sources": sources}))
-    return tuple(parts)
+    cut = consecutive_parts(card.sources, clips_per_job)
+    return tuple(
+        JobSpec.model_validate(
+            {**fields, "job_id": f"{card.job_id}-p{number}of{len(cut)}", "sources": sources}
+        )
+        for number, sources in enumerate(cut, start=1)
+    )
 
 
 def _same_proxy_names(card: JobSpec) -> list[str]:
