@@ -37,9 +37,11 @@ from dagster._core.execution.step_dependency_config import StepDependencyConfig
 from dagster._core.launcher import LaunchRunContext
 
 # Dagster's own run tags. Dagster publishes no constants for its system tags, and proxx both sets
-# them (a run that can never be retried) and reads them (a run that is a retry, a run's key).
+# them (a run that can never be retried, a run's place in the queue) and reads them (a run that
+# is a retry, a run's key).
 from dagster._core.storage.tags import (
     MAX_RETRIES_TAG,
+    PRIORITY_TAG,
     RETRY_NUMBER_TAG,
     RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
     RUN_KEY_TAG,
@@ -60,6 +62,7 @@ from dagster._utils.schedules import is_valid_cron_string
 
 __all__ = [
     "MAX_RETRIES_TAG",
+    "PRIORITY_TAG",
     "RETRY_NUMBER_TAG",
     "RETRY_ON_ASSET_OR_OP_FAILURE_TAG",
     "RUN_KEY_TAG",

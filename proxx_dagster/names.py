@@ -7,6 +7,7 @@ from __future__ import annotations
 # Dagster's own run tags, which proxx sets and reads, come from Dagster through the adapter.
 from proxx_dagster.dagster_internals import (
     MAX_RETRIES_TAG,
+    PRIORITY_TAG,
     RETRY_NUMBER_TAG,
     RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
     RUN_KEY_TAG,
@@ -48,6 +49,7 @@ __all__ = [
     "PARTS_TAG",
     "PART_OP",
     "PLAN_OP",
+    "PRIORITY_TAG",
     "PROXX_JOB",
     "PROXX_OP_TAG",
     "RESULT_IO_MANAGER_KEY",

@@ -184,6 +184,30 @@ def probe(path: Path) -> MediaInfo:
             raise NotMedia(_in_words(error)) from None
 
 
+def header_pixels(path: Path) -> int | None:
+    """Frames x width x height of the file's video as its headers state them (the frame count
+    when the container keeps one, else duration x frame rate), nothing decoded: a cheap measure
+    of how much picture a clip holds. None when the file cannot be read or states no video."""
+    try:
+        with av.open(str(path), mode="r") as container:
+            videos = [s for s in container.streams.video if not _is_attached_picture(s)]
+            if not videos:
+                return None
+            stream = videos[0]
+            frames = stream.frames
+            if frames <= 0:
+                rate = stream.average_rate or stream.guessed_rate
+                if stream.duration and stream.time_base:
+                    seconds = Fraction(stream.duration * stream.time_base)
+                else:
+                    seconds = Fraction(container.duration or 0, av.time_base)
+                frames = int(seconds * Fraction(rate)) if rate else 0
+            pixels = frames * stream.codec_context.width * stream.codec_context.height
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError):
+        return None
+    return pixels if pixels > 0 else None
+
+
 def _read(container: av.container.InputContainer) -> MediaInfo:
     videos = [s for s in container.streams.video if not _is_attached_picture(s)]
     audio = tuple(_audio(s) for s in container.streams.audio if s.codec_context.channels > 0)

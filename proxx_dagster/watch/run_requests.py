@@ -1,6 +1,6 @@
-"""A JobSpec file's run request (the file's exact bytes, its volume and trigger as tags), the
-run keys already launched, asked of the instance, that the schedule and the inbox sensor skip,
-and the encode pool made known before any of proxx's sensors asks for runs."""
+"""A JobSpec file's run request (the file's exact bytes, its volume, trigger and place in the
+queue as tags), the run keys already launched, asked of the instance, that the schedule and the
+inbox sensor skip, and the encode pool made known before any of proxx's sensors asks for runs."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from proxx_dagster.names import (
     DOCUMENT_OP,
     ENCODE_POOL,
     JOB_ID_TAG,
+    PRIORITY_TAG,
     RUN_KEY_TAG,
     SPEC_FILE_TAG,
     TRIGGER_TAG,
     VOLUME_TAG,
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
+from proxx_dagster.watch.priority import estimated_work_s, work_priority
 from proxx_dagster.watch.spec_files import SpecFile
 from proxx_exec import JobSpec
 
@@ -63,8 +65,10 @@ def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
         TRIGGER_TAG: source,
         VOLUME_TAG: output_volume(spec_file.spec),
     }
-    if spec_file.spec is not None:
+    if spec_file.spec is not None:  # a file that is no JobSpec is refused at once, at priority 0
         tags[JOB_ID_TAG] = spec_file.spec.job_id
+        work_s = estimated_work_s(spec_file.spec.sources, str(spec_file.spec.profile))
+        tags[PRIORITY_TAG] = str(work_priority(work_s))
     return RunRequest(
         run_key=run_key,
         run_config={

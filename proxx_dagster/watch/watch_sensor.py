@@ -36,6 +36,7 @@ from proxx_dagster.names import (
     FOLDER_JOB,
     FOLDER_OP,
     FOLDER_TAG,
+    PRIORITY_TAG,
     TRIGGER_TAG,
     VOLUME_TAG,
     WATCH_SENSOR,
@@ -51,6 +52,7 @@ from proxx_dagster.watch.folder_spec import (
     card_tags,
     proxy_dir,
 )
+from proxx_dagster.watch.priority import estimated_work_s, work_priority
 from proxx_dagster.watch.run_requests import (
     CLOCK_MARGIN_S,
     know_the_encode_pool,
@@ -192,10 +194,13 @@ class _Watcher:
 
     def _request(self, folder_job: FolderJob) -> RunRequest:
         assert folder_job.card_id is not None
+        work_s = estimated_work_s(folder_job.sources, str(folder_job.parts[0].profile))
+        priority = work_priority(work_s)
         self.context.log.info(
             f"{folder_job.folder}: settled; card {folder_job.card_id} with "
             f"{len(folder_job.sources)} clips in {len(folder_job.parts)} job(s) "
-            f"({len(folder_job.skipped)} files skipped) -> {folder_job.output_dir}"
+            f"({len(folder_job.skipped)} files skipped) -> {folder_job.output_dir}; "
+            f"about {work_s:.0f} CPU seconds of encoding, queue priority {priority}"
         )
         return RunRequest(
             run_key=f"{RUN_KEY_PREFIX}{folder_job.card_id}",
@@ -205,6 +210,7 @@ class _Watcher:
                 **card_tags(folder_job),
                 VOLUME_TAG: output_volume(folder_job.parts[0]),
                 TRIGGER_TAG: "watch",
+                PRIORITY_TAG: str(priority),
             },
         )
 

@@ -1,7 +1,7 @@
 """The run queue of the sized instance, with dagster-daemon in a subprocess: the encode pool, not
-the run limit, decides when a run starts (no run is started to wait at the pool), and a queued
-run is launched within about a second of a place freeing (Dagster's default looks every 5 s, and
-the machine stood idle that long between runs)."""
+the run limit, decides when a run starts (no run is started to wait at the pool), a queued run
+is launched within about a second of a place freeing (Dagster's default looks every 5 s, and
+the machine stood idle that long between runs), and the higher priority goes first."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 
 from benchmarks.dagster_processes import daemon
 from benchmarks.processes import wait_for
-from proxx_dagster.names import ENCODE_POOL
+from proxx_dagster.names import ENCODE_POOL, PRIORITY_TAG, RUN_KEY_TAG
 from proxx_dagster.sizing import instance_yaml, max_concurrent_runs, pool_limit
 from tests.dagster.helpers import events
 
@@ -27,6 +27,9 @@ CORES = 12  # four places in the pool: 3 encode slots + 1 ahead; the run limit i
 # the queue still counts a place for a run that has just started, so the second waiting run goes
 # into the second place to free, not into the first waiting run's.
 PAUSES_S = (15, 27, 27, 27, 8, 8)
+# Their queue priorities (proxx's sensors give the heavier work the higher one): the last run
+# asked for goes before the one asked for just before it.
+PRIORITIES = (-1, -1, -1, -1, -201, -100)
 FILLING = 4
 MOST_IDLE_S = 1.5  # the 1 s dequeue look, plus the look itself on a loaded machine
 
@@ -49,8 +52,9 @@ def queued_job() -> None:
 @sensor(job=queued_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
 def burst(context):
     know_the_encode_pool(context.instance, context.log)
-    for number, pause_s in enumerate({PAUSES_S}):
-        yield RunRequest(run_key=str(number), tags={{"pause_s": str(pause_s)}})
+    for number, (pause_s, priority) in enumerate(zip({PAUSES_S}, {PRIORITIES})):
+        tags = {{"pause_s": str(pause_s), "{PRIORITY_TAG}": str(priority)}}
+        yield RunRequest(run_key=str(number), tags=tags)
 
 defs = Definitions(jobs=[queued_job], sensors=[burst])
 """
@@ -91,10 +95,16 @@ def test_a_queued_run_starts_within_a_second_or_so_of_a_place_freeing(tmp_path: 
         freed = sorted(place_freed(instance, r.dagster_run.run_id) for r in records)
         assert max(r.create_timestamp.timestamp() for r in records) < freed[0]
         starts = sorted(launched(instance, r.dagster_run.run_id) for r in records)
+        keys = {
+            launched(instance, r.dagster_run.run_id): r.dagster_run.tags[RUN_KEY_TAG]
+            for r in records
+        }
     # The run limit would have started all six at once; the pool's four places held two back
     # until places freed: the i-th waiting run is launched into the i-th place to free.
     seen = {"launched": [x - starts[0] for x in starts], "freed": [x - starts[0] for x in freed]}
     assert starts[FILLING - 1] < freed[0] < starts[FILLING], f"a run beyond the pool: {seen}"
+    # The queue takes the higher priority first, whatever the order the runs were asked for in.
+    assert [keys[start] for start in starts[FILLING:]] == ["5", "4"], seen
     idle = [start - free for start, free in zip(starts[FILLING:], freed, strict=False)]
     print("place freed -> waiting run launched (s):", [f"{gap:.2f}" for gap in idle])
     assert len(idle) == 2 and all(0 <= gap <= MOST_IDLE_S for gap in idle), idle

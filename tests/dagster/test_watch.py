@@ -11,10 +11,18 @@ import pytest
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
 
 from proxx_dagster.builders import build_definitions
-from proxx_dagster.names import FOLDER_JOB, FOLDER_OP, FOLDER_TAG, PART_OP, WATCH_SENSOR
+from proxx_dagster.names import (
+    FOLDER_JOB,
+    FOLDER_OP,
+    FOLDER_TAG,
+    PART_OP,
+    PRIORITY_TAG,
+    WATCH_SENSOR,
+)
 from proxx_dagster.settings import ProxxAutomation, SettingsProblem
 from proxx_dagster.sizing import pool_limit
 from proxx_dagster.watch import watch_sensor as watch
+from proxx_dagster.watch.priority import estimated_work_s, work_priority
 from proxx_exec import ExecutionResult
 from tests.dagster.conftest import SIZED_CORES, pool_places
 from tests.dagster.helpers import step_failure
@@ -337,3 +345,25 @@ def test_a_windows_proxy_root_is_sent_to_this_machines_mount(
     monkeypatch.setenv("PROXX_PROXY_ROOT", "imageio-ffmpeg")
     with pytest.raises(SettingsProblem, match="is a relative path"):
         ProxxAutomation.from_environment()
+
+
+def test_the_watch_sensor_puts_the_heavier_card_first(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    root = tmp_path / "incoming"
+    copy_clip(media, root / "A001" / "A001C001.mov")  # one second
+    long = media.h264_clip("long4.mov", 640, 360, 4.0)
+    copy_clip(media, root / "A001" / "A001C002.mov")
+    (root / "A002").mkdir(parents=True)
+    (root / "A002" / "A002C001.mov").write_bytes(long.read_bytes())
+    (root / "A002" / "A002C002.mov").write_bytes(long.read_bytes())
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    assert sensor.look() == []
+    requests = {Path(r.tags["proxx/folder"]).name: r for r in sensor.look(SETTLE_S)}
+    light, heavy = (int(requests[card].tags[PRIORITY_TAG]) for card in ("A001", "A002"))
+    work = [
+        estimated_work_s(sorted((root / card).iterdir()), "h264_quarter")
+        for card in ("A001", "A002")
+    ]
+    assert (light, heavy) == (work_priority(work[0]), work_priority(work[1]))
+    assert -201 < light < heavy < 0
