@@ -12,7 +12,10 @@ ideal (total work / N), the cores busy over time, waits in the run queue, idle c
 the orchestration's own CPU and memory per run (every process but the engine, sampled).
 
     python -m benchmarks.scale [--cores 2,16,64] [--nights cards,big] [--instance sized]
-                               [--ideal-s 120] [--no-write]
+                               [--ideal-s 120] [--clips-per-job 8] [--keep] [--no-write]
+
+`--clips-per-job` rehearses another PROXX_CLIPS_PER_JOB than the default (its rows say so);
+`--keep` adds the nights run to the figures on the page instead of replacing them.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ PROFILES = ("h264_half", "prores_proxy")
 SIZES = ("1920x1080", "3840x2160")
 LENGTHS_S = (5, 12, 30, 60, 8, 120, 20, 45)  # a card's clips, in camera order
 CARDS = 12
+NIGHTS = ("cards", "big")
 BIG_CARD_CLIPS = 150
 SETTLE_S = 1  # the watch sensor's settle time: the copies here are instant
 WATCH_INTERVAL_S = 5  # the smallest the setting allows
@@ -348,7 +352,7 @@ def wait_for_runs(deployed: Deployment, count: int, timeout_s: float) -> list[An
         return records()
 
 
-def floor_s(clips: list[Clip], work: dict[str, float], cores: int) -> float:
+def floor_s(clips: list[Clip], work: dict[str, float], cores: int, clips_per_job: int) -> float:
     """What no orchestration can beat: the larger of the ideal (work / cores) and the longest
     job, its clips one after another on its pinned threads (the spec: a job's clips run in
     order, and a job is never cut). Jobs are the cards cut as the watch sensor cuts them."""
@@ -358,7 +362,7 @@ def floor_s(clips: list[Clip], work: dict[str, float], cores: int) -> float:
     longest = max(
         sum(work[f"{c.card}/{c.name}"] / threads_of(c.profile) for c in job)
         for card in cards.values()
-        for job in consecutive_parts(card, DEFAULT_CLIPS_PER_JOB)
+        for job in consecutive_parts(card, clips_per_job)
     )
     return round(max(sum(work.values()) / cores, longest), 1)
 
@@ -400,7 +404,9 @@ def rehearse(
         print(f"  {kind}: {example}", flush=True)
     row = figures(night, cores, clips, runs, simulated, offset, copied, sum(work.values()), scale)
     return row | {
-        "floor_s": floor_s(clips, work, cores),
+        "clips_per_job": args.clips_per_job,
+        "floor_s": floor_s(clips, work, cores, args.clips_per_job),
+        "floor_clip_s": floor_s(clips, work, cores, 1),
         "orchestration_cpu_s_per_run": {
             kind: round(seconds / len(runs), 2) for kind, seconds in sorted(orchestration.items())
         },
@@ -539,7 +545,28 @@ def with_floor(row: dict[str, Any], costs: dict[tuple[str, str], float]) -> dict
     full = sum(clip_work(clips, costs, 1.0).values())
     # the scale as rehearse() had it: the row's work_scale is rounded
     scale = min(1.0, row["ideal_s"] * row["cores"] / full)
-    return row | {"floor_s": floor_s(clips, clip_work(clips, costs, scale), row["cores"])}
+    work = clip_work(clips, costs, scale)
+    return row | {
+        "floor_s": floor_s(clips, work, row["cores"], clips_per_job(row)),
+        "floor_clip_s": floor_s(clips, work, row["cores"], 1),
+    }
+
+
+def clips_per_job(row: dict[str, Any]) -> int:
+    """The PROXX_CLIPS_PER_JOB a row was rehearsed with (older rows: the default)."""
+    return int(row.get("clips_per_job", DEFAULT_CLIPS_PER_JOB))
+
+
+def row_order(row: dict[str, Any]) -> tuple[int, bool, int, int]:
+    """Nights as NIGHTS lists them, the default cut first, then by cores."""
+    cut = clips_per_job(row)
+    return NIGHTS.index(row["night"]), cut != DEFAULT_CLIPS_PER_JOB, -cut, row["cores"]
+
+
+def label(row: dict[str, Any]) -> str:
+    """The night, and its cut where it is not the default."""
+    cut = clips_per_job(row)
+    return str(row["night"]) + ("" if cut == DEFAULT_CLIPS_PER_JOB else f", {cut} clips per job")
 
 
 def against_targets(rows: list[dict[str, Any]]) -> list[str]:
@@ -550,8 +577,9 @@ def against_targets(rows: list[dict[str, Any]]) -> list[str]:
         if target is None:
             continue
         verdict = "met" if row["ratio"] <= target else "missed"
+        cut = clips_per_job(row)
         line = (
-            f"- {row['night']} on {row['cores']} cores: {row['ratio']:.2f}x the ideal, target "
+            f"- {label(row)} on {row['cores']} cores: {row['ratio']:.2f}x the ideal, target "
             f"<= {target:.2f}x: {verdict}."
         )
         if verdict == "missed":
@@ -563,13 +591,20 @@ def against_targets(rows: list[dict[str, Any]]) -> list[str]:
                     f"after another on their pinned threads, takes {floor:.2f}x the ideal; "
                     f"the night took {row['makespan_s'] / row['floor_s']:.2f}x that floor."
                 )
+                clip_floor = row.get("floor_clip_s", row["floor_s"]) / row["ideal_s"]
+                if clip_floor > target:
+                    line += (
+                        f" Nor could any cut of the cards: in jobs of one clip each, the "
+                        f"longest clip alone on its pinned threads takes {clip_floor:.2f}x "
+                        "the ideal."
+                    )
             most = max(row["busy_cores_by_twentieth"])
             if most < BUSY * row["cores"]:
-                jobs = row["cards"] * math.ceil(row["clips"] / row["cards"] / DEFAULT_CLIPS_PER_JOB)
+                jobs = row["cards"] * math.ceil(row["clips"] / row["cards"] / cut)
                 threads = max(threads_of(profile) for profile in PROFILES)
                 line += (
                     f" At most {most:.0f} of the {row['cores']} cores were ever busy: the night "
-                    f"is {jobs} jobs (at most {DEFAULT_CLIPS_PER_JOB} clips each) of at most "
+                    f"is {jobs} jobs (at most {cut} clips each) of at most "
                     f"{threads} threads, {jobs * threads} threads for {row['cores']} cores."
                 )
                 lines.append(line)
@@ -612,7 +647,7 @@ def describe(
     ]
     for row in rows:
         lines.append(
-            f"| {row['night']} ({row['clips']} clips, work x{row['work_scale']}) | {row['cores']} "
+            f"| {label(row)} ({row['clips']} clips, work x{row['work_scale']}) | {row['cores']} "
             f"| {row['runs']} | {row['makespan_s']} s | {row['ideal_s']} s | "
             f"**{row['ratio']:.2f}x** | {row['floor_s'] / row['ideal_s']:.2f}x | "
             f"{row['utilisation']:.0%} | "
@@ -623,14 +658,14 @@ def describe(
     lines += ["", "Cores busy, mean per twentieth of the makespan:", ""]
     for row in rows:
         lines.append(
-            f"- {row['night']}, N={row['cores']}: "
+            f"- {label(row)}, N={row['cores']}: "
             + " ".join(f"{b:g}" for b in row["busy_cores_by_twentieth"])
         )
     lines += ["", "Orchestration per run (CPU seconds; peak RSS of one process of the kind):", ""]
     for row in rows:
         kinds = row["orchestration_cpu_s_per_run"]
         lines.append(
-            f"- {row['night']}, N={row['cores']}: "
+            f"- {label(row)}, N={row['cores']}: "
             + "; ".join(
                 f"{kind} {seconds} s, {row['peak_rss_mib'].get(kind, 0)} MiB"
                 for kind, seconds in kinds.items()
@@ -702,6 +737,15 @@ def main() -> None:
     parser.add_argument(
         "--real-night", action="store_true", help="also the real night through the watch roots"
     )
+    parser.add_argument(
+        "--clips-per-job",
+        type=int,
+        default=DEFAULT_CLIPS_PER_JOB,
+        help="PROXX_CLIPS_PER_JOB for the rehearsal's code servers",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="add the nights run to the figures kept on the page"
+    )
     parser.add_argument("--timeout-s", type=float, default=3600.0, help="per night")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -709,16 +753,29 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     rows: list[dict[str, Any]] = []
     real = None
+    # the code servers take it from the environment, as a deployment's would
+    os.environ["PROXX_CLIPS_PER_JOB"] = str(args.clips_per_job)
     nights = [night for night in args.nights.split(",") if night]
     with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
         root = Path(tmp)
-        if nights:
+        if nights and args.keep:  # other nights, cuts and machines stay; so do the costs
+            kept = json.loads(FIGURES.read_text())
+            costs = {tuple(key.split(" ")): value for key, value in kept["costs"].items()}
+            ran = {(n, int(c), args.clips_per_job) for n in nights for c in args.cores.split(",")}
+            rows = [
+                with_floor(r, costs)
+                for r in kept["rehearsal"]
+                if (r["night"], r["cores"], clips_per_job(r)) not in ran
+            ]
+        elif nights:
             costs = measure_costs(root)
+        if nights:
             for night in nights:
                 for cores in (int(n) for n in args.cores.split(",")):
                     row = rehearse(root, night, cores, costs, args)
                     print(json.dumps(row), flush=True)
                     rows.append(row)
+            rows.sort(key=row_order)
         else:  # the rehearsal's figures are kept as they are; their floors follow the code
             kept = json.loads(FIGURES.read_text())
             costs = {tuple(key.split(" ")): value for key, value in kept["costs"].items()}

@@ -5,6 +5,7 @@ headers and the profile's measured cost (the run queue itself: test_run_queue_da
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dagster import DagsterInstance, build_sensor_context
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import INBOX_SENSOR, PRIORITY_TAG, SPEC_FILE_TAG
 from proxx_dagster.settings import ProxxAutomation
+from proxx_dagster.watch import priority
 from proxx_dagster.watch.priority import COST_PER_GIGAPIXEL, estimated_work_s, work_priority
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.media import header_pixels
@@ -100,6 +102,34 @@ def test_the_estimate_follows_length_picture_size_and_profile(media: Media) -> N
     assert estimated_work_s([str(short), "/nowhere/gone.mov"], "h264_half") == pytest.approx(
         estimated_work_s([short], "h264_half")
     )
+
+
+def test_a_big_card_is_estimated_from_a_few_headers(
+    media: Media, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day of many clips costs the sensor SAMPLED_CLIPS header reads; the other clips count by
+    their bytes, at the picture per byte of the clips read."""
+    short = h264(media, "short.mov", 320, 180, 1.0)
+    long = h264(media, "long.mov", 320, 180, 4.0)
+    card = tmp_path / "card"
+    card.mkdir()
+    clips = []
+    for number in range(3 * priority.SAMPLED_CLIPS):
+        clip = card / f"C{number:03d}.mov"
+        os.link(long if number % 3 == 0 else short, clip)
+        clips.append(clip)
+    exact = sum(header_pixels(clip) or 0 for clip in clips) / 1e9 * COST_PER_GIGAPIXEL["h264_half"]
+    read: list[Path] = []
+
+    def counted(path: Path) -> int | None:
+        read.append(path)
+        return header_pixels(path)
+
+    monkeypatch.setattr(priority, "header_pixels", counted)
+    estimate = estimated_work_s(clips, "h264_half")
+    assert len(read) == priority.SAMPLED_CLIPS and read[0] == clips[0] and read[-1] == clips[-1]
+    assert estimate == pytest.approx(exact, rel=0.25)
+    assert work_priority(estimate) - work_priority(exact) in (-2, -1, 0, 1, 2)
 
 
 def test_a_jobspec_files_run_has_the_priority_of_its_sources(
