@@ -613,8 +613,9 @@ def against_targets(rows: list[dict[str, Any]]) -> list[str]:
                 f" Fewer than {BUSY:.0%} of the cores were busy for {start:.0f} s at the start "
                 f"(the runs starting: their processes start together on this machine's real "
                 f"cores), {between:.0f} s in between (jobs ending together while the next were "
-                f"still starting) and {end:.0f} s at the end (the last jobs: a job is never cut, "
-                "so the night ends with fewer jobs than cores)."
+                f"still starting) and {end:.0f} s at the end (the last jobs, those that could not "
+                "start in the first round: a job is never cut, so the night ends with fewer jobs "
+                "than cores)."
             )
         lines.append(line)
     return lines
@@ -636,7 +637,10 @@ def describe(
         + ". The floor is what no orchestration can beat: the larger of the ideal and the "
         "longest job's work over its threads, its clips one after another (a job's clips run in "
         f"order and a job is never cut; a card is cut into jobs of at most "
-        f"{DEFAULT_CLIPS_PER_JOB} clips, the default). Where the night's "
+        f"{DEFAULT_CLIPS_PER_JOB} clips, the default, where the row names no other cut). "
+        "The watch sensor gives the heavier cards the higher queue priority, so they start "
+        "first (the stand-in clips are alike, so here the profile's cost decides). Where the "
+        "night's "
         "work would take much longer than a rehearsal can wait, every "
         "clip's work is scaled down by the same factor (`work_scale`): the orchestration's "
         "own times are not scaled, so a scaled night is a pessimistic rehearsal.",
