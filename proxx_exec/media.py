@@ -186,17 +186,21 @@ def probe(path: Path) -> MediaInfo:
 
 def header_pixels(path: Path) -> int | None:
     """Frames x width x height of the file's video as its headers state them (the frame count
-    when the container keeps one, else duration x frame rate), nothing decoded: a cheap measure
-    of how much picture a clip holds. None when the file cannot be read or states no video."""
+    when the container keeps one, else duration x frame rate): a cheap measure of how much
+    picture a clip holds. Only what opening the file reads (headers, and the few packets FFmpeg
+    looks at to recognise the streams). None when it is no regular file (a pipe would block),
+    cannot be read, or states no video it can decode."""
     try:
+        if not path.is_file():
+            return None
         with av.open(str(path), mode="r") as container:
-            videos = [s for s in container.streams.video if not _is_attached_picture(s)]
-            if not videos:
-                return None
+            videos = _video_streams(container)
+            if not videos or videos[0].codec_context is None:
+                return None  # no video, or none this FFmpeg decodes: its job is refused
             stream = videos[0]
             frames = stream.frames
             if frames <= 0:
-                rate = stream.average_rate or stream.guessed_rate
+                rate = _nominal_rate(stream)
                 if stream.duration and stream.time_base:
                     seconds = Fraction(stream.duration * stream.time_base)
                 else:
@@ -208,8 +212,18 @@ def header_pixels(path: Path) -> int | None:
     return pixels if pixels > 0 else None
 
 
+def _video_streams(container: av.container.InputContainer) -> list[av.video.VideoStream]:
+    """The video streams that are pictures of the clip (not a cover image), in file order."""
+    return [s for s in container.streams.video if not _is_attached_picture(s)]
+
+
+def _nominal_rate(stream: av.video.VideoStream) -> Fraction | None:
+    rate = stream.base_rate or stream.average_rate or stream.guessed_rate
+    return Fraction(rate) if rate else None
+
+
 def _read(container: av.container.InputContainer) -> MediaInfo:
-    videos = [s for s in container.streams.video if not _is_attached_picture(s)]
+    videos = _video_streams(container)
     audio = tuple(_audio(s) for s in container.streams.audio if s.codec_context.channels > 0)
     video = _video(container, videos[0]) if videos else None
     timecode, reel_name = _timecode_and_reel(container)
@@ -230,7 +244,7 @@ def _video(container: av.container.InputContainer, stream: av.video.VideoStream)
     frame = next(container.decode(stream))
     codec = stream.codec_context
     matrix = _display_matrix(frame)
-    rate = stream.base_rate or stream.average_rate or stream.guessed_rate
+    rate = _nominal_rate(stream)
     return VideoStream(
         index=stream.index,
         codec=codec.codec.canonical_name,
@@ -247,7 +261,7 @@ def _video(container: av.container.InputContainer, stream: av.video.VideoStream)
         color_space=_MATRICES.get(codec.colorspace, UNKNOWN),
         color_range=_RANGES.get(codec.color_range, UNKNOWN),
         time_base=str(stream.time_base),
-        frame_rate=str(Fraction(rate)) if rate else "0",
+        frame_rate=str(rate) if rate else "0",
         frame_count=count,
         first_pts=first,
         last_pts=last,

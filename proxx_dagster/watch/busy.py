@@ -1,6 +1,6 @@
 """Whether a card folder is busy: another unfinished run at work on it, or a staging folder left
 in its proxies' folder. Asked by the watch sensor before it scans a card, and by the folder job
-before it starts."""
+before it starts. A queued run that keeps a folder's newer clips waiting goes to the front."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ from dagster import (
     RunsFilter,
 )
 
-from proxx_dagster.names import (
-    FOLDER_TAG,
-)
-from proxx_dagster.watch.folder_spec import (
-    staging_folders,
-)
+from proxx_dagster.names import FOLDER_TAG, PRIORITY_TAG
+from proxx_dagster.watch.folder_spec import staging_folders
+from proxx_dagster.watch.priority import FIRST
 
 UNFINISHED = [
     DagsterRunStatus.NOT_STARTED,
@@ -47,3 +44,18 @@ def folder_busy(
             "remove the folder (nothing in it is a finished proxy)"
         )
     return None
+
+
+def hurry_queued(instance: DagsterInstance, folder: Path) -> list[str]:
+    """The folder's queued runs, given the first place among estimated runs (their priority
+    FIRST), as the watch sensor does when the folder changed while they wait: a short run of a
+    day folder's first clips, queued behind the night's longer cards, would otherwise hold the
+    folder's later clips back until it ends, and these may be the longest of the night."""
+    folder = Path(os.path.normpath(folder))
+    runs = instance.get_runs(
+        RunsFilter(tags={FOLDER_TAG: str(folder)}, statuses=[DagsterRunStatus.QUEUED])
+    )
+    hurried = [run.run_id for run in runs if run.tags.get(PRIORITY_TAG) != str(FIRST)]
+    for run_id in hurried:
+        instance.add_run_tags(run_id, {PRIORITY_TAG: str(FIRST)})
+    return hurried

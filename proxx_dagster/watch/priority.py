@@ -1,21 +1,23 @@
-"""The heaviest work first: a run's place in Dagster's run queue from an estimate of its work.
+"""The longest jobs first: a run's place in Dagster's run queue from an estimate of its jobs.
 
-A night ends when its last job does. Taken in the order they arrive, the heaviest cards may
-start last and end the night running alone on an otherwise idle machine (docs/benchmarks.md,
-scale rehearsal). Dagster's run queue launches runs of higher `dagster/priority` first, and its
-pools give a free place to the waiting step of the higher-priority run first, so each run the
-watch sensor, the inbox sensor and the nightly schedule request is given a priority that grows
-with its estimated work: the longest jobs start first (the classic longest-processing-time-first
-order), the short ones fill the gaps at the end.
+A night ends when its last job does. Taken in the order they arrive, the longest jobs may start
+last and end the night running alone on an otherwise idle machine (docs/benchmarks.md, scale
+rehearsal). Dagster's run queue launches runs of higher `dagster/priority` first, and its pools
+give a free place to the waiting step of the higher-priority run first, so each run the watch
+sensor, the inbox sensor and the nightly schedule request is given a priority that grows with
+the expected time of its longest job on that job's pinned threads (the classic
+longest-processing-time-first order; a card's parts run side by side, so its longest part is
+what it adds to the night's end). The short ones fill the gaps at the end.
 
-The estimate is the clips' picture (frames x width x height, read from their headers, nothing
-decoded; at most SAMPLED_CLIPS headers per run, the other clips counted by their bytes) times
-what the profile measurably costs per gigapixel of source. It only orders runs:
-it never reaches a JobSpec, a command or a result. A clip whose header says nothing counts as
-nothing (its job is refused when it is planned).
+A job's work is its clips' picture (frames x width x height, from their headers: `header_pixels`)
+times what the profile measurably costs per gigapixel of source. At most SAMPLED_CLIPS headers
+are read per run, spread over its clips; the others count by their bytes at the picture per byte
+of those read (one camera's clips share a bit rate). The estimate only orders runs: it never
+reaches a JobSpec, a command or a result.
 
-Priorities run from -1 (the most work) down to -201 (the least), so a run a person launches from
-the UI or `dg launch` (priority 0 unless they set one) goes ahead of a night's queued cards.
+No estimate, no priority tag (Dagster's 0, ahead of every estimated run): a clip whose header
+says nothing, or a profile that is not known, most often makes a job its planning refuses, and a
+refusal is better known early.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from proxx_dagster.names import PRIORITY_TAG
+from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.media import header_pixels
+from proxx_exec.profiles import Profile
 
 # CPU seconds per gigapixel of source for each built-in profile at its pinned thread count, from
 # the thread-count benchmark (docs/benchmarks.md: a 1920x1080, 25 fps, 3 s H.264 clip, 0.156
@@ -36,35 +41,82 @@ COST_PER_GIGAPIXEL: dict[str, float] = {
     "h264_half": 8.8,
     "h264_quarter": 4.1,
 }
-# A profile the table does not know (none: test_priority holds the table to the built-in
-# profiles) is costed as the most expensive one, so it is never the one left for last.
-_UNKNOWN_COST = max(COST_PER_GIGAPIXEL.values())
 
-# The priority scale: 20 steps per tenfold work (each step ~12 % more), from 1 ms of CPU to
-# 10^7 CPU seconds (four months); works outside it share the end step.
+# Headers read per run at most: a tick stays short even for a day of a thousand clips on a slow
+# share (each read opens the file and looks at its first packets).
+SAMPLED_CLIPS = 8
+
+# The priority scale: 20 steps per tenfold time (one step is 12 % more), from 1 ms to 10^7 s
+# (four months); times outside it share the end step.
 _STEPS_PER_DECADE = 20
 _LEAST_S, _MOST_S = 1e-3, 1e7
+FIRST = -1  # the priority of the longest runs, and of a queued run holding a folder back
 
 
-# Headers read per run at most, spread over its clips; the others are counted by their bytes at
-# the picture per byte of those read (one camera's clips share a bit rate). A sensor's tick
-# then reads a few headers whatever the card, even a day of a thousand clips on a slow share.
-SAMPLED_CLIPS = 16
+def cost_per_gigapixel(profile: str | Profile) -> float | None:
+    """The profile's measured cost; a custom profile is costed as the costliest built-in one
+    with its encoder. None for a profile name that is not built in."""
+    if isinstance(profile, str):
+        return COST_PER_GIGAPIXEL.get(profile)
+    alike = [
+        COST_PER_GIGAPIXEL[name]
+        for name, builtin in BUILTIN_PROFILES.items()
+        if builtin.video_codec == profile.video_codec
+    ]
+    return max(alike or COST_PER_GIGAPIXEL.values())
 
 
-def estimated_work_s(sources: Sequence[str | Path], profile: str) -> float:
-    """CPU seconds the profile's encodes of `sources` are expected to take."""
+def clip_pixels(sources: Sequence[str]) -> list[float] | None:
+    """Each clip's picture (frames x width x height): read for up to SAMPLED_CLIPS clips spread
+    over them, the others by their bytes at the picture per byte of those read. None when a
+    header read says nothing."""
     paths = [Path(source) for source in sources]
+    if not paths:
+        return []
     if len(paths) <= SAMPLED_CLIPS:
-        pixels = sum(header_pixels(path) or 0 for path in paths)
-    else:
+        sample = list(range(len(paths)))
+    else:  # spread from the first clip to the last
         step = (len(paths) - 1) / (SAMPLED_CLIPS - 1)
-        sample = [paths[round(i * step)] for i in range(SAMPLED_CLIPS)]
-        sampled_bytes = sum(_size(path) for path in sample)
-        sampled_pixels = sum(header_pixels(path) or 0 for path in sample)
-        every_byte = sum(_size(path) for path in paths)
-        pixels = sampled_pixels * every_byte // sampled_bytes if sampled_bytes else 0
-    return pixels / 1e9 * COST_PER_GIGAPIXEL.get(profile, _UNKNOWN_COST)
+        sample = sorted({round(i * step) for i in range(SAMPLED_CLIPS)})
+    read = {index: header_pixels(paths[index]) for index in sample}
+    if any(pixels is None for pixels in read.values()):
+        return None
+    sizes = [_size(path) for path in paths]
+    sampled_bytes = sum(sizes[index] for index in sample)
+    per_byte = sum(p or 0 for p in read.values()) / sampled_bytes if sampled_bytes else 0.0
+    return [
+        float(read[index] or 0) if index in read else size * per_byte
+        for index, size in enumerate(sizes)
+    ]
+
+
+def longest_job_s(jobs: Sequence[Sequence[str]], profile: str | Profile) -> float | None:
+    """Expected seconds of the longest of `jobs` (each a job's sources), on the profile's pinned
+    threads. None when it cannot be estimated."""
+    cost = cost_per_gigapixel(profile)
+    threads = _threads(profile)
+    pixels = clip_pixels([source for job in jobs for source in job])
+    if cost is None or threads is None or pixels is None:
+        return None
+    longest, start = 0.0, 0
+    for job in jobs:
+        longest = max(longest, sum(pixels[start : start + len(job)]))
+        start += len(job)
+    return longest / 1e9 * cost / threads
+
+
+def work_priority(seconds: float) -> int:
+    """Dagster's `dagster/priority` for a run whose longest job takes `seconds`: -1 for the
+    longest, -201 for the shortest; longer, never a lower priority."""
+    clamped = min(max(seconds, _LEAST_S), _MOST_S)
+    return round(_STEPS_PER_DECADE * math.log10(clamped / _MOST_S)) + FIRST
+
+
+def _threads(profile: str | Profile) -> int | None:
+    if isinstance(profile, Profile):
+        return profile.threads
+    builtin = BUILTIN_PROFILES.get(profile)
+    return builtin.threads if builtin else None
 
 
 def _size(path: Path) -> int:
@@ -74,8 +126,7 @@ def _size(path: Path) -> int:
         return 0  # gone or unreadable: its job says so when it is planned
 
 
-def work_priority(work_s: float) -> int:
-    """Dagster's `dagster/priority` for a run of `work_s` CPU seconds: -1 for the most work,
-    -201 for the least; more work, never a lower priority."""
-    clamped = min(max(work_s, _LEAST_S), _MOST_S)
-    return round(_STEPS_PER_DECADE * math.log10(clamped / _MOST_S)) - 1
+def priority_tags(jobs: Sequence[Sequence[str]], profile: str | Profile) -> dict[str, str]:
+    """The run tag placing a run of `jobs` in the queue; none when it cannot be estimated."""
+    seconds = longest_job_s(jobs, profile)
+    return {} if seconds is None else {PRIORITY_TAG: str(work_priority(seconds))}

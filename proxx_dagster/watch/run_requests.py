@@ -17,14 +17,13 @@ from proxx_dagster.names import (
     DOCUMENT_OP,
     ENCODE_POOL,
     JOB_ID_TAG,
-    PRIORITY_TAG,
     RUN_KEY_TAG,
     SPEC_FILE_TAG,
     TRIGGER_TAG,
     VOLUME_TAG,
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
-from proxx_dagster.watch.priority import estimated_work_s, work_priority
+from proxx_dagster.watch.priority import priority_tags
 from proxx_dagster.watch.spec_files import SpecFile
 from proxx_exec import JobSpec
 
@@ -67,8 +66,7 @@ def run_request(spec_file: SpecFile, run_key: str, source: str) -> RunRequest:
     }
     if spec_file.spec is not None:  # a file that is no JobSpec is refused at once, at priority 0
         tags[JOB_ID_TAG] = spec_file.spec.job_id
-        work_s = estimated_work_s(spec_file.spec.sources, str(spec_file.spec.profile))
-        tags[PRIORITY_TAG] = str(work_priority(work_s))
+        tags |= priority_tags([spec_file.spec.sources], spec_file.spec.profile)
     return RunRequest(
         run_key=run_key,
         run_config={

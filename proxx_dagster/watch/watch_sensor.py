@@ -43,7 +43,7 @@ from proxx_dagster.names import (
 )
 from proxx_dagster.no_retry import NO_RETRY_TAGS
 from proxx_dagster.settings import ProxxAutomation
-from proxx_dagster.watch.busy import folder_busy
+from proxx_dagster.watch.busy import folder_busy, hurry_queued
 from proxx_dagster.watch.cards import card_folders, observe
 from proxx_dagster.watch.folder_spec import (
     FolderJob,
@@ -52,7 +52,7 @@ from proxx_dagster.watch.folder_spec import (
     card_tags,
     proxy_dir,
 )
-from proxx_dagster.watch.priority import estimated_work_s, work_priority
+from proxx_dagster.watch.priority import priority_tags
 from proxx_dagster.watch.run_requests import (
     CLOCK_MARGIN_S,
     know_the_encode_pool,
@@ -134,6 +134,8 @@ class _Watcher:
         busy = folder_busy(self.context.instance, folder, output_dir)
         if busy:
             log.info(f"{folder}: settled, waiting: {busy}")
+            for run_id in hurry_queued(self.context.instance, folder):
+                log.info(f"{folder}: run {run_id} goes to the front of the queue: it holds back")
             return before
         try:
             folder_job = build_folder_job(
@@ -194,13 +196,13 @@ class _Watcher:
 
     def _request(self, folder_job: FolderJob) -> RunRequest:
         assert folder_job.card_id is not None
-        work_s = estimated_work_s(folder_job.sources, str(folder_job.parts[0].profile))
-        priority = work_priority(work_s)
+        jobs = [part.sources for part in folder_job.parts]
+        place = priority_tags(jobs, folder_job.parts[0].profile)
         self.context.log.info(
             f"{folder_job.folder}: settled; card {folder_job.card_id} with "
             f"{len(folder_job.sources)} clips in {len(folder_job.parts)} job(s) "
             f"({len(folder_job.skipped)} files skipped) -> {folder_job.output_dir}; "
-            f"about {work_s:.0f} CPU seconds of encoding, queue priority {priority}"
+            f"queue priority {place.get(PRIORITY_TAG, 'none (not estimated): 0')}"
         )
         return RunRequest(
             run_key=f"{RUN_KEY_PREFIX}{folder_job.card_id}",
@@ -210,7 +212,7 @@ class _Watcher:
                 **card_tags(folder_job),
                 VOLUME_TAG: output_volume(folder_job.parts[0]),
                 TRIGGER_TAG: "watch",
-                PRIORITY_TAG: str(priority),
+                **place,
             },
         )
 

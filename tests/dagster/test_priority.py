@@ -1,12 +1,15 @@
-"""The heaviest work first: each run the watch sensor, the inbox sensor and the nightly schedule
-ask for carries a queue priority that grows with its estimated encode work, read from the clips'
-headers and the profile's measured cost (the run queue itself: test_run_queue_daemon.py)."""
+"""The longest jobs first: each run the watch sensor, the inbox sensor and the nightly schedule
+ask for carries a queue priority that grows with its longest job's expected time, read from the
+clips' headers and the profile's measured cost (the run queue itself: test_run_queue_daemon.py;
+the watch sensor's cards: test_watch.py)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,9 +19,16 @@ from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import INBOX_SENSOR, PRIORITY_TAG, SPEC_FILE_TAG
 from proxx_dagster.settings import ProxxAutomation
 from proxx_dagster.watch import priority
-from proxx_dagster.watch.priority import COST_PER_GIGAPIXEL, estimated_work_s, work_priority
+from proxx_dagster.watch.priority import (
+    COST_PER_GIGAPIXEL,
+    FIRST,
+    clip_pixels,
+    longest_job_s,
+    work_priority,
+)
 from proxx_exec import BUILTIN_PROFILES
 from proxx_exec.media import header_pixels
+from proxx_exec.profiles import Profile
 from proxx_exec.tools.samples import SampleClip
 from tests.dagster.helpers import spec_fields
 from tests.helpers import Media
@@ -28,15 +38,13 @@ BENCHMARKS = Path(__file__).parents[2] / "docs" / "benchmarks.md"
 BENCHMARK_GIGAPIXELS = 1920 * 1080 * 25 * 3 / 1e9
 
 
-def h264(
-    media: Media, name: str, width: int, height: int, seconds: float, rate: str = "25"
-) -> Path:
+def h264(media: Media, name: str, width: int, seconds: float) -> Path:
+    """A 16:9 H.264 clip, without audio (a name of its own: Media caches clips by name)."""
     return media.clip(
-        name,
+        f"priority-{name}",
         SampleClip(
             width=width,
-            height=height,
-            rate=rate,
+            height=width * 9 // 16,
             duration_s=seconds,
             audio_channels=(),
             video_codec="libx264",
@@ -62,46 +70,75 @@ def test_every_built_in_profile_has_the_cost_its_benchmark_measured() -> None:
         assert COST_PER_GIGAPIXEL[name] == pytest.approx(cost, rel=0.02), name
 
 
-def test_the_priority_grows_with_the_work_and_stays_below_a_persons_launch() -> None:
-    works = [0.0, 1e-3, 0.05, 1.0, 30.0, 3600.0, 86400.0, 1e7, 1e9]
-    priorities = [work_priority(w) for w in works]
+def test_the_priority_grows_with_the_time_and_stays_below_a_persons_launch() -> None:
+    times = [0.0, 1e-3, 0.05, 1.0, 30.0, 3600.0, 86400.0, 1e7, 1e9]
+    priorities = [work_priority(t) for t in times]
     assert priorities == sorted(priorities)
-    assert priorities[0] == priorities[1] == -201 and priorities[-2] == priorities[-1] == -1
-    assert work_priority(3600.0) > work_priority(3000.0)  # ~20 % more work: a step up
+    assert priorities[0] == priorities[1] == -201 and priorities[-2] == priorities[-1] == FIRST
+    assert work_priority(3600.0) > work_priority(3000.0)  # 20 % longer: a step up
     assert all(p < 0 for p in priorities)  # a run launched by hand (priority 0) goes first
 
 
 def test_a_clips_picture_is_read_from_its_header(media: Media, tmp_path: Path) -> None:
-    mov = h264(media, "hd.mov", 320, 180, 2.0)
+    mov = h264(media, "hd.mov", 320, 2.0)
     assert header_pixels(mov) == 50 * 320 * 180
-    # MPEG-TS keeps no frame count: its duration times its frame rate
-    mts = h264(media, "hd.mts", 320, 180, 2.0, rate="30000/1001")
-    assert header_pixels(mts) == pytest.approx(60 * 320 * 180, rel=0.05)
+    mts = h264(media, "hd.mts", 320, 2.0)  # MPEG-TS keeps no frame count: duration x rate
+    assert header_pixels(mts) == pytest.approx(50 * 320 * 180, rel=0.05)
+
+
+def test_a_file_that_says_nothing_is_no_estimate_and_never_blocks(
+    media: Media, tmp_path: Path
+) -> None:
     junk = tmp_path / "junk.mov"
     junk.write_bytes(b"\x00\x00\x00\x18ftypqt  " + b"\xff" * 500)
-    assert header_pixels(junk) is None
-    assert header_pixels(tmp_path / "gone.mov") is None
     empty = tmp_path / "empty.mov"
     empty.write_bytes(b"")
-    assert header_pixels(empty) is None
+    folder = tmp_path / "folder.mov"
+    folder.mkdir()
+    # a video stream no decoder of this FFmpeg knows: the encoder's tag renamed in the header
+    unknown = tmp_path / "unknown-codec.mov"
+    unknown.write_bytes(h264(media, "tagged.mov", 320, 1.0).read_bytes().replace(b"avc1", b"zzzz"))
+    pipe = tmp_path / "pipe.mov"
+    os.mkfifo(pipe)  # opening it for reading would wait for a writer forever
+    answers: dict[str, int | None] = {}
+
+    def read_all() -> None:
+        for path in (junk, empty, folder, unknown, pipe, tmp_path / "gone.mov"):
+            answers[path.name] = header_pixels(path)
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), f"header_pixels blocked after {sorted(answers)}"
+    assert answers == dict.fromkeys(answers) and len(answers) == 6
+    assert longest_job_s([[str(junk)]], "h264_half") is None
 
 
-def test_the_estimate_follows_length_picture_size_and_profile(media: Media) -> None:
-    short = h264(media, "short.mov", 320, 180, 1.0)
-    long = h264(media, "long.mov", 320, 180, 4.0)
-    big = h264(media, "big.mov", 640, 360, 1.0)
-    assert estimated_work_s([long], "h264_half") == pytest.approx(
-        4 * estimated_work_s([short], "h264_half")
+def test_the_estimate_follows_length_picture_size_profile_and_threads(media: Media) -> None:
+    short, long, big = (
+        str(h264(media, "short.mov", 320, 1.0)),
+        str(h264(media, "long.mov", 320, 4.0)),
+        str(h264(media, "big.mov", 640, 1.0)),
     )
-    assert estimated_work_s([big], "h264_half") == pytest.approx(
-        4 * estimated_work_s([short], "h264_half")
-    )
-    assert estimated_work_s([short, long], "prores_proxy") == pytest.approx(
-        5 * estimated_work_s([short], "h264_half") * 22.2 / 8.8
-    )
-    assert estimated_work_s([str(short), "/nowhere/gone.mov"], "h264_half") == pytest.approx(
-        estimated_work_s([short], "h264_half")
-    )
+
+    def seconds(jobs: list[list[str]], profile: str | Profile = "h264_half") -> float:
+        estimate = longest_job_s(jobs, profile)
+        assert estimate is not None
+        return estimate
+
+    unit = seconds([[short]])
+    assert seconds([[long]]) == pytest.approx(4 * unit)
+    assert seconds([[big]]) == pytest.approx(4 * unit)
+    assert seconds([[short, long]]) == pytest.approx(5 * unit)
+    # parts run side by side: a card adds its longest part to the night, not their sum
+    assert seconds([[short], [long], [short]]) == pytest.approx(4 * unit)
+    assert seconds([[short]], "prores_proxy") == pytest.approx(unit * 22.2 / 8.8)
+    # dnxhr_lb costs about what h264_half does, on half the threads: twice as long
+    assert seconds([[short]], "dnxhr_lb") == pytest.approx(2 * unit * 8.9 / 8.8)
+    # a custom profile costs what the costliest built-in profile of its encoder does
+    custom = BUILTIN_PROFILES["h264_quarter"].model_copy(update={"name": "house"})
+    assert seconds([[short]], custom) == pytest.approx(unit)
+    assert longest_job_s([[short]], "no_such_profile") is None
 
 
 def test_a_big_card_is_estimated_from_a_few_headers(
@@ -109,16 +146,14 @@ def test_a_big_card_is_estimated_from_a_few_headers(
 ) -> None:
     """A day of many clips costs the sensor SAMPLED_CLIPS header reads; the other clips count by
     their bytes, at the picture per byte of the clips read."""
-    short = h264(media, "short.mov", 320, 180, 1.0)
-    long = h264(media, "long.mov", 320, 180, 4.0)
-    card = tmp_path / "card"
-    card.mkdir()
+    short = h264(media, "short.mov", 320, 1.0)
+    long = h264(media, "long.mov", 320, 4.0)
     clips = []
-    for number in range(3 * priority.SAMPLED_CLIPS):
-        clip = card / f"C{number:03d}.mov"
+    for number in range(6 * priority.SAMPLED_CLIPS):
+        clip = tmp_path / f"C{number:03d}.mov"
         os.link(long if number % 3 == 0 else short, clip)
-        clips.append(clip)
-    exact = sum(header_pixels(clip) or 0 for clip in clips) / 1e9 * COST_PER_GIGAPIXEL["h264_half"]
+        clips.append(str(clip))
+    exact = [float(header_pixels(Path(clip)) or 0) for clip in clips]
     read: list[Path] = []
 
     def counted(path: Path) -> int | None:
@@ -126,10 +161,18 @@ def test_a_big_card_is_estimated_from_a_few_headers(
         return header_pixels(path)
 
     monkeypatch.setattr(priority, "header_pixels", counted)
-    estimate = estimated_work_s(clips, "h264_half")
-    assert len(read) == priority.SAMPLED_CLIPS and read[0] == clips[0] and read[-1] == clips[-1]
-    assert estimate == pytest.approx(exact, rel=0.25)
-    assert work_priority(estimate) - work_priority(exact) in (-2, -1, 0, 1, 2)
+    estimate = clip_pixels(clips)
+    assert estimate is not None
+    assert len(read) == priority.SAMPLED_CLIPS and read[0] == Path(clips[0])
+    assert read[-1] == Path(clips[-1])
+    assert sum(estimate) == pytest.approx(sum(exact), rel=0.25)
+    halves = [clips[: len(clips) // 2], clips[len(clips) // 2 :]]
+    half_estimate = longest_job_s(halves, "h264_half")
+    assert half_estimate is not None
+    half_exact = max(sum(exact[: len(clips) // 2]), sum(exact[len(clips) // 2 :]))
+    half_exact *= COST_PER_GIGAPIXEL["h264_half"] / 1e9 / BUILTIN_PROFILES["h264_half"].threads
+    assert abs(work_priority(half_estimate) - work_priority(half_exact)) <= 2
+    assert abs(20 * math.log10(half_estimate / half_exact)) <= 2
 
 
 def test_a_jobspec_files_run_has_the_priority_of_its_sources(
@@ -138,8 +181,12 @@ def test_a_jobspec_files_run_has_the_priority_of_its_sources(
     """The inbox sensor's requests (the nightly schedule's are made by the same function)."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    long = str(h264(media, "long4.mov", 640, 360, 4.0))
-    fields = {"short.json": [str(media.standard)], "long.json": [str(media.standard), long]}
+    long = str(h264(media, "long.mov", 640, 4.0))
+    fields = {
+        "short.json": [str(media.standard)],
+        "long.json": [str(media.standard), long],
+        "gone.json": [str(tmp_path / "gone.mov")],
+    }
     for name, sources in fields.items():
         (inbox / name).write_text(json.dumps(spec_fields(media, out_dir, name, sources=sources)))
     (inbox / "broken.json").write_text("{ not json")
@@ -148,9 +195,7 @@ def test_a_jobspec_files_run_has_the_priority_of_its_sources(
     context = build_sensor_context(resources={"proxx_automation": automation}, instance=instance)
     tick = sensor.evaluate_tick(context)
     tags = {Path(r.tags[SPEC_FILE_TAG]).name: r.tags for r in tick.run_requests or []}
-    assert set(tags) == {"short.json", "long.json", "broken.json"}
-    assert PRIORITY_TAG not in tags["broken.json"]  # refused at once, before any encode
-    for name, sources in fields.items():
-        expected = work_priority(estimated_work_s(sources, "h264_quarter"))
-        assert tags[name][PRIORITY_TAG] == str(expected)
-    assert int(tags["short.json"][PRIORITY_TAG]) < int(tags["long.json"][PRIORITY_TAG])
+    assert set(tags) == {"short.json", "long.json", "gone.json", "broken.json"}
+    # refused at once, before any encode: no estimate, Dagster's 0, ahead of the estimated
+    assert PRIORITY_TAG not in tags["broken.json"] and PRIORITY_TAG not in tags["gone.json"]
+    assert -201 < int(tags["short.json"][PRIORITY_TAG]) < int(tags["long.json"][PRIORITY_TAG])

@@ -3,12 +3,25 @@ test turns: a folder is taken only once it has settled, once, and later clips ma
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    SensorResult,
+    build_sensor_context,
+)
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from proxx_dagster.builders import build_definitions
 from proxx_dagster.names import (
@@ -22,7 +35,7 @@ from proxx_dagster.names import (
 from proxx_dagster.settings import ProxxAutomation, SettingsProblem
 from proxx_dagster.sizing import pool_limit
 from proxx_dagster.watch import watch_sensor as watch
-from proxx_dagster.watch.priority import estimated_work_s, work_priority
+from proxx_dagster.watch.priority import FIRST
 from proxx_exec import ExecutionResult
 from tests.dagster.conftest import SIZED_CORES, pool_places
 from tests.dagster.helpers import step_failure
@@ -347,23 +360,52 @@ def test_a_windows_proxy_root_is_sent_to_this_machines_mount(
         ProxxAutomation.from_environment()
 
 
-def test_the_watch_sensor_puts_the_heavier_card_first(
+def test_the_watch_sensor_puts_the_card_with_the_longer_job_first(
     instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
 ) -> None:
     root = tmp_path / "incoming"
-    copy_clip(media, root / "A001" / "A001C001.mov")  # one second
-    long = media.h264_clip("long4.mov", 640, 360, 4.0)
+    copy_clip(media, root / "A001" / "A001C001.mov")  # 25 frames
     copy_clip(media, root / "A001" / "A001C002.mov")
-    (root / "A002").mkdir(parents=True)
-    (root / "A002" / "A002C001.mov").write_bytes(long.read_bytes())
-    (root / "A002" / "A002C002.mov").write_bytes(long.read_bytes())
+    long = media.h264_clip("A002-long.mov", 640, 360, 4.0)  # 100 frames
+    for name in ("A002C001.mov", "A002C002.mov"):
+        (root / "A002").mkdir(parents=True, exist_ok=True)
+        os.link(long, root / "A002" / name)
     sensor = Watch(instance, clock, watch_roots=[str(root)])
     assert sensor.look() == []
-    requests = {Path(r.tags["proxx/folder"]).name: r for r in sensor.look(SETTLE_S)}
+    requests = {Path(r.tags[FOLDER_TAG]).name: r for r in sensor.look(SETTLE_S)}
     light, heavy = (int(requests[card].tags[PRIORITY_TAG]) for card in ("A001", "A002"))
-    work = [
-        estimated_work_s(sorted((root / card).iterdir()), "h264_quarter")
-        for card in ("A001", "A002")
-    ]
-    assert (light, heavy) == (work_priority(work[0]), work_priority(work[1]))
     assert -201 < light < heavy < 0
+    # four times the picture: 20 log10(4) = 12.04 steps of the scale, each end rounded
+    assert heavy - light in (12, 13)
+
+
+def test_a_queued_run_holding_a_folders_new_clips_back_goes_first(
+    instance: DagsterInstance, media: Media, tmp_path: Path, clock: Clock
+) -> None:
+    """A day folder's first clips, queued behind longer cards, would hold its later clips (maybe
+    the night's longest) back until it ends: the sensor gives it the first place."""
+    root = tmp_path / "incoming"
+    copy_clip(media, root / "D001" / "C001.mov")
+    sensor = Watch(instance, clock, watch_roots=[str(root)])
+    assert sensor.look() == []
+    [request] = sensor.look(SETTLE_S)
+    # a queued run names where its code is (the daemon launches it from there)
+    code = RemoteRepositoryOrigin(
+        InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(module_name="proxx_dagster.definitions", attribute="defs")
+        ),
+        "__repository__",
+    )
+    queued = instance.create_run_for_job(
+        sensor.defs.resolve_job_def(FOLDER_JOB),
+        run_config=request.run_config,
+        tags=request.tags,
+        status=DagsterRunStatus.QUEUED,
+        remote_job_origin=RemoteJobOrigin(code, FOLDER_JOB),
+    )
+    assert int(queued.tags[PRIORITY_TAG]) < FIRST
+    copy_clip(media, root / "D001" / "C002.mov")  # more clips while it waits
+    assert sensor.look() == []
+    assert sensor.look(SETTLE_S) == []  # busy: the new clips wait for the queued run
+    hurried = instance.get_run_by_id(queued.run_id)
+    assert hurried is not None and hurried.tags[PRIORITY_TAG] == str(FIRST)
