@@ -205,7 +205,7 @@ def header_pixels(path: Path) -> int | None:
                     seconds = Fraction(stream.duration * stream.time_base)
                 else:
                     seconds = Fraction(container.duration or 0, av.time_base)
-                frames = int(seconds * Fraction(rate)) if rate else 0
+                frames = int(seconds * rate) if rate else 0
             pixels = frames * stream.codec_context.width * stream.codec_context.height
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError):
         return None
@@ -218,6 +218,7 @@ def _video_streams(container: av.container.InputContainer) -> list[av.video.Vide
 
 
 def _nominal_rate(stream: av.video.VideoStream) -> Fraction | None:
+    """The stream's frame rate as the container states it (libavformat's r_frame_rate)."""
     rate = stream.base_rate or stream.average_rate or stream.guessed_rate
     return Fraction(rate) if rate else None
 

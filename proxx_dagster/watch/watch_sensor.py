@@ -135,7 +135,9 @@ class _Watcher:
         if busy:
             log.info(f"{folder}: settled, waiting: {busy}")
             for run_id in hurry_queued(self.context.instance, folder):
-                log.info(f"{folder}: run {run_id} goes to the front of the queue: it holds back")
+                log.info(
+                    f"{folder}: queued run {run_id} moved to the front: the new clips wait for it"
+                )
             return before
         try:
             folder_job = build_folder_job(
