@@ -726,6 +726,17 @@ def real_night_breakdown(real: dict[str, Any]) -> list[str]:
     ]
 
 
+def kept_figures() -> tuple[dict[str, Any], dict[tuple[str, str], float]]:
+    """The figures on record, and their costs keyed as measure_costs keys them."""
+    kept = json.loads(FIGURES.read_text())
+    costs = {
+        (profile, size): value
+        for key, value in kept["costs"].items()
+        for profile, size in [key.split(" ")]
+    }
+    return kept, costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", default="2,16,64")
@@ -764,8 +775,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="proxx-scale-") as tmp:
         root = Path(tmp)
         if nights and args.keep:  # other nights, cuts and machines stay; so do the costs
-            kept = json.loads(FIGURES.read_text())
-            costs = {tuple(key.split(" ")): value for key, value in kept["costs"].items()}
+            kept, costs = kept_figures()
             ran = {(n, int(c), args.clips_per_job) for n in nights for c in args.cores.split(",")}
             rows = [
                 with_floor(r, costs)
@@ -782,8 +792,7 @@ def main() -> None:
                     rows.append(row)
             rows.sort(key=row_order)
         else:  # the rehearsal's figures are kept as they are; their floors follow the code
-            kept = json.loads(FIGURES.read_text())
-            costs = {tuple(key.split(" ")): value for key, value in kept["costs"].items()}
+            kept, costs = kept_figures()
             rows = [with_floor(row, costs) for row in kept["rehearsal"]]
             real = kept["real_night"]
         if args.real_night:

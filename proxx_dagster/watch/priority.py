@@ -53,11 +53,11 @@ _LEAST_S, _MOST_S = 1e-3, 1e7
 FIRST = -1  # the priority of the longest runs, and of a queued run holding a folder back
 
 
-def cost_per_gigapixel(profile: str | Profile) -> float | None:
+def cost_per_gigapixel(profile: Profile) -> float:
     """The profile's measured cost; a custom profile is costed as the costliest built-in one
-    with its encoder. None for a profile name that is not built in."""
-    if isinstance(profile, str):
-        return COST_PER_GIGAPIXEL.get(profile)
+    with its encoder."""
+    if BUILTIN_PROFILES.get(profile.name) == profile:
+        return COST_PER_GIGAPIXEL[profile.name]
     alike = [
         COST_PER_GIGAPIXEL[name]
         for name, builtin in BUILTIN_PROFILES.items()
@@ -93,16 +93,15 @@ def clip_pixels(sources: Sequence[str]) -> list[float] | None:
 def longest_job_s(jobs: Sequence[Sequence[str]], profile: str | Profile) -> float | None:
     """Expected seconds of the longest of `jobs` (each a job's sources), on the profile's pinned
     threads. None when it cannot be estimated."""
-    cost = cost_per_gigapixel(profile)
-    threads = _threads(profile)
+    known = profile if isinstance(profile, Profile) else BUILTIN_PROFILES.get(profile)
     pixels = clip_pixels([source for job in jobs for source in job])
-    if cost is None or threads is None or pixels is None:
+    if known is None or pixels is None:
         return None
     longest, start = 0.0, 0
     for job in jobs:
         longest = max(longest, sum(pixels[start : start + len(job)]))
         start += len(job)
-    return longest / 1e9 * cost / threads
+    return longest / 1e9 * cost_per_gigapixel(known) / known.threads
 
 
 def work_priority(seconds: float) -> int:
@@ -110,13 +109,6 @@ def work_priority(seconds: float) -> int:
     longest, -201 for the shortest; longer, never a lower priority."""
     clamped = min(max(seconds, _LEAST_S), _MOST_S)
     return round(_STEPS_PER_DECADE * math.log10(clamped / _MOST_S)) + FIRST
-
-
-def _threads(profile: str | Profile) -> int | None:
-    if isinstance(profile, Profile):
-        return profile.threads
-    builtin = BUILTIN_PROFILES.get(profile)
-    return builtin.threads if builtin else None
 
 
 def _size(path: Path) -> int:
